@@ -1,0 +1,164 @@
+//! axum integration: an open circuit answers `503 Service Unavailable`.
+//!
+//! The response carries a `Retry-After` header (whole seconds, rounded up) and a JSON body:
+//!
+//! ```json
+//! {"error": "circuit breaker is open", "service": "payments", "state": "open",
+//!  "retry_after": "2026-11-23T21:40:17Z"}
+//! ```
+//!
+//! Put [`CircuitBreakerRouteLayer`] on routes (`Router::route_layer`): it keeps the route's
+//! error type (axum routes are infallible) and turns rejections into that response.
+//!
+//! ```
+//! use axum::{routing::get, Router};
+//! use fusebox_breaker::{axum::CircuitBreakerRouteLayer, Breaker};
+//!
+//! let breaker = Breaker::builder("calendar").build()?;
+//! let app: Router = Router::new()
+//!     .route("/events", get(|| async { "[]" }))
+//!     .route_layer(CircuitBreakerRouteLayer::new(breaker));
+//! # Ok::<(), fusebox_breaker::ConfigError>(())
+//! ```
+
+use crate::breaker::Breaker;
+use crate::error::{CircuitBreakerError, CircuitOpen};
+use crate::future::ResponseFuture;
+use crate::service::CircuitBreaker;
+use axum::response::{IntoResponse, Response};
+use fusebox_core::HttpClassifier;
+use http::{header, HeaderValue, StatusCode};
+use pin_project_lite::pin_project;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use std::time::SystemTime;
+use tower_layer::Layer;
+use tower_service::Service;
+
+impl IntoResponse for CircuitOpen {
+    fn into_response(self) -> Response {
+        let wait = self.retry_after();
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let at = SystemTime::now() + wait;
+        let body = serde_json::json!({
+            "error": "circuit breaker is open",
+            "service": self.name(),
+            "state": self.state().as_str(),
+            "retry_after": humantime::format_rfc3339_seconds(at).to_string(),
+        });
+        let mut response = (StatusCode::SERVICE_UNAVAILABLE, body.to_string()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        response
+    }
+}
+
+impl<E: IntoResponse> IntoResponse for CircuitBreakerError<E> {
+    fn into_response(self) -> Response {
+        match self {
+            CircuitBreakerError::Open(open) => open.into_response(),
+            CircuitBreakerError::Inner(e) => e.into_response(),
+        }
+    }
+}
+
+/// Guards axum routes with a breaker; rejections become `503` responses (see the
+/// [module docs](self)). Results are classified with [`HttpClassifier`].
+#[derive(Clone, Debug)]
+pub struct CircuitBreakerRouteLayer {
+    breaker: Breaker,
+    classifier: HttpClassifier,
+}
+
+impl CircuitBreakerRouteLayer {
+    /// A route layer for `breaker`.
+    pub fn new(breaker: Breaker) -> Self {
+        CircuitBreakerRouteLayer {
+            breaker,
+            classifier: HttpClassifier::new(),
+        }
+    }
+
+    /// Replaces the HTTP classifier (for example to cap `Retry-After` differently).
+    pub fn classifier(mut self, classifier: HttpClassifier) -> Self {
+        self.classifier = classifier;
+        self
+    }
+}
+
+impl<S> Layer<S> for CircuitBreakerRouteLayer {
+    type Service = CircuitBreakerRoute<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        CircuitBreakerRoute {
+            inner: CircuitBreaker::with_classifier(inner, self.breaker.clone(), self.classifier),
+        }
+    }
+}
+
+/// A route guarded by a breaker, answering `503` when open; built by
+/// [`CircuitBreakerRouteLayer`].
+#[derive(Clone, Debug)]
+pub struct CircuitBreakerRoute<S> {
+    inner: CircuitBreaker<S, HttpClassifier>,
+}
+
+impl<S> CircuitBreakerRoute<S> {
+    /// The breaker guarding this route.
+    pub fn breaker(&self) -> &Breaker {
+        self.inner.breaker()
+    }
+}
+
+impl<S, Request> Service<Request> for CircuitBreakerRoute<S>
+where
+    S: Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = RouteFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.get_mut().poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        RouteFuture {
+            inner: self.inner.call(request),
+        }
+    }
+}
+
+pin_project! {
+    /// The future of [`CircuitBreakerRoute`].
+    pub struct RouteFuture<F> {
+        #[pin]
+        inner: ResponseFuture<F, HttpClassifier>,
+    }
+}
+
+impl<F> std::fmt::Debug for RouteFuture<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RouteFuture").finish_non_exhaustive()
+    }
+}
+
+impl<F, E> Future for RouteFuture<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match ready!(self.project().inner.poll(cx)) {
+            Ok(response) => Poll::Ready(Ok(response)),
+            Err(CircuitBreakerError::Open(open)) => Poll::Ready(Ok(open.into_response())),
+            Err(CircuitBreakerError::Inner(e)) => Poll::Ready(Err(e)),
+        }
+    }
+}

@@ -1,0 +1,309 @@
+use crate::config::{BreakerBuilder, Config, OpenDuration, WindowKind};
+use crate::error::CircuitOpen;
+use crate::machine::{Admission, Shared, Ticket, Transition};
+use fusebox_core::{
+    CircuitState, EventBus, EventListener, Outcome, Subscription, TransitionReason,
+};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A circuit breaker: a cheap-to-clone handle to one shared state machine.
+///
+/// Clones share state, so one `Breaker` can guard several services, be kept by an admin
+/// endpoint for manual control, and be read for metrics. Wrap a service with
+/// [`CircuitBreakerLayer`](crate::CircuitBreakerLayer), or use [`try_acquire`](Self::try_acquire)
+/// directly around any call.
+///
+/// ```
+/// use fusebox_breaker::{Breaker, CircuitState};
+/// use fusebox_core::Outcome;
+///
+/// let breaker = Breaker::builder("telephony").consecutive_failures(2).build()?;
+/// for _ in 0..2 {
+///     let permit = breaker.try_acquire().expect("closed breakers admit calls");
+///     permit.record(Outcome::retryable_failure());
+/// }
+/// assert_eq!(breaker.state(), CircuitState::Open);
+/// let open = breaker.try_acquire().unwrap_err();
+/// assert_eq!(open.name(), "telephony");
+///
+/// breaker.reset();
+/// assert!(breaker.try_acquire().is_ok());
+/// # Ok::<(), fusebox_breaker::ConfigError>(())
+/// ```
+#[derive(Clone)]
+pub struct Breaker {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Breaker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Breaker")
+            .field("name", &self.name())
+            .field("state", &self.state())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Breaker {
+    /// Starts building a breaker named `name` (used in errors, events, logs and metrics).
+    pub fn builder(name: impl Into<String>) -> BreakerBuilder {
+        BreakerBuilder::new(name.into())
+    }
+
+    pub(crate) fn from_parts(name: String, config: Config, events: EventBus) -> Breaker {
+        Breaker {
+            shared: Arc::new(Shared::new(name, config, events)),
+        }
+    }
+
+    /// The breaker's name.
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// The current state.
+    pub fn state(&self) -> CircuitState {
+        self.shared.state()
+    }
+
+    /// Asks to make one call. On success, record the call's outcome on the returned [`Permit`];
+    /// a permit dropped without an outcome counts as ignored (a cancelled call) and frees its
+    /// half-open probe slot.
+    #[inline]
+    pub fn try_acquire(&self) -> Result<Permit, CircuitOpen> {
+        match Shared::acquire(&self.shared) {
+            Ok(ticket) => Ok(Permit {
+                breaker: self.clone(),
+                ticket,
+                recorded: false,
+            }),
+            Err(refusal) => Err(CircuitOpen::new(self.clone(), refusal)),
+        }
+    }
+
+    /// Closes the breaker and clears its counts, from any state (also ends
+    /// [`disable`](Self::disable) and [`force_open`](Self::force_open)).
+    pub fn reset(&self) {
+        Shared::force(&self.shared, CircuitState::Closed, TransitionReason::Reset);
+    }
+
+    /// Rejects every call until [`reset`](Self::reset).
+    pub fn force_open(&self) {
+        Shared::force(
+            &self.shared,
+            CircuitState::ForcedOpen,
+            TransitionReason::ForcedOpen,
+        );
+    }
+
+    /// Lets every call through and keeps counting outcomes, but never trips, until
+    /// [`reset`](Self::reset).
+    pub fn disable(&self) {
+        Shared::force(
+            &self.shared,
+            CircuitState::Disabled,
+            TransitionReason::Disabled,
+        );
+    }
+
+    /// Applies a state decided elsewhere (another instance, through a shared store): `Open`
+    /// starts a normal open period, `Closed` clears the counts, `HalfOpen` admits probes.
+    ///
+    /// This is the seam a shared state store uses; local decisions keep working without it.
+    /// Outcomes stay local; a store batches them by differencing [`metrics`](Self::metrics)
+    /// snapshots, whose lifetime counters only grow.
+    pub fn apply_remote_state(&self, state: CircuitState) {
+        Shared::force(&self.shared, state, TransitionReason::Remote);
+    }
+
+    /// Listens to this breaker's events until the returned [`Subscription`] is dropped.
+    ///
+    /// ```
+    /// use fusebox_breaker::Breaker;
+    /// use fusebox_core::{Event, EventKind};
+    /// use std::sync::{Arc, Mutex};
+    ///
+    /// let breaker = Breaker::builder("email").consecutive_failures(1).build()?;
+    /// let transitions = Arc::new(Mutex::new(Vec::new()));
+    /// let seen = transitions.clone();
+    /// let _subscription = breaker.subscribe(move |e: &Event<'_>| {
+    ///     if let EventKind::StateTransition { to, reason, .. } = e.kind {
+    ///         seen.lock().unwrap().push(format!("{to}: {reason}"));
+    ///     }
+    /// });
+    /// breaker.try_acquire().unwrap().failure();
+    /// assert_eq!(*transitions.lock().unwrap(), ["open: 1 consecutive failures"]);
+    /// # Ok::<(), fusebox_breaker::ConfigError>(())
+    /// ```
+    pub fn subscribe(&self, listener: impl EventListener) -> Subscription {
+        self.shared.events.subscribe(listener)
+    }
+
+    /// A snapshot of the counters, the window and the state.
+    pub fn metrics(&self) -> BreakerMetrics {
+        let s = &self.shared;
+        let totals = s.stats.totals();
+        let window = s.window_counts().map(|c| WindowMetrics {
+            calls: c.calls,
+            failures: c.failures,
+            slow_calls: c.slow,
+        });
+        BreakerMetrics {
+            state: s.state(),
+            calls: totals.successes + totals.failures + totals.ignored,
+            successes: totals.successes,
+            failures: totals.failures,
+            slow_calls: totals.slow,
+            ignored: totals.ignored,
+            rejections: totals.rejections,
+            consecutive_failures: s.consecutive_failures(),
+            window,
+            trips: s.trips(),
+            time_in_state: s.time_in_state(),
+            open_until: s.open_until(),
+            last_transition: s.last_transition(),
+        }
+    }
+
+    /// The open duration after the first trip.
+    pub fn open_duration(&self) -> OpenDuration {
+        self.shared.config.open
+    }
+
+    /// The sliding window, if a rate policy is configured.
+    pub fn window(&self) -> Option<WindowKind> {
+        self.shared.config.window
+    }
+}
+
+/// Permission to make one call, from [`Breaker::try_acquire`]. Record the outcome with
+/// [`record`](Self::record); dropping it unrecorded counts the call as ignored.
+#[must_use = "record the call's outcome, or the call counts as ignored"]
+pub struct Permit {
+    breaker: Breaker,
+    ticket: Ticket,
+    recorded: bool,
+}
+
+impl fmt::Debug for Permit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Permit")
+            .field("breaker", &self.breaker.name())
+            .field("probe", &self.is_probe())
+            .finish()
+    }
+}
+
+impl Permit {
+    /// Records the call's outcome.
+    #[inline]
+    pub fn record(mut self, outcome: Outcome) {
+        self.recorded = true;
+        Shared::record(&self.breaker.shared, self.ticket, outcome);
+    }
+
+    /// Records a success.
+    pub fn success(self) {
+        self.record(Outcome::Success);
+    }
+
+    /// Records a (retryable) failure.
+    pub fn failure(self) {
+        self.record(Outcome::retryable_failure());
+    }
+
+    /// Whether this call is a half-open probe.
+    pub fn is_probe(&self) -> bool {
+        self.ticket.admission == Admission::Probe
+    }
+
+    /// The breaker that issued this permit.
+    pub fn breaker(&self) -> &Breaker {
+        &self.breaker
+    }
+}
+
+impl Drop for Permit {
+    #[inline]
+    fn drop(&mut self) {
+        if !self.recorded {
+            Shared::record(&self.breaker.shared, self.ticket, Outcome::Ignored);
+        }
+    }
+}
+
+/// Counts in the sliding window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WindowMetrics {
+    /// Calls in the window.
+    pub calls: u64,
+    /// Failures in the window.
+    pub failures: u64,
+    /// Slow calls in the window.
+    pub slow_calls: u64,
+}
+
+impl WindowMetrics {
+    /// Failures over calls, `0.0` for an empty window.
+    pub fn failure_rate(&self) -> f64 {
+        ratio(self.failures, self.calls)
+    }
+
+    /// Slow calls over calls, `0.0` for an empty window.
+    pub fn slow_call_rate(&self) -> f64 {
+        ratio(self.slow_calls, self.calls)
+    }
+}
+
+fn ratio(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+/// A snapshot of a breaker, from [`Breaker::metrics`]. Lifetime counters only grow.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct BreakerMetrics {
+    /// State when the snapshot was taken.
+    pub state: CircuitState,
+    /// Calls admitted and completed (successes + failures + ignored).
+    pub calls: u64,
+    /// Calls classified as successes.
+    pub successes: u64,
+    /// Calls classified as failures.
+    pub failures: u64,
+    /// Calls slower than the slow-call threshold (only measured when one is set).
+    pub slow_calls: u64,
+    /// Calls classified as ignored or cancelled.
+    pub ignored: u64,
+    /// Calls rejected without reaching the dependency.
+    pub rejections: u64,
+    /// Failures in a row right now.
+    pub consecutive_failures: u32,
+    /// The sliding window, if a rate policy is configured.
+    pub window: Option<WindowMetrics>,
+    /// Trips since the breaker last closed.
+    pub trips: u32,
+    /// Time since the last transition (since creation if none).
+    pub time_in_state: Duration,
+    /// When the current open period ends, if open.
+    pub open_until: Option<tokio::time::Instant>,
+    /// The most recent transition and its reason.
+    pub last_transition: Option<Transition>,
+}
+
+impl BreakerMetrics {
+    /// The failure rate over the window, or over the breaker's lifetime when it has no window.
+    pub fn failure_rate(&self) -> f64 {
+        match self.window {
+            Some(w) => w.failure_rate(),
+            None => ratio(self.failures, self.successes + self.failures),
+        }
+    }
+}

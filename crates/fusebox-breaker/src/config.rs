@@ -1,0 +1,543 @@
+use crate::breaker::Breaker;
+use fusebox_core::{EventBus, EventListener};
+use std::fmt;
+use std::time::Duration;
+
+/// Largest count window, in calls (16.7 million outcomes, 16 MiB of ring).
+pub const MAX_COUNT_WINDOW: u32 = 1 << 24;
+/// Largest number of buckets in a time window.
+pub const MAX_TIME_BUCKETS: u32 = 1_000;
+/// Largest number of concurrent half-open probes, and of probe successes required to close.
+pub const MAX_PROBES: u32 = u16::MAX as u32;
+
+/// How long a tripped breaker stays open before it lets probes through.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum OpenDuration {
+    /// The same duration after every trip.
+    Fixed(Duration),
+    /// `initial × multiplier^(trips − 1)`, capped at `max`, where `trips` counts the trips since
+    /// the breaker last closed: a dependency that keeps failing is probed less and less often.
+    Exponential {
+        /// Duration after the first trip.
+        initial: Duration,
+        /// Growth per further trip (at least 1).
+        multiplier: f64,
+        /// Upper bound.
+        max: Duration,
+    },
+}
+
+impl OpenDuration {
+    /// The open duration after the `trips`-th trip in a row (1-based).
+    pub fn for_trip(&self, trips: u32) -> Duration {
+        match *self {
+            OpenDuration::Fixed(d) => d,
+            OpenDuration::Exponential {
+                initial,
+                multiplier,
+                max,
+            } => {
+                let exponent = trips.saturating_sub(1).min(i32::MAX as u32) as i32;
+                let secs =
+                    (initial.as_secs_f64() * multiplier.powi(exponent)).min(max.as_secs_f64());
+                Duration::try_from_secs_f64(secs).unwrap_or(max).min(max)
+            }
+        }
+    }
+
+    /// The duration after the first trip.
+    pub fn initial(&self) -> Duration {
+        self.for_trip(1)
+    }
+}
+
+/// The sliding window over which failure and slow-call rates are computed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WindowKind {
+    /// The last `n` calls: each new outcome pushes out the oldest.
+    Count(u32),
+    /// The calls of the last `duration`, kept in `buckets` equal time buckets; the oldest bucket
+    /// leaves whole as time moves on.
+    Time {
+        /// Length of the window.
+        duration: Duration,
+        /// Number of buckets the window is split into.
+        buckets: u32,
+    },
+}
+
+/// An invalid breaker setting: names the field, what it must be, and the value it got.
+///
+/// ```
+/// use fusebox_breaker::Breaker;
+///
+/// let err = Breaker::builder("payments").failure_rate(1.5).build().unwrap_err();
+/// assert_eq!(err.field(), "failure_rate");
+/// assert_eq!(err.to_string(), "failure_rate must be in (0, 1], got 1.5");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    field: &'static str,
+    expected: &'static str,
+    value: String,
+}
+
+impl ConfigError {
+    pub(crate) fn new(field: &'static str, expected: &'static str, value: impl fmt::Debug) -> Self {
+        ConfigError {
+            field,
+            expected,
+            value: format!("{value:?}"),
+        }
+    }
+
+    /// The setting that is wrong.
+    pub fn field(&self) -> &'static str {
+        self.field
+    }
+
+    /// The rejected value, as written in the message.
+    pub fn value(&self) -> &str {
+        &self.value
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} must be {}, got {}",
+            self.field, self.expected, self.value
+        )
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Validated breaker settings.
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    pub(crate) consecutive_failures: Option<u32>,
+    pub(crate) failure_rate: Option<f64>,
+    pub(crate) window: Option<WindowKind>,
+    pub(crate) min_calls: u32,
+    pub(crate) slow_call: Option<(Duration, f64)>,
+    pub(crate) open: OpenDuration,
+    pub(crate) half_open_probes: u32,
+    pub(crate) half_open_successes: u32,
+    pub(crate) half_open_max_wait: Duration,
+}
+
+impl Config {
+    /// Whether calls must read the clock: only slow-call detection and time windows need it.
+    pub(crate) fn needs_clock(&self) -> bool {
+        self.slow_call.is_some() || matches!(self.window, Some(WindowKind::Time { .. }))
+    }
+}
+
+/// Builds a [`Breaker`]; every setting is checked by [`build`](BreakerBuilder::build).
+///
+/// With no trip policy chosen, the breaker trips after 5 consecutive failures. Choosing a
+/// failure rate or slow-call rate without a window uses a count window of 100 calls. Policies
+/// combine: the breaker trips when any of them says so.
+///
+/// | setting | default |
+/// |---|---|
+/// | `consecutive_failures` | 5, when no rate policy is set |
+/// | `failure_rate` / `slow_call` window | count window of 100 calls |
+/// | `min_calls` | 10 (never more than a count window) |
+/// | `open_duration` | 30 s, fixed |
+/// | `half_open_probes` | 1 concurrent probe |
+/// | `half_open_successes` | 1 success closes |
+/// | `half_open_max_wait` | 30 s |
+///
+/// ```
+/// use fusebox_breaker::Breaker;
+/// use std::time::Duration;
+///
+/// let breaker = Breaker::builder("calendar")
+///     .failure_rate(0.5)
+///     .time_window(Duration::from_secs(60), 12)
+///     .min_calls(20)
+///     .slow_call(Duration::from_secs(2), 0.8)
+///     .open_duration_backoff(Duration::from_secs(5), 2.0, Duration::from_secs(300))
+///     .half_open_probes(3)
+///     .half_open_successes(3)
+///     .build()?;
+/// assert_eq!(breaker.name(), "calendar");
+/// # Ok::<(), fusebox_breaker::ConfigError>(())
+/// ```
+pub struct BreakerBuilder {
+    name: String,
+    consecutive_failures: Option<u32>,
+    failure_rate: Option<f64>,
+    window: Option<WindowKind>,
+    min_calls: Option<u32>,
+    slow_call: Option<(Duration, f64)>,
+    open: OpenDuration,
+    half_open_probes: u32,
+    half_open_successes: u32,
+    half_open_max_wait: Duration,
+    events: EventBus,
+}
+
+impl fmt::Debug for BreakerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BreakerBuilder")
+            .field("name", &self.name)
+            .field("consecutive_failures", &self.consecutive_failures)
+            .field("failure_rate", &self.failure_rate)
+            .field("window", &self.window)
+            .field("min_calls", &self.min_calls)
+            .field("slow_call", &self.slow_call)
+            .field("open", &self.open)
+            .field("half_open_probes", &self.half_open_probes)
+            .field("half_open_successes", &self.half_open_successes)
+            .field("half_open_max_wait", &self.half_open_max_wait)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BreakerBuilder {
+    pub(crate) fn new(name: String) -> Self {
+        BreakerBuilder {
+            name,
+            consecutive_failures: None,
+            failure_rate: None,
+            window: None,
+            min_calls: None,
+            slow_call: None,
+            open: OpenDuration::Fixed(Duration::from_secs(30)),
+            half_open_probes: 1,
+            half_open_successes: 1,
+            half_open_max_wait: Duration::from_secs(30),
+            events: EventBus::new(),
+        }
+    }
+
+    /// Trips after `n` failures in a row (a success resets the count).
+    pub fn consecutive_failures(mut self, n: u32) -> Self {
+        self.consecutive_failures = Some(n);
+        self
+    }
+
+    /// Trips when the failure rate over the window reaches `rate`, in `(0, 1]`.
+    pub fn failure_rate(mut self, rate: f64) -> Self {
+        self.failure_rate = Some(rate);
+        self
+    }
+
+    /// Computes rates over the last `calls` calls.
+    pub fn count_window(mut self, calls: u32) -> Self {
+        self.window = Some(WindowKind::Count(calls));
+        self
+    }
+
+    /// Computes rates over the last `duration`, kept as `buckets` time buckets.
+    pub fn time_window(mut self, duration: Duration, buckets: u32) -> Self {
+        self.window = Some(WindowKind::Time { duration, buckets });
+        self
+    }
+
+    /// Calls the window must hold before a rate may trip the breaker. Applies as soon as it is
+    /// reached, not only once the window has filled.
+    pub fn min_calls(mut self, calls: u32) -> Self {
+        self.min_calls = Some(calls);
+        self
+    }
+
+    /// Calls taking `threshold` or longer are slow; trips when the slow-call rate over the window
+    /// reaches `rate`, in `(0, 1]`. A slow half-open probe counts as a failed probe.
+    pub fn slow_call(mut self, threshold: Duration, rate: f64) -> Self {
+        self.slow_call = Some((threshold, rate));
+        self
+    }
+
+    /// Stays open for `duration` after every trip.
+    pub fn open_duration(mut self, duration: Duration) -> Self {
+        self.open = OpenDuration::Fixed(duration);
+        self
+    }
+
+    /// Stays open `initial × multiplier^(trips − 1)`, capped at `max`, where `trips` counts trips
+    /// since the breaker last closed.
+    pub fn open_duration_backoff(
+        mut self,
+        initial: Duration,
+        multiplier: f64,
+        max: Duration,
+    ) -> Self {
+        self.open = OpenDuration::Exponential {
+            initial,
+            multiplier,
+            max,
+        };
+        self
+    }
+
+    /// Concurrent probe calls admitted while half-open; others are rejected.
+    pub fn half_open_probes(mut self, n: u32) -> Self {
+        self.half_open_probes = n;
+        self
+    }
+
+    /// Probe successes that close the breaker; any probe failure reopens it.
+    pub fn half_open_successes(mut self, n: u32) -> Self {
+        self.half_open_successes = n;
+        self
+    }
+
+    /// If the breaker stays half-open this long (a probe that never completes), the next
+    /// rejected call reopens it, and a fresh half-open period follows the open one.
+    pub fn half_open_max_wait(mut self, wait: Duration) -> Self {
+        self.half_open_max_wait = wait;
+        self
+    }
+
+    /// Adds an event listener for the life of the breaker (see also [`Breaker::subscribe`]).
+    pub fn on_event(self, listener: impl EventListener) -> Self {
+        self.events.subscribe(listener).detach();
+        self
+    }
+
+    /// Checks every setting and builds the breaker.
+    pub fn build(self) -> Result<Breaker, ConfigError> {
+        let config = self.validate()?;
+        Ok(Breaker::from_parts(self.name, config, self.events))
+    }
+
+    fn validate(&self) -> Result<Config, ConfigError> {
+        if self.name.trim().is_empty() {
+            return Err(ConfigError::new("name", "a non-empty string", &self.name));
+        }
+        fn rate(field: &'static str, r: f64) -> Result<f64, ConfigError> {
+            if r > 0.0 && r <= 1.0 {
+                Ok(r)
+            } else {
+                Err(ConfigError::new(field, "in (0, 1]", r))
+            }
+        }
+        fn positive(field: &'static str, d: Duration) -> Result<Duration, ConfigError> {
+            if d.is_zero() {
+                Err(ConfigError::new(field, "greater than zero", d))
+            } else {
+                Ok(d)
+            }
+        }
+        if let Some(n) = self.consecutive_failures {
+            if n == 0 {
+                return Err(ConfigError::new("consecutive_failures", "at least 1", n));
+            }
+        }
+        let failure_rate = self
+            .failure_rate
+            .map(|r| rate("failure_rate", r))
+            .transpose()?;
+        let slow_call = match self.slow_call {
+            Some((threshold, r)) => Some((
+                positive("slow_call_duration", threshold)?,
+                rate("slow_call_rate", r)?,
+            )),
+            None => None,
+        };
+        let wants_window = failure_rate.is_some() || slow_call.is_some();
+        let window = match self.window {
+            Some(WindowKind::Count(n)) => {
+                if n == 0 || n > MAX_COUNT_WINDOW {
+                    return Err(ConfigError::new("count_window", "in 1..=16777216", n));
+                }
+                Some(WindowKind::Count(n))
+            }
+            Some(WindowKind::Time { duration, buckets }) => {
+                positive("time_window", duration)?;
+                if buckets == 0 || buckets > MAX_TIME_BUCKETS {
+                    return Err(ConfigError::new(
+                        "time_window_buckets",
+                        "in 1..=1000",
+                        buckets,
+                    ));
+                }
+                if duration / buckets < Duration::from_millis(1) {
+                    return Err(ConfigError::new(
+                        "time_window",
+                        "at least 1ms per bucket",
+                        duration,
+                    ));
+                }
+                Some(WindowKind::Time { duration, buckets })
+            }
+            None if wants_window => Some(WindowKind::Count(100)),
+            None => None,
+        };
+        if window.is_some() && !wants_window {
+            return Err(ConfigError::new(
+                "failure_rate",
+                "set (or slow_call set) when a window is configured",
+                "none",
+            ));
+        }
+        let min_calls = self.min_calls.unwrap_or(10);
+        if min_calls == 0 {
+            return Err(ConfigError::new("min_calls", "at least 1", min_calls));
+        }
+        let min_calls = match window {
+            Some(WindowKind::Count(n)) if self.min_calls.is_some() && min_calls > n => {
+                return Err(ConfigError::new(
+                    "min_calls",
+                    "at most the count_window size",
+                    min_calls,
+                ));
+            }
+            Some(WindowKind::Count(n)) => min_calls.min(n),
+            _ => min_calls,
+        };
+        let consecutive_failures = match (self.consecutive_failures, wants_window) {
+            (None, false) => Some(5),
+            (c, _) => c,
+        };
+        match self.open {
+            OpenDuration::Fixed(d) => {
+                positive("open_duration", d)?;
+            }
+            OpenDuration::Exponential {
+                initial,
+                multiplier,
+                max,
+            } => {
+                positive("open_duration", initial)?;
+                if !(multiplier.is_finite() && multiplier >= 1.0) {
+                    return Err(ConfigError::new(
+                        "open_duration_multiplier",
+                        "a finite number of at least 1",
+                        multiplier,
+                    ));
+                }
+                if max < initial {
+                    return Err(ConfigError::new(
+                        "open_duration_max",
+                        "at least the initial open_duration",
+                        max,
+                    ));
+                }
+            }
+        }
+        for (field, n) in [
+            ("half_open_probes", self.half_open_probes),
+            ("half_open_successes", self.half_open_successes),
+        ] {
+            if n == 0 || n > MAX_PROBES {
+                return Err(ConfigError::new(field, "in 1..=65535", n));
+            }
+        }
+        positive("half_open_max_wait", self.half_open_max_wait)?;
+        Ok(Config {
+            consecutive_failures,
+            failure_rate,
+            window,
+            min_calls,
+            slow_call,
+            open: self.open,
+            half_open_probes: self.half_open_probes,
+            half_open_successes: self.half_open_successes,
+            half_open_max_wait: self.half_open_max_wait,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(b: BreakerBuilder) -> String {
+        b.build().unwrap_err().to_string()
+    }
+
+    fn b() -> BreakerBuilder {
+        Breaker::builder("x")
+    }
+
+    #[test]
+    fn every_invalid_setting_names_its_field_and_value() {
+        let s = Duration::from_secs(1);
+        let cases: Vec<(BreakerBuilder, &str)> = vec![
+            (Breaker::builder(" "), "name must be a non-empty string, got \" \""),
+            (b().consecutive_failures(0), "consecutive_failures must be at least 1, got 0"),
+            (b().failure_rate(0.0), "failure_rate must be in (0, 1], got 0.0"),
+            (b().failure_rate(1.5), "failure_rate must be in (0, 1], got 1.5"),
+            (b().failure_rate(f64::NAN), "failure_rate must be in (0, 1], got NaN"),
+            (b().failure_rate(0.5).count_window(0), "count_window must be in 1..=16777216, got 0"),
+            (
+                b().failure_rate(0.5).time_window(Duration::ZERO, 10),
+                "time_window must be greater than zero, got 0ns",
+            ),
+            (
+                b().failure_rate(0.5).time_window(s, 0),
+                "time_window_buckets must be in 1..=1000, got 0",
+            ),
+            (
+                b().failure_rate(0.5).time_window(Duration::from_micros(500), 1),
+                "time_window must be at least 1ms per bucket, got 500µs",
+            ),
+            (b().failure_rate(0.5).min_calls(0), "min_calls must be at least 1, got 0"),
+            (
+                b().failure_rate(0.5).count_window(10).min_calls(11),
+                "min_calls must be at most the count_window size, got 11",
+            ),
+            (b().slow_call(Duration::ZERO, 0.5), "slow_call_duration must be greater than zero, got 0ns"),
+            (b().slow_call(s, 2.0), "slow_call_rate must be in (0, 1], got 2.0"),
+            (b().open_duration(Duration::ZERO), "open_duration must be greater than zero, got 0ns"),
+            (
+                b().open_duration_backoff(s, 0.5, s),
+                "open_duration_multiplier must be a finite number of at least 1, got 0.5",
+            ),
+            (
+                b().open_duration_backoff(s * 2, 2.0, s),
+                "open_duration_max must be at least the initial open_duration, got 1s",
+            ),
+            (b().half_open_probes(0), "half_open_probes must be in 1..=65535, got 0"),
+            (b().half_open_probes(70_000), "half_open_probes must be in 1..=65535, got 70000"),
+            (b().half_open_successes(0), "half_open_successes must be in 1..=65535, got 0"),
+            (
+                b().half_open_max_wait(Duration::ZERO),
+                "half_open_max_wait must be greater than zero, got 0ns",
+            ),
+            (
+                b().count_window(10),
+                "failure_rate must be set (or slow_call set) when a window is configured, got \"none\"",
+            ),
+        ];
+        for (builder, message) in cases {
+            assert_eq!(err(builder), message);
+        }
+    }
+
+    #[test]
+    fn defaults_fill_in_what_is_not_chosen() {
+        let c = b().validate().unwrap();
+        assert_eq!(c.consecutive_failures, Some(5));
+        assert_eq!(c.window, None);
+        let c = b().failure_rate(0.5).validate().unwrap();
+        assert_eq!(c.consecutive_failures, None);
+        assert_eq!(c.window, Some(WindowKind::Count(100)));
+        assert_eq!(c.min_calls, 10);
+        let c = b().failure_rate(0.5).count_window(4).validate().unwrap();
+        assert_eq!(
+            c.min_calls, 4,
+            "the default minimum is cut to a smaller window"
+        );
+    }
+
+    #[test]
+    fn exponential_open_duration_grows_and_is_capped() {
+        let o = OpenDuration::Exponential {
+            initial: Duration::from_secs(1),
+            multiplier: 2.0,
+            max: Duration::from_secs(10),
+        };
+        let got: Vec<u64> = (1..=6).map(|t| o.for_trip(t).as_secs()).collect();
+        assert_eq!(got, vec![1, 2, 4, 8, 10, 10]);
+        assert_eq!(o.for_trip(u32::MAX), Duration::from_secs(10));
+    }
+}

@@ -1,0 +1,159 @@
+use crate::breaker::Breaker;
+use crate::machine::Refusal;
+use fusebox_core::CircuitState;
+use std::fmt;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// A call was rejected because the circuit is open.
+///
+/// Carries the breaker's name, the state that rejected the call, and when a call may next be
+/// admitted. Converts into `tower::BoxError` and downcasts back:
+///
+/// ```
+/// use fusebox_breaker::{Breaker, CircuitOpen};
+///
+/// let breaker = Breaker::builder("payments").build()?;
+/// breaker.force_open();
+/// let boxed: Box<dyn std::error::Error + Send + Sync> = breaker.try_acquire().unwrap_err().into();
+/// assert!(boxed.is::<CircuitOpen>());
+/// # Ok::<(), fusebox_breaker::ConfigError>(())
+/// ```
+#[derive(Clone)]
+pub struct CircuitOpen {
+    breaker: Breaker,
+    refusal: Refusal,
+}
+
+impl CircuitOpen {
+    pub(crate) fn new(breaker: Breaker, refusal: Refusal) -> Self {
+        CircuitOpen { breaker, refusal }
+    }
+
+    /// The breaker's name.
+    pub fn name(&self) -> &str {
+        self.breaker.name()
+    }
+
+    /// The state that rejected the call: `Open`, `HalfOpen` (all probe slots taken) or
+    /// `ForcedOpen`.
+    pub fn state(&self) -> CircuitState {
+        self.refusal.state
+    }
+
+    /// When a call may next be admitted: the end of the open period; for a half-open breaker
+    /// whose probes are all taken, the end of the half-open maximum wait; for a forced-open
+    /// breaker (which only an operator reopens), one open duration from now, as a hint.
+    pub fn retry_at(&self) -> Instant {
+        if self.refusal.retry_at == u64::MAX {
+            Instant::now() + self.breaker.open_duration().initial()
+        } else {
+            self.breaker.shared.instant_at(self.refusal.retry_at)
+        }
+    }
+
+    /// Time from now until [`retry_at`](Self::retry_at); reads the clock, so it is computed only
+    /// when asked.
+    pub fn retry_after(&self) -> Duration {
+        self.retry_at().saturating_duration_since(Instant::now())
+    }
+
+    /// The breaker that rejected the call.
+    pub fn breaker(&self) -> &Breaker {
+        &self.breaker
+    }
+}
+
+impl fmt::Debug for CircuitOpen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CircuitOpen")
+            .field("name", &self.name())
+            .field("state", &self.state())
+            .field("retry_after", &self.retry_after())
+            .finish()
+    }
+}
+
+impl fmt::Display for CircuitOpen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "circuit breaker `{}` is {}; retry in {:.1}s",
+            self.name(),
+            self.state(),
+            self.retry_after().as_secs_f64()
+        )
+    }
+}
+
+impl std::error::Error for CircuitOpen {}
+
+/// The error of a [`CircuitBreaker`](crate::CircuitBreaker) service: the circuit was open, or
+/// the inner service failed.
+///
+/// Kept as a concrete enum so a rejection allocates nothing. It converts into `tower::BoxError`
+/// (a `Box<dyn Error + Send + Sync>`) by unwrapping: the box holds the [`CircuitOpen`] or the
+/// inner error itself, so `err.is::<CircuitOpen>()` works after `?` or `.into()`. For that
+/// reason it deliberately does not implement `std::error::Error` itself.
+///
+/// ```
+/// use fusebox_breaker::{CircuitBreakerError, CircuitOpen};
+///
+/// fn is_rejection(err: CircuitBreakerError<std::io::Error>) -> bool {
+///     let boxed: Box<dyn std::error::Error + Send + Sync> = err.into();
+///     boxed.is::<CircuitOpen>()
+/// }
+/// assert!(!is_rejection(CircuitBreakerError::Inner(std::io::ErrorKind::Other.into())));
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CircuitBreakerError<E> {
+    /// The breaker rejected the call.
+    Open(CircuitOpen),
+    /// The inner service failed.
+    Inner(E),
+}
+
+impl<E> CircuitBreakerError<E> {
+    /// Whether the breaker rejected the call.
+    pub fn is_open(&self) -> bool {
+        matches!(self, CircuitBreakerError::Open(_))
+    }
+
+    /// The rejection, if this is one.
+    pub fn as_open(&self) -> Option<&CircuitOpen> {
+        match self {
+            CircuitBreakerError::Open(open) => Some(open),
+            CircuitBreakerError::Inner(_) => None,
+        }
+    }
+
+    /// The inner error, if this is one.
+    pub fn into_inner(self) -> Option<E> {
+        match self {
+            CircuitBreakerError::Inner(e) => Some(e),
+            CircuitBreakerError::Open(_) => None,
+        }
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for CircuitBreakerError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CircuitBreakerError::Open(open) => open.fmt(f),
+            CircuitBreakerError::Inner(e) => e.fmt(f),
+        }
+    }
+}
+
+impl<E> From<CircuitBreakerError<E>> for Box<dyn std::error::Error + Send + Sync>
+where
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    fn from(err: CircuitBreakerError<E>) -> Self {
+        match err {
+            CircuitBreakerError::Open(open) => Box::new(open),
+            CircuitBreakerError::Inner(e) => e.into(),
+        }
+    }
+}

@@ -1,0 +1,644 @@
+//! The breaker's state machine: one atomic word, transitions by compare-and-swap.
+//!
+//! The word packs the state, a timer flag, the half-open probe counters and a generation that
+//! every transition bumps. A call remembers the generation it was admitted in; its outcome is
+//! dropped if the generation moved on, so a late result never counts toward a later period.
+//! Keeping the probe counters in the same word makes "admit a probe" and "record a probe" exact
+//! under contention: both are a single compare-and-swap against the whole state.
+
+use crate::config::Config;
+use crate::stats::Stats;
+use crate::window::{Counts, Window};
+use crossbeam_utils::CachePadded;
+use fusebox_core::{CircuitState, Event, EventBus, EventKind, Outcome, TransitionReason};
+use std::sync::atomic::{
+    AtomicU32, AtomicU64,
+    Ordering::{AcqRel, Acquire, Relaxed},
+};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+use tokio::time::Instant;
+
+const CLOSED: u64 = 0;
+const OPEN: u64 = 1;
+const HALF_OPEN: u64 = 2;
+const DISABLED: u64 = 3;
+const FORCED_OPEN: u64 = 4;
+const STATE_MASK: u64 = 0b111;
+const TIMER: u64 = 1 << 3;
+const IN_FLIGHT_SHIFT: u32 = 4;
+const SUCCESSES_SHIFT: u32 = 20;
+const FIELD_MASK: u64 = 0xFFFF;
+const GENERATION_SHIFT: u32 = 36;
+const GENERATION_MASK: u64 = (1 << 28) - 1;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Word(u64);
+
+impl Word {
+    fn new(state: u64, generation: u32) -> Word {
+        Word(state | ((u64::from(generation) & GENERATION_MASK) << GENERATION_SHIFT))
+    }
+    fn code(self) -> u64 {
+        self.0 & STATE_MASK
+    }
+    fn state(self) -> CircuitState {
+        match self.code() {
+            CLOSED => CircuitState::Closed,
+            OPEN => CircuitState::Open,
+            HALF_OPEN => CircuitState::HalfOpen,
+            DISABLED => CircuitState::Disabled,
+            _ => CircuitState::ForcedOpen,
+        }
+    }
+    fn generation(self) -> u32 {
+        ((self.0 >> GENERATION_SHIFT) & GENERATION_MASK) as u32
+    }
+    fn next(self, state: u64) -> Word {
+        Word::new(state, self.generation().wrapping_add(1))
+    }
+    fn timer_armed(self) -> bool {
+        self.0 & TIMER != 0
+    }
+    fn in_flight(self) -> u32 {
+        ((self.0 >> IN_FLIGHT_SHIFT) & FIELD_MASK) as u32
+    }
+    fn successes(self) -> u32 {
+        ((self.0 >> SUCCESSES_SHIFT) & FIELD_MASK) as u32
+    }
+    fn with_probes(self, in_flight: u32, successes: u32) -> Word {
+        let cleared = self.0 & !((FIELD_MASK << IN_FLIGHT_SHIFT) | (FIELD_MASK << SUCCESSES_SHIFT));
+        Word(
+            cleared
+                | (u64::from(in_flight) << IN_FLIGHT_SHIFT)
+                | (u64::from(successes) << SUCCESSES_SHIFT),
+        )
+    }
+}
+
+/// What kind of admission a call got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Admission {
+    Closed,
+    Probe,
+    Disabled,
+}
+
+/// Carried by an admitted call until its outcome is recorded.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ticket {
+    generation: u32,
+    pub(crate) admission: Admission,
+    started: Option<Instant>,
+}
+
+/// Why a call was refused, with what is needed to say when to come back.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Refusal {
+    pub(crate) state: CircuitState,
+    /// Nanoseconds since the epoch when a call may next be admitted; `u64::MAX` for "until an
+    /// operator acts".
+    pub(crate) retry_at: u64,
+}
+
+/// The most recent transition.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Transition {
+    /// State before.
+    pub from: CircuitState,
+    /// State after.
+    pub to: CircuitState,
+    /// Why.
+    pub reason: TransitionReason,
+    /// When.
+    pub at: Instant,
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    word: CachePadded<AtomicU64>,
+    consecutive: CachePadded<AtomicU32>,
+    pub(crate) stats: Stats,
+    window: Option<Window>,
+    trips: AtomicU32,
+    open_until: AtomicU64,
+    entered_at: AtomicU64,
+    epoch: Instant,
+    last: Mutex<Option<Transition>>,
+    pub(crate) name: Box<str>,
+    pub(crate) config: Config,
+    pub(crate) events: EventBus,
+    needs_clock: bool,
+}
+
+impl Shared {
+    pub(crate) fn new(name: String, config: Config, events: EventBus) -> Shared {
+        Shared {
+            word: CachePadded::new(AtomicU64::new(Word::new(CLOSED, 0).0)),
+            consecutive: CachePadded::new(AtomicU32::new(0)),
+            stats: Stats::new(),
+            window: config.window.map(Window::new),
+            trips: AtomicU32::new(0),
+            open_until: AtomicU64::new(0),
+            entered_at: AtomicU64::new(0),
+            epoch: Instant::now(),
+            last: Mutex::new(None),
+            name: name.into_boxed_str(),
+            needs_clock: config.needs_clock(),
+            config,
+            events,
+        }
+    }
+
+    fn nanos(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    pub(crate) fn instant_at(&self, nanos: u64) -> Instant {
+        self.epoch + Duration::from_nanos(nanos)
+    }
+
+    fn now_nanos(&self) -> u64 {
+        self.nanos(Instant::now())
+    }
+
+    #[inline]
+    fn load(&self) -> Word {
+        Word(self.word.load(Acquire))
+    }
+
+    #[inline]
+    fn cas(&self, current: Word, new: Word) -> Result<(), Word> {
+        self.word
+            .compare_exchange(current.0, new.0, AcqRel, Acquire)
+            .map(|_| ())
+            .map_err(Word)
+    }
+
+    pub(crate) fn state(&self) -> CircuitState {
+        self.load().state()
+    }
+
+    /// Admits a call or refuses it. The closed path is one atomic load (plus a clock read only
+    /// when slow-call or time-window policies need it).
+    #[inline]
+    pub(crate) fn acquire(this: &Arc<Shared>) -> Result<Ticket, Refusal> {
+        let mut word = this.load();
+        loop {
+            let admission = match word.code() {
+                CLOSED => Admission::Closed,
+                DISABLED => Admission::Disabled,
+                _ => match Shared::acquire_slow(this, word) {
+                    Ok(ticket) => return Ok(ticket),
+                    Err(Some(refusal)) => return Err(refusal),
+                    Err(None) => {
+                        word = this.load();
+                        continue;
+                    }
+                },
+            };
+            return Ok(Ticket {
+                generation: word.generation(),
+                admission,
+                started: this.needs_clock.then(Instant::now),
+            });
+        }
+    }
+
+    /// Open, half-open and forced-open. `Err(None)` means the state moved: look again.
+    fn acquire_slow(this: &Arc<Shared>, word: Word) -> Result<Ticket, Option<Refusal>> {
+        match word.code() {
+            OPEN => {
+                let open_until = this.open_until.load(Relaxed);
+                // With a timer armed, the timer ends the open period: a rejection reads no clock.
+                if !word.timer_armed() && this.now_nanos() >= open_until {
+                    Shared::end_open_period(this, word.generation());
+                    return Err(None);
+                }
+                Err(Some(this.refuse(CircuitState::Open, open_until)))
+            }
+            HALF_OPEN => {
+                let in_flight = word.in_flight();
+                if in_flight < this.config.half_open_probes {
+                    let admitted = word.with_probes(in_flight + 1, word.successes());
+                    return match this.cas(word, admitted) {
+                        Ok(()) => Ok(Ticket {
+                            generation: word.generation(),
+                            admission: Admission::Probe,
+                            started: this.needs_clock.then(Instant::now),
+                        }),
+                        Err(_) => Err(None),
+                    };
+                }
+                let entered = this.entered_at.load(Relaxed);
+                let deadline = entered.saturating_add(nanos_of(this.config.half_open_max_wait));
+                if this.now_nanos() >= deadline {
+                    if let Some(new) = this.open(word, TransitionReason::ProbeTimedOut) {
+                        Shared::arm_timer(this, new.generation());
+                    }
+                    return Err(None);
+                }
+                Err(Some(this.refuse(CircuitState::HalfOpen, deadline)))
+            }
+            _ => Err(Some(this.refuse(CircuitState::ForcedOpen, u64::MAX))),
+        }
+    }
+
+    fn refuse(&self, state: CircuitState, retry_at: u64) -> Refusal {
+        self.stats.rejection();
+        self.events
+            .emit(|| Event::new(&self.name, EventKind::CallRejected { state }));
+        Refusal { state, retry_at }
+    }
+
+    /// Records the outcome of an admitted call.
+    #[inline]
+    pub(crate) fn record(this: &Arc<Shared>, ticket: Ticket, outcome: Outcome) {
+        let (elapsed, now_nanos) = match ticket.started {
+            Some(started) => {
+                let now = Instant::now();
+                (
+                    Some(now.saturating_duration_since(started)),
+                    this.nanos(now),
+                )
+            }
+            None => (None, 0),
+        };
+        let slow = match (elapsed, this.config.slow_call) {
+            (Some(e), Some((threshold, _))) => e >= threshold,
+            _ => false,
+        };
+        let failed = match outcome {
+            Outcome::Success => {
+                this.stats.success(slow);
+                this.events
+                    .emit(|| Event::new(&this.name, EventKind::CallSucceeded { elapsed, slow }));
+                false
+            }
+            Outcome::Failure { .. } => {
+                this.stats.failure(slow);
+                this.events
+                    .emit(|| Event::new(&this.name, EventKind::CallFailed { elapsed, slow }));
+                true
+            }
+            _ => {
+                this.stats.ignored();
+                this.events
+                    .emit(|| Event::new(&this.name, EventKind::CallIgnored));
+                if ticket.admission == Admission::Probe {
+                    this.release_probe(ticket.generation);
+                }
+                return;
+            }
+        };
+        match ticket.admission {
+            Admission::Closed => {
+                Shared::record_closed(this, ticket.generation, failed, slow, now_nanos)
+            }
+            Admission::Probe => Shared::record_probe(this, ticket.generation, failed, slow),
+            Admission::Disabled => {
+                if let Some(window) = &this.window {
+                    if this.load().generation() == ticket.generation {
+                        window.record(failed, slow, now_nanos);
+                    }
+                }
+            }
+        }
+    }
+
+    #[inline]
+    fn record_closed(
+        this: &Arc<Shared>,
+        generation: u32,
+        failed: bool,
+        slow: bool,
+        now_nanos: u64,
+    ) {
+        let word = this.load();
+        if word.generation() != generation {
+            return;
+        }
+        if let Some(threshold) = this.config.consecutive_failures {
+            if failed {
+                let count = this.consecutive.fetch_add(1, Relaxed).saturating_add(1);
+                if count >= threshold {
+                    Shared::trip(this, word, TransitionReason::ConsecutiveFailures { count });
+                    return;
+                }
+            } else if this.consecutive.load(Relaxed) != 0 {
+                // Written only when it changes: successes after successes touch no shared line.
+                this.consecutive.store(0, Relaxed);
+            }
+        }
+        if let Some(window) = &this.window {
+            let counts = window.record(failed, slow, now_nanos);
+            if failed || slow {
+                if let Some(reason) = this.evaluate(counts) {
+                    Shared::trip(this, word, reason);
+                }
+            }
+        }
+    }
+
+    fn evaluate(&self, counts: Counts) -> Option<TransitionReason> {
+        if counts.calls < u64::from(self.config.min_calls) || counts.calls == 0 {
+            return None;
+        }
+        let calls = counts.calls as f64;
+        if let Some(threshold) = self.config.failure_rate {
+            let rate = counts.failures as f64 / calls;
+            if rate >= threshold {
+                return Some(TransitionReason::FailureRate {
+                    rate,
+                    threshold,
+                    calls: counts.calls,
+                });
+            }
+        }
+        if let Some((_, threshold)) = self.config.slow_call {
+            let rate = counts.slow as f64 / calls;
+            if rate >= threshold {
+                return Some(TransitionReason::SlowCallRate {
+                    rate,
+                    threshold,
+                    calls: counts.calls,
+                });
+            }
+        }
+        None
+    }
+
+    fn record_probe(this: &Arc<Shared>, generation: u32, failed: bool, slow: bool) {
+        let failed = failed || (slow && this.config.slow_call.is_some());
+        let mut word = this.load();
+        loop {
+            if word.code() != HALF_OPEN || word.generation() != generation {
+                return;
+            }
+            if failed {
+                if let Some(new) = this.open(word, TransitionReason::ProbeFailed) {
+                    Shared::arm_timer(this, new.generation());
+                    return;
+                }
+                word = this.load();
+                continue;
+            }
+            let successes = word.successes() + 1;
+            if successes >= this.config.half_open_successes {
+                // Clear the counts while still half-open: nothing records into them now.
+                this.clear_counts();
+                match this.cas(word, word.next(CLOSED)) {
+                    Ok(()) => {
+                        this.trips.store(0, Relaxed);
+                        this.transitioned(
+                            CircuitState::HalfOpen,
+                            CircuitState::Closed,
+                            TransitionReason::ProbesSucceeded { successes },
+                            Instant::now(),
+                        );
+                        return;
+                    }
+                    Err(current) => word = current,
+                }
+            } else {
+                let updated = word.with_probes(word.in_flight().saturating_sub(1), successes);
+                match this.cas(word, updated) {
+                    Ok(()) => return,
+                    Err(current) => word = current,
+                }
+            }
+        }
+    }
+
+    fn release_probe(&self, generation: u32) {
+        let mut word = self.load();
+        while word.code() == HALF_OPEN && word.generation() == generation {
+            let updated = word.with_probes(word.in_flight().saturating_sub(1), word.successes());
+            match self.cas(word, updated) {
+                Ok(()) => return,
+                Err(current) => word = current,
+            }
+        }
+    }
+
+    fn clear_counts(&self) {
+        self.consecutive.store(0, Relaxed);
+        if let Some(window) = &self.window {
+            window.reset();
+        }
+    }
+
+    fn trip(this: &Arc<Shared>, word: Word, reason: TransitionReason) {
+        if let Some(new) = this.open(word, reason) {
+            Shared::arm_timer(this, new.generation());
+        }
+    }
+
+    /// Moves from `word` to OPEN; returns the new word if this call made the transition.
+    fn open(&self, word: Word, reason: TransitionReason) -> Option<Word> {
+        let trips = self.trips.load(Relaxed).saturating_add(1);
+        let now = Instant::now();
+        let until = self
+            .nanos(now)
+            .saturating_add(nanos_of(self.config.open.for_trip(trips)));
+        let new = word.next(OPEN);
+        // Publish the deadline before the state, so whoever sees OPEN sees its deadline.
+        let previous_until = self.open_until.swap(until, Relaxed);
+        if self.cas(word, new).is_err() {
+            self.open_until
+                .compare_exchange(until, previous_until, Relaxed, Relaxed)
+                .ok();
+            return None;
+        }
+        self.trips.store(trips, Relaxed);
+        self.transitioned(word.state(), CircuitState::Open, reason, now);
+        Some(new)
+    }
+
+    /// OPEN → HALF_OPEN when the open period of `generation` ends.
+    fn end_open_period(this: &Arc<Shared>, generation: u32) {
+        let mut word = this.load();
+        while word.code() == OPEN && word.generation() == generation {
+            match this.cas(word, word.next(HALF_OPEN)) {
+                Ok(()) => {
+                    // Half-open from the moment the open period ended, however late the timer.
+                    let ended = this.instant_at(this.open_until.load(Relaxed));
+                    this.transitioned(
+                        CircuitState::Open,
+                        CircuitState::HalfOpen,
+                        TransitionReason::OpenPeriodElapsed,
+                        ended,
+                    );
+                    return;
+                }
+                Err(current) => word = current,
+            }
+        }
+    }
+
+    /// Spawns a timer that ends the open period of `generation`, so rejected calls read no clock.
+    /// Without a Tokio runtime, rejected calls compare the clock with the deadline instead.
+    fn arm_timer(this: &Arc<Shared>, generation: u32) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let mut word = this.load();
+        loop {
+            if word.code() != OPEN || word.generation() != generation {
+                return;
+            }
+            match this.cas(word, Word(word.0 | TIMER)) {
+                Ok(()) => break,
+                Err(current) => word = current,
+            }
+        }
+        let deadline = this.instant_at(this.open_until.load(Relaxed));
+        // Built outside the task, so that a task dropped unpolled (runtime shutting down) still
+        // disarms and the clock check takes over.
+        let mut guard = TimerGuard {
+            shared: Arc::downgrade(this),
+            generation,
+            fired: false,
+        };
+        runtime.spawn(async move {
+            tokio::time::sleep_until(deadline).await;
+            guard.fired = true;
+            if let Some(shared) = guard.shared.upgrade() {
+                Shared::end_open_period(&shared, guard.generation);
+            }
+        });
+    }
+
+    /// Moves to `target` from whatever state, as an operator or a shared store asks.
+    pub(crate) fn force(this: &Arc<Shared>, target: CircuitState, reason: TransitionReason) {
+        let code = match target {
+            CircuitState::Closed => CLOSED,
+            CircuitState::Open => OPEN,
+            CircuitState::HalfOpen => HALF_OPEN,
+            CircuitState::Disabled => DISABLED,
+            _ => FORCED_OPEN,
+        };
+        if code == CLOSED {
+            this.clear_counts();
+            this.trips.store(0, Relaxed);
+        }
+        if code == OPEN {
+            let trips = this.trips.load(Relaxed).saturating_add(1);
+            this.trips.store(trips, Relaxed);
+            let until = this
+                .now_nanos()
+                .saturating_add(nanos_of(this.config.open.for_trip(trips)));
+            this.open_until.store(until, Relaxed);
+        }
+        let mut word = this.load();
+        loop {
+            match this.cas(word, word.next(code)) {
+                Ok(()) => break,
+                Err(current) => word = current,
+            }
+        }
+        this.transitioned(word.state(), target, reason, Instant::now());
+        if code == OPEN {
+            Shared::arm_timer(this, word.next(code).generation());
+        }
+    }
+
+    fn transitioned(
+        &self,
+        from: CircuitState,
+        to: CircuitState,
+        reason: TransitionReason,
+        at: Instant,
+    ) {
+        self.entered_at.store(self.nanos(at), Relaxed);
+        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(Transition {
+            from,
+            to,
+            reason,
+            at,
+        });
+        let name = &*self.name;
+        if to == CircuitState::Open || to == CircuitState::ForcedOpen {
+            tracing::warn!(breaker = name, %from, %to, %reason, "circuit breaker opened");
+        } else {
+            tracing::info!(breaker = name, %from, %to, %reason, "circuit breaker changed state");
+        }
+        self.events
+            .emit(|| Event::new(name, EventKind::StateTransition { from, to, reason }));
+    }
+
+    pub(crate) fn last_transition(&self) -> Option<Transition> {
+        *self.last.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn time_in_state(&self) -> Duration {
+        Duration::from_nanos(
+            self.now_nanos()
+                .saturating_sub(self.entered_at.load(Relaxed)),
+        )
+    }
+
+    pub(crate) fn window_counts(&self) -> Option<Counts> {
+        self.window.as_ref().map(|w| w.counts(self.now_nanos()))
+    }
+
+    pub(crate) fn consecutive_failures(&self) -> u32 {
+        self.consecutive.load(Relaxed)
+    }
+
+    pub(crate) fn trips(&self) -> u32 {
+        self.trips.load(Relaxed)
+    }
+
+    /// When the current open period ends, if the breaker is open.
+    pub(crate) fn open_until(&self) -> Option<Instant> {
+        (self.load().code() == OPEN).then(|| self.instant_at(self.open_until.load(Relaxed)))
+    }
+}
+
+fn nanos_of(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+struct TimerGuard {
+    shared: Weak<Shared>,
+    generation: u32,
+    fired: bool,
+}
+
+impl Drop for TimerGuard {
+    fn drop(&mut self) {
+        if self.fired {
+            return;
+        }
+        if let Some(shared) = self.shared.upgrade() {
+            let mut word = shared.load();
+            while word.code() == OPEN && word.generation() == self.generation && word.timer_armed()
+            {
+                match shared.cas(word, Word(word.0 & !TIMER)) {
+                    Ok(()) => return,
+                    Err(current) => word = current,
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn word_fields_do_not_overlap() {
+        let w = Word::new(HALF_OPEN, 7).with_probes(65_535, 65_535);
+        assert_eq!(w.state(), CircuitState::HalfOpen);
+        assert_eq!(w.generation(), 7);
+        assert_eq!(w.in_flight(), 65_535);
+        assert_eq!(w.successes(), 65_535);
+        assert!(!w.timer_armed());
+        let n = Word::new(OPEN, (1 << 28) - 1).next(CLOSED);
+        assert_eq!(n.generation(), 0, "generations wrap");
+        assert_eq!(n.state(), CircuitState::Closed);
+    }
+}

@@ -1,0 +1,362 @@
+//! Sliding windows of call outcomes, O(1) per call whatever their size.
+//!
+//! Both windows keep running totals next to their slots, updated by the same call that changes a
+//! slot, so reading the rate never scans the window. Totals are raised before slots and lowered
+//! only by what is swapped out of a slot, so they never go below the slots' sum.
+
+use crate::config::WindowKind;
+use crossbeam_utils::CachePadded;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::time::Duration;
+
+const FAILED: u8 = 0b01;
+const SLOW: u8 = 0b10;
+const PRESENT: u8 = 0b100;
+const LOW: u64 = u32::MAX as u64;
+
+/// What a window holds now.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Counts {
+    pub(crate) calls: u64,
+    pub(crate) failures: u64,
+    pub(crate) slow: u64,
+}
+
+#[derive(Debug)]
+pub(crate) enum Window {
+    Count(CountWindow),
+    Time(TimeWindow),
+}
+
+impl Window {
+    pub(crate) fn new(kind: WindowKind) -> Self {
+        match kind {
+            WindowKind::Count(n) => Window::Count(CountWindow::new(n)),
+            WindowKind::Time { duration, buckets } => {
+                Window::Time(TimeWindow::new(duration, buckets))
+            }
+        }
+    }
+
+    /// Records one outcome; `now_nanos` is the time since the breaker's epoch (time windows only).
+    #[inline]
+    pub(crate) fn record(&self, failed: bool, slow: bool, now_nanos: u64) -> Counts {
+        match self {
+            Window::Count(w) => w.record(failed, slow),
+            Window::Time(w) => w.record(failed, slow, now_nanos),
+        }
+    }
+
+    pub(crate) fn counts(&self, now_nanos: u64) -> Counts {
+        match self {
+            Window::Count(w) => w.counts(),
+            Window::Time(w) => w.counts(now_nanos),
+        }
+    }
+
+    pub(crate) fn reset(&self) {
+        match self {
+            Window::Count(w) => w.reset(),
+            Window::Time(w) => w.reset(),
+        }
+    }
+}
+
+/// The last `size` outcomes in a ring; totals of failures (low half) and slow calls (high half)
+/// packed in one word.
+#[derive(Debug)]
+pub(crate) struct CountWindow {
+    size: u64,
+    position: CachePadded<AtomicU64>,
+    totals: CachePadded<AtomicU64>,
+    slots: Box<[AtomicU8]>,
+}
+
+impl CountWindow {
+    fn new(size: u32) -> Self {
+        CountWindow {
+            size: u64::from(size),
+            position: CachePadded::new(AtomicU64::new(0)),
+            totals: CachePadded::new(AtomicU64::new(0)),
+            slots: (0..size).map(|_| AtomicU8::new(0)).collect(),
+        }
+    }
+
+    #[inline]
+    fn packed(code: u8) -> u64 {
+        u64::from(code & FAILED) | (u64::from((code & SLOW) >> 1) << 32)
+    }
+
+    #[inline]
+    fn record(&self, failed: bool, slow: bool) -> Counts {
+        let code = PRESENT | if failed { FAILED } else { 0 } | if slow { SLOW } else { 0 };
+        let position = self.position.fetch_add(1, Relaxed);
+        let old = self.slots[(position % self.size) as usize].swap(code, Relaxed);
+        let (add, sub) = (Self::packed(code), Self::packed(old));
+        let totals = if add != sub {
+            // Raise first, lower second: the totals never dip below what the slots hold.
+            let raised = if add != 0 {
+                self.totals.fetch_add(add, Relaxed).wrapping_add(add)
+            } else {
+                self.totals.load(Relaxed)
+            };
+            if sub != 0 {
+                self.totals.fetch_sub(sub, Relaxed).wrapping_sub(sub)
+            } else {
+                raised
+            }
+        } else if failed || slow {
+            self.totals.load(Relaxed)
+        } else {
+            // A success replacing a success changes no total, and nobody evaluates a success.
+            return Counts::default();
+        };
+        self.decode(position + 1, totals)
+    }
+
+    fn decode(&self, recorded: u64, totals: u64) -> Counts {
+        let calls = recorded.min(self.size);
+        Counts {
+            calls,
+            failures: (totals & LOW).min(calls),
+            slow: (totals >> 32).min(calls),
+        }
+    }
+
+    fn counts(&self) -> Counts {
+        self.decode(self.position.load(Relaxed), self.totals.load(Relaxed))
+    }
+
+    fn reset(&self) {
+        for slot in self.slots.iter() {
+            slot.store(0, Relaxed);
+        }
+        self.totals.store(0, Relaxed);
+        self.position.store(0, Relaxed);
+    }
+}
+
+#[derive(Debug, Default)]
+struct Bucket {
+    /// Calls (low half) and failures (high half).
+    calls_failures: AtomicU64,
+    slow: AtomicU64,
+}
+
+/// A ring of time buckets. The bucket index is the absolute bucket number since the epoch; the
+/// thread that first sees a newer bucket number empties the buckets that fell out of the window
+/// and takes their counts off the totals.
+#[derive(Debug)]
+pub(crate) struct TimeWindow {
+    bucket_nanos: u64,
+    newest: CachePadded<AtomicU64>,
+    calls_failures: CachePadded<AtomicU64>,
+    slow: AtomicU64,
+    buckets: Box<[Bucket]>,
+}
+
+impl TimeWindow {
+    fn new(duration: Duration, buckets: u32) -> Self {
+        let bucket_nanos = u64::try_from((duration / buckets).as_nanos()).unwrap_or(u64::MAX);
+        TimeWindow {
+            bucket_nanos,
+            newest: CachePadded::new(AtomicU64::new(0)),
+            calls_failures: CachePadded::new(AtomicU64::new(0)),
+            slow: AtomicU64::new(0),
+            buckets: (0..buckets).map(|_| Bucket::default()).collect(),
+        }
+    }
+
+    fn advance(&self, index: u64) {
+        let len = self.buckets.len() as u64;
+        let mut newest = self.newest.load(Relaxed);
+        while index > newest {
+            match self
+                .newest
+                .compare_exchange_weak(newest, index, Relaxed, Relaxed)
+            {
+                Ok(_) => {
+                    let first = newest + 1 + (index - newest).saturating_sub(len);
+                    for expired in first..=index {
+                        let bucket = &self.buckets[(expired % len) as usize];
+                        let cf = bucket.calls_failures.swap(0, Relaxed);
+                        let slow = bucket.slow.swap(0, Relaxed);
+                        if cf != 0 {
+                            self.calls_failures.fetch_sub(cf, Relaxed);
+                        }
+                        if slow != 0 {
+                            self.slow.fetch_sub(slow, Relaxed);
+                        }
+                    }
+                    return;
+                }
+                Err(current) => newest = current,
+            }
+        }
+    }
+
+    #[inline]
+    fn record(&self, failed: bool, slow: bool, now_nanos: u64) -> Counts {
+        let index = now_nanos / self.bucket_nanos;
+        self.advance(index);
+        let bucket = &self.buckets[(index % self.buckets.len() as u64) as usize];
+        let add = 1 | (u64::from(failed) << 32);
+        let cf = self
+            .calls_failures
+            .fetch_add(add, Relaxed)
+            .wrapping_add(add);
+        bucket.calls_failures.fetch_add(add, Relaxed);
+        let slow_total = if slow {
+            let s = self.slow.fetch_add(1, Relaxed) + 1;
+            bucket.slow.fetch_add(1, Relaxed);
+            s
+        } else {
+            self.slow.load(Relaxed)
+        };
+        Self::decode(cf, slow_total)
+    }
+
+    fn decode(cf: u64, slow: u64) -> Counts {
+        let calls = cf & LOW;
+        Counts {
+            calls,
+            failures: (cf >> 32).min(calls),
+            slow: slow.min(calls),
+        }
+    }
+
+    fn counts(&self, now_nanos: u64) -> Counts {
+        self.advance(now_nanos / self.bucket_nanos);
+        Self::decode(self.calls_failures.load(Relaxed), self.slow.load(Relaxed))
+    }
+
+    fn reset(&self) {
+        for bucket in self.buckets.iter() {
+            bucket.calls_failures.store(0, Relaxed);
+            bucket.slow.store(0, Relaxed);
+        }
+        self.calls_failures.store(0, Relaxed);
+        self.slow.store(0, Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn count_window_slides_one_outcome_at_a_time() {
+        let w = CountWindow::new(3);
+        w.record(true, false);
+        w.record(true, false);
+        assert_eq!(
+            w.counts(),
+            Counts {
+                calls: 2,
+                failures: 2,
+                slow: 0
+            }
+        );
+        w.record(false, true);
+        assert_eq!(
+            w.counts(),
+            Counts {
+                calls: 3,
+                failures: 2,
+                slow: 1
+            }
+        );
+        // The first failure leaves as the fourth outcome arrives.
+        w.record(false, false);
+        assert_eq!(
+            w.counts(),
+            Counts {
+                calls: 3,
+                failures: 1,
+                slow: 1
+            }
+        );
+        w.record(false, false);
+        w.record(false, false);
+        assert_eq!(
+            w.counts(),
+            Counts {
+                calls: 3,
+                failures: 0,
+                slow: 0
+            }
+        );
+        w.reset();
+        assert_eq!(w.counts(), Counts::default());
+    }
+
+    #[test]
+    fn time_window_drops_whole_buckets_as_time_passes() {
+        // 4 buckets of 10ns.
+        let w = TimeWindow::new(Duration::from_nanos(40), 4);
+        w.record(true, false, 0);
+        w.record(false, false, 5);
+        w.record(true, true, 15);
+        assert_eq!(
+            w.counts(15),
+            Counts {
+                calls: 3,
+                failures: 2,
+                slow: 1
+            }
+        );
+        // Bucket 0 leaves when bucket 4 starts.
+        assert_eq!(
+            w.counts(39),
+            Counts {
+                calls: 3,
+                failures: 2,
+                slow: 1
+            }
+        );
+        assert_eq!(
+            w.counts(40),
+            Counts {
+                calls: 1,
+                failures: 1,
+                slow: 1
+            }
+        );
+        // A jump over the whole window empties it.
+        assert_eq!(w.counts(1_000), Counts::default());
+        let c = w.record(true, false, 1_001);
+        assert_eq!(
+            c,
+            Counts {
+                calls: 1,
+                failures: 1,
+                slow: 0
+            }
+        );
+    }
+
+    #[test]
+    fn concurrent_records_keep_exact_totals() {
+        let w = std::sync::Arc::new(CountWindow::new(1_000));
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let w = w.clone();
+                std::thread::spawn(move || {
+                    for i in 0..10_000u32 {
+                        w.record((i + t) % 4 == 0, false);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let expected = w
+            .slots
+            .iter()
+            .filter(|s| s.load(Relaxed) & FAILED != 0)
+            .count() as u64;
+        assert_eq!(w.counts().failures, expected);
+        assert_eq!(w.counts().calls, 1_000);
+    }
+}

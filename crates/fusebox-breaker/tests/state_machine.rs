@@ -1,0 +1,402 @@
+//! The breaker's state machine, driven with paused Tokio time.
+
+use fusebox_breaker::{Breaker, CircuitState, Permit, TransitionReason};
+use fusebox_core::{Event, EventKind, Outcome};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::advance;
+
+const S: Outcome = Outcome::Success;
+const F: Outcome = Outcome::Failure {
+    retryable: true,
+    retry_after: None,
+};
+
+fn call(b: &Breaker, outcome: Outcome) {
+    b.try_acquire()
+        .unwrap_or_else(|e| panic!("call rejected: {e}"))
+        .record(outcome);
+}
+
+fn calls(b: &Breaker, outcomes: &[Outcome]) {
+    for &o in outcomes {
+        call(b, o);
+    }
+}
+
+/// Lets the breaker's timer task run after time moved.
+async fn settle() {
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+}
+
+async fn wait(d: Duration) {
+    advance(d).await;
+    settle().await;
+}
+
+fn last_reason(b: &Breaker) -> TransitionReason {
+    b.metrics().last_transition.expect("a transition").reason
+}
+
+#[tokio::test(start_paused = true)]
+async fn consecutive_failures_trip_and_a_success_resets_the_count() {
+    let b = Breaker::builder("t")
+        .consecutive_failures(3)
+        .build()
+        .unwrap();
+    calls(&b, &[F, F, S, F, F]);
+    assert_eq!(b.state(), CircuitState::Closed);
+    assert_eq!(b.metrics().consecutive_failures, 2);
+    call(&b, F);
+    assert_eq!(b.state(), CircuitState::Open);
+    assert_eq!(
+        last_reason(&b),
+        TransitionReason::ConsecutiveFailures { count: 3 }
+    );
+    let m = b.metrics();
+    assert_eq!((m.successes, m.failures, m.calls), (1, 5, 6));
+}
+
+#[tokio::test(start_paused = true)]
+async fn count_window_slides_and_the_oldest_outcome_leaves() {
+    let b = Breaker::builder("t")
+        .failure_rate(0.5)
+        .count_window(4)
+        .min_calls(4)
+        .build()
+        .unwrap();
+    // F S S S: 25%; the F then leaves with the next outcome.
+    calls(&b, &[F, S, S, S, S, F]);
+    assert_eq!(b.metrics().window.unwrap().failures, 1);
+    assert_eq!(b.state(), CircuitState::Closed);
+    // Window S S F F: 50%.
+    call(&b, F);
+    assert_eq!(b.state(), CircuitState::Open);
+    assert_eq!(
+        last_reason(&b),
+        TransitionReason::FailureRate {
+            rate: 0.5,
+            threshold: 0.5,
+            calls: 4
+        }
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn minimum_calls_apply_before_the_window_fills() {
+    let b = Breaker::builder("t")
+        .failure_rate(0.5)
+        .count_window(1_000)
+        .min_calls(4)
+        .build()
+        .unwrap();
+    calls(&b, &[F, F, F]);
+    assert_eq!(
+        b.state(),
+        CircuitState::Closed,
+        "3 calls are under the minimum"
+    );
+    call(&b, S);
+    assert_eq!(b.state(), CircuitState::Closed, "a success never trips");
+    call(&b, F);
+    assert_eq!(
+        b.state(),
+        CircuitState::Open,
+        "5 of 1000 slots used, 80% failed"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn time_window_forgets_old_buckets() {
+    let b = Breaker::builder("t")
+        .failure_rate(0.5)
+        .time_window(Duration::from_secs(10), 10)
+        .min_calls(3)
+        .build()
+        .unwrap();
+    calls(&b, &[F, F]);
+    wait(Duration::from_secs(10)).await;
+    // The two failures left the window: one failure in three calls.
+    calls(&b, &[S, S, F]);
+    assert_eq!(b.state(), CircuitState::Closed);
+    assert_eq!(b.metrics().window.unwrap().calls, 3);
+    wait(Duration::from_secs(5)).await;
+    call(&b, F);
+    assert_eq!(b.state(), CircuitState::Open, "2 failures in 4 calls");
+}
+
+#[tokio::test(start_paused = true)]
+async fn slow_calls_trip_on_their_own_rate() {
+    let b = Breaker::builder("t")
+        .slow_call(Duration::from_millis(100), 0.5)
+        .count_window(10)
+        .min_calls(2)
+        .build()
+        .unwrap();
+    let p = b.try_acquire().unwrap();
+    advance(Duration::from_millis(20)).await;
+    p.record(S);
+    let p = b.try_acquire().unwrap();
+    advance(Duration::from_millis(150)).await;
+    p.record(S);
+    assert_eq!(b.state(), CircuitState::Open);
+    assert!(matches!(
+        last_reason(&b),
+        TransitionReason::SlowCallRate { calls: 2, .. }
+    ));
+    assert_eq!(b.metrics().slow_calls, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn open_rejects_until_the_period_ends_then_probes() {
+    let b = Breaker::builder("t")
+        .consecutive_failures(1)
+        .open_duration(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    call(&b, F);
+    let open = b.try_acquire().unwrap_err();
+    assert_eq!(open.state(), CircuitState::Open);
+    assert_eq!(open.retry_after(), Duration::from_secs(10));
+    wait(Duration::from_secs(4)).await;
+    assert_eq!(
+        b.try_acquire().unwrap_err().retry_after(),
+        Duration::from_secs(6)
+    );
+    wait(Duration::from_secs(6)).await;
+    assert_eq!(b.state(), CircuitState::HalfOpen);
+    assert_eq!(last_reason(&b), TransitionReason::OpenPeriodElapsed);
+    let probe = b.try_acquire().unwrap();
+    assert!(probe.is_probe());
+    probe.record(S);
+    assert_eq!(b.state(), CircuitState::Closed);
+    assert_eq!(b.metrics().rejections, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn open_duration_grows_with_repeated_trips_and_resets_on_close() {
+    let b = Breaker::builder("t")
+        .consecutive_failures(1)
+        .open_duration_backoff(Duration::from_secs(1), 3.0, Duration::from_secs(5))
+        .build()
+        .unwrap();
+    call(&b, F);
+    for expected in [3, 5, 5] {
+        wait(b.try_acquire().unwrap_err().retry_after()).await;
+        call(&b, F); // the probe fails
+        assert_eq!(
+            b.try_acquire().unwrap_err().retry_after(),
+            Duration::from_secs(expected)
+        );
+    }
+    assert_eq!(b.metrics().trips, 4);
+    wait(Duration::from_secs(5)).await;
+    call(&b, S);
+    assert_eq!(b.state(), CircuitState::Closed);
+    assert_eq!(b.metrics().trips, 0);
+    call(&b, F);
+    assert_eq!(
+        b.try_acquire().unwrap_err().retry_after(),
+        Duration::from_secs(1)
+    );
+}
+
+async fn half_open(probes: u32, successes: u32) -> Breaker {
+    let b = Breaker::builder("t")
+        .consecutive_failures(1)
+        .open_duration(Duration::from_secs(1))
+        .half_open_probes(probes)
+        .half_open_successes(successes)
+        .half_open_max_wait(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    call(&b, F);
+    wait(Duration::from_secs(1)).await;
+    assert_eq!(b.state(), CircuitState::HalfOpen);
+    b
+}
+
+#[tokio::test(start_paused = true)]
+async fn half_open_admits_exactly_n_probes_and_closes_after_m_successes() {
+    let b = half_open(2, 3).await;
+    let p1 = b.try_acquire().unwrap();
+    let p2 = b.try_acquire().unwrap();
+    let rejected = b.try_acquire().unwrap_err();
+    assert_eq!(rejected.state(), CircuitState::HalfOpen);
+    p1.record(S);
+    let p3 = b.try_acquire().expect("a finished probe frees its slot");
+    assert!(b.try_acquire().is_err());
+    p2.record(S);
+    assert_eq!(b.state(), CircuitState::HalfOpen, "2 of 3 successes");
+    p3.record(S);
+    assert_eq!(b.state(), CircuitState::Closed);
+    assert_eq!(
+        last_reason(&b),
+        TransitionReason::ProbesSucceeded { successes: 3 }
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn any_probe_failure_reopens() {
+    let b = half_open(3, 3).await;
+    let p1 = b.try_acquire().unwrap();
+    let p2 = b.try_acquire().unwrap();
+    p1.record(S);
+    p2.record(F);
+    assert_eq!(b.state(), CircuitState::Open);
+    assert_eq!(last_reason(&b), TransitionReason::ProbeFailed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dropped_probe_frees_its_slot() {
+    let b = half_open(1, 1).await;
+    let probe = b.try_acquire().unwrap();
+    assert!(b.try_acquire().is_err());
+    drop(probe);
+    assert!(b.try_acquire().is_ok());
+    assert_eq!(b.metrics().ignored, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_probe_that_never_completes_does_not_wedge_the_breaker() {
+    let b = Breaker::builder("t")
+        .consecutive_failures(1)
+        .open_duration(Duration::from_secs(1))
+        .half_open_max_wait(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    call(&b, F);
+    wait(Duration::from_secs(1)).await;
+    let stuck: Permit = b.try_acquire().unwrap();
+    wait(Duration::from_secs(4)).await;
+    assert_eq!(b.try_acquire().unwrap_err().state(), CircuitState::HalfOpen);
+    wait(Duration::from_secs(1)).await;
+    // The maximum wait has passed: the next call reopens the breaker.
+    assert_eq!(b.try_acquire().unwrap_err().state(), CircuitState::Open);
+    assert_eq!(last_reason(&b), TransitionReason::ProbeTimedOut);
+    wait(Duration::from_secs(1)).await;
+    let fresh = b
+        .try_acquire()
+        .expect("a new half-open period admits a new probe");
+    // The stuck probe's late success belongs to an earlier period and does not count.
+    stuck.record(S);
+    assert_eq!(b.state(), CircuitState::HalfOpen);
+    fresh.record(S);
+    assert_eq!(b.state(), CircuitState::Closed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn outcomes_from_an_earlier_generation_do_not_count() {
+    let b = Breaker::builder("t")
+        .consecutive_failures(2)
+        .build()
+        .unwrap();
+    let early = b.try_acquire().unwrap();
+    call(&b, F);
+    b.reset();
+    early.record(F);
+    assert_eq!(b.state(), CircuitState::Closed);
+    assert_eq!(b.metrics().consecutive_failures, 0);
+    assert_eq!(b.metrics().failures, 2, "lifetime counters still count it");
+}
+
+#[tokio::test(start_paused = true)]
+async fn operators_force_open_disable_and_reset() {
+    let b = Breaker::builder("t")
+        .consecutive_failures(1)
+        .build()
+        .unwrap();
+    b.force_open();
+    let err = b.try_acquire().unwrap_err();
+    assert_eq!(err.state(), CircuitState::ForcedOpen);
+    wait(Duration::from_secs(3600)).await;
+    assert_eq!(
+        b.state(),
+        CircuitState::ForcedOpen,
+        "only an operator ends it"
+    );
+
+    b.disable();
+    calls(&b, &[F, F, F]);
+    assert_eq!(
+        b.state(),
+        CircuitState::Disabled,
+        "a disabled breaker never trips"
+    );
+    assert_eq!(b.metrics().failures, 3, "but keeps counting");
+
+    b.reset();
+    assert_eq!(b.state(), CircuitState::Closed);
+    call(&b, F);
+    assert_eq!(b.state(), CircuitState::Open);
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_transition_rejection_and_outcome_is_an_event() {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let sink = log.clone();
+    let b = Breaker::builder("payments")
+        .consecutive_failures(2)
+        .open_duration(Duration::from_secs(1))
+        .on_event(move |e: &Event<'_>| {
+            assert_eq!(e.source, "payments");
+            sink.lock().unwrap().push(match e.kind {
+                EventKind::CallSucceeded { .. } => "success".to_owned(),
+                EventKind::CallFailed { .. } => "failure".to_owned(),
+                EventKind::CallIgnored => "ignored".to_owned(),
+                EventKind::CallRejected { state } => format!("rejected:{state}"),
+                EventKind::StateTransition { from, to, reason } => {
+                    format!("{from}->{to}:{reason}")
+                }
+                _ => "other".to_owned(),
+            })
+        })
+        .build()
+        .unwrap();
+    calls(&b, &[S, F, F]);
+    let _ = b.try_acquire();
+    wait(Duration::from_secs(1)).await;
+    drop(b.try_acquire().unwrap());
+    call(&b, S);
+    assert_eq!(
+        *log.lock().unwrap(),
+        [
+            "success",
+            "failure",
+            "failure",
+            "closed->open:2 consecutive failures",
+            "rejected:open",
+            "open->half_open:open period elapsed",
+            "ignored",
+            "success",
+            "half_open->closed:1 probe call(s) succeeded",
+        ]
+    );
+}
+
+#[test]
+fn without_a_runtime_rejections_check_the_deadline_themselves() {
+    let b = Breaker::builder("t")
+        .consecutive_failures(1)
+        .open_duration(Duration::from_nanos(1))
+        .build()
+        .unwrap();
+    call(&b, F);
+    assert_eq!(b.state(), CircuitState::Open);
+    let probe = b.try_acquire().expect("the 1ns open period is over");
+    assert!(probe.is_probe());
+}
+
+#[tokio::test(start_paused = true)]
+async fn remote_states_apply_like_local_ones() {
+    let b = Breaker::builder("t").build().unwrap();
+    b.apply_remote_state(CircuitState::Open);
+    assert_eq!(b.state(), CircuitState::Open);
+    assert_eq!(last_reason(&b), TransitionReason::Remote);
+    wait(Duration::from_secs(30)).await;
+    assert_eq!(b.state(), CircuitState::HalfOpen);
+    b.apply_remote_state(CircuitState::Closed);
+    assert!(b.try_acquire().is_ok());
+}

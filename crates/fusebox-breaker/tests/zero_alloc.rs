@@ -1,0 +1,91 @@
+//! The closed and the open path allocate nothing, counted by a global allocator.
+//!
+//! One test in this binary, so no other test allocates while it counts.
+
+use fusebox_breaker::{Breaker, CircuitBreakerLayer};
+use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
+use std::alloc::System;
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+use tower::{service_fn, Layer, Service};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+const CALLS: usize = 100_000;
+
+fn drive<S: Service<u32>>(svc: &mut S, calls: usize) -> (usize, usize) {
+    let mut cx = Context::from_waker(Waker::noop());
+    let (mut ok, mut err) = (0, 0);
+    for i in 0..calls {
+        assert!(svc.poll_ready(&mut cx).is_ready());
+        let fut = pin!(svc.call(i as u32));
+        match fut.poll(&mut cx) {
+            Poll::Ready(Ok(_)) => ok += 1,
+            Poll::Ready(Err(_)) => err += 1,
+            Poll::Pending => unreachable!("ready futures"),
+        }
+    }
+    (ok, err)
+}
+
+fn allocations_for(breaker: Breaker, fail_every: u32) -> (usize, (usize, usize)) {
+    let mut svc = CircuitBreakerLayer::new(breaker).layer(service_fn(move |n: u32| {
+        std::future::ready(if fail_every != 0 && n.is_multiple_of(fail_every) {
+            Err("unavailable")
+        } else {
+            Ok(n)
+        })
+    }));
+    drive(&mut svc, 1_000); // warm-up: thread-local stripe index, lazy statics
+    let region = Region::new(GLOBAL);
+    let counts = drive(&mut svc, CALLS);
+    let change = region.change();
+    (change.allocations + change.reallocations, counts)
+}
+
+#[test]
+fn closed_and_open_paths_allocate_nothing() {
+    let consecutive = Breaker::builder("consecutive")
+        .consecutive_failures(5)
+        .build()
+        .unwrap();
+    let (allocs, (ok, _)) = allocations_for(consecutive, 0);
+    assert_eq!(ok, CALLS);
+    assert_eq!(allocs, 0, "closed path, consecutive-failure policy");
+
+    // Occasional failures exercise the failure path without tripping.
+    let failing = Breaker::builder("failures")
+        .consecutive_failures(5)
+        .build()
+        .unwrap();
+    let (allocs, (_, err)) = allocations_for(failing, 10);
+    assert_eq!(err, CALLS / 10);
+    assert_eq!(allocs, 0, "closed path with failures");
+
+    let count_window = Breaker::builder("count")
+        .failure_rate(0.5)
+        .count_window(1_000)
+        .build()
+        .unwrap();
+    let (allocs, _) = allocations_for(count_window, 10);
+    assert_eq!(allocs, 0, "closed path, count window");
+
+    let time_window = Breaker::builder("time")
+        .failure_rate(0.5)
+        .time_window(Duration::from_secs(60), 60)
+        .slow_call(Duration::from_secs(1), 0.9)
+        .build()
+        .unwrap();
+    let (allocs, _) = allocations_for(time_window, 10);
+    assert_eq!(allocs, 0, "closed path, time window and slow calls");
+
+    let open = Breaker::builder("open").build().unwrap();
+    open.force_open();
+    let (allocs, (_, err)) = allocations_for(open.clone(), 0);
+    assert_eq!(err, CALLS);
+    assert_eq!(allocs, 0, "open path");
+    assert_eq!(open.metrics().rejections as usize, CALLS + 1_000);
+}

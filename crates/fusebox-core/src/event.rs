@@ -1,0 +1,274 @@
+use crate::{CircuitState, TransitionReason};
+use std::fmt;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock, Weak};
+use std::time::Duration;
+
+/// Something that happened in a fusebox middleware.
+///
+/// Events borrow their names from the component that emits them, so emitting one allocates
+/// nothing; a listener that keeps an event copies what it needs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Event<'a> {
+    /// Name of the component (the breaker's name).
+    pub source: &'a str,
+    /// The key within a keyed component (a tenant, a route), if any.
+    pub key: Option<&'a str>,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+impl<'a> Event<'a> {
+    /// An event from `source` with no key.
+    pub const fn new(source: &'a str, kind: EventKind) -> Self {
+        Event {
+            source,
+            key: None,
+            kind,
+        }
+    }
+
+    /// The same event, for `key`.
+    pub const fn with_key(mut self, key: Option<&'a str>) -> Self {
+        self.key = key;
+        self
+    }
+}
+
+/// The kinds of [`Event`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum EventKind {
+    /// A call went through and its result was classified as a success.
+    CallSucceeded {
+        /// How long the call took, when the breaker measures time (slow-call or time-window
+        /// policies); `None` otherwise, because reading the clock is not free.
+        elapsed: Option<Duration>,
+        /// Whether the call was slower than the slow-call threshold.
+        slow: bool,
+    },
+    /// A call went through and its result was classified as a failure.
+    CallFailed {
+        /// How long the call took, when measured.
+        elapsed: Option<Duration>,
+        /// Whether the call was slower than the slow-call threshold.
+        slow: bool,
+    },
+    /// A call's result was classified as ignored, or the call was dropped before it completed.
+    CallIgnored,
+    /// A call was rejected without reaching the dependency.
+    CallRejected {
+        /// The state that rejected it.
+        state: CircuitState,
+    },
+    /// The breaker changed state.
+    StateTransition {
+        /// State before.
+        from: CircuitState,
+        /// State after.
+        to: CircuitState,
+        /// Why.
+        reason: TransitionReason,
+    },
+}
+
+/// Receives events. Implemented for `()` (ignores everything) and for closures.
+///
+/// Listeners run on the thread that emitted the event, inside the call path: keep them short,
+/// and hand heavy work to a channel.
+pub trait EventListener: Send + Sync + 'static {
+    /// Handles one event.
+    fn on_event(&self, event: &Event<'_>);
+}
+
+impl EventListener for () {
+    fn on_event(&self, _: &Event<'_>) {}
+}
+
+impl<F> EventListener for F
+where
+    F: Fn(&Event<'_>) + Send + Sync + 'static,
+{
+    fn on_event(&self, event: &Event<'_>) {
+        self(event)
+    }
+}
+
+type Listeners = Vec<(u64, Arc<dyn EventListener>)>;
+
+/// The listeners of one component. Emitting to a bus nobody subscribed to is one relaxed atomic
+/// load; the event is not even built.
+///
+/// ```
+/// use fusebox_core::{CircuitState, Event, EventBus, EventKind};
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
+///
+/// let bus = EventBus::new();
+/// let seen = Arc::new(AtomicUsize::new(0));
+/// let counter = seen.clone();
+/// let subscription = bus.subscribe(move |_: &Event<'_>| {
+///     counter.fetch_add(1, Ordering::Relaxed);
+/// });
+/// bus.emit(|| Event::new("payments", EventKind::CallRejected { state: CircuitState::Open }));
+/// drop(subscription); // unsubscribes
+/// bus.emit(|| Event::new("payments", EventKind::CallRejected { state: CircuitState::Open }));
+/// assert_eq!(seen.load(Ordering::Relaxed), 1);
+/// ```
+pub struct EventBus {
+    inner: Arc<BusInner>,
+}
+
+struct BusInner {
+    count: AtomicUsize,
+    next_id: AtomicU64,
+    listeners: RwLock<Listeners>,
+}
+
+impl Default for EventBus {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for EventBus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventBus")
+            .field("listeners", &self.inner.count.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl EventBus {
+    /// A bus with no listeners.
+    pub fn new() -> Self {
+        EventBus {
+            inner: Arc::new(BusInner {
+                count: AtomicUsize::new(0),
+                next_id: AtomicU64::new(0),
+                listeners: RwLock::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// Adds a listener until the returned [`Subscription`] is dropped (or
+    /// [`Subscription::detach`]ed, to keep it for the life of the bus).
+    pub fn subscribe(&self, listener: impl EventListener) -> Subscription {
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut list = self
+            .inner
+            .listeners
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        list.push((id, Arc::new(listener)));
+        self.inner.count.store(list.len(), Ordering::Release);
+        Subscription {
+            bus: Arc::downgrade(&self.inner),
+            id,
+            detached: false,
+        }
+    }
+
+    /// Whether anyone listens.
+    #[inline]
+    pub fn has_listeners(&self) -> bool {
+        self.inner.count.load(Ordering::Relaxed) != 0
+    }
+
+    /// Builds the event with `make` and delivers it, only if anyone listens.
+    #[inline]
+    pub fn emit<'a>(&self, make: impl FnOnce() -> Event<'a>) {
+        if self.has_listeners() {
+            self.deliver(&make());
+        }
+    }
+
+    #[cold]
+    fn deliver(&self, event: &Event<'_>) {
+        let list = self
+            .inner
+            .listeners
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for (_, listener) in list.iter() {
+            listener.on_event(event);
+        }
+    }
+}
+
+/// Keeps a listener subscribed; dropping it unsubscribes.
+#[must_use = "dropping a Subscription unsubscribes its listener at once; call `detach` to keep it"]
+pub struct Subscription {
+    bus: Weak<BusInner>,
+    id: u64,
+    detached: bool,
+}
+
+impl fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subscription")
+            .field("id", &self.id)
+            .field("detached", &self.detached)
+            .finish()
+    }
+}
+
+impl Subscription {
+    /// Keeps the listener subscribed for as long as the bus lives.
+    pub fn detach(mut self) {
+        self.detached = true;
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        if self.detached {
+            return;
+        }
+        if let Some(bus) = self.bus.upgrade() {
+            let mut list = bus
+                .listeners
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            list.retain(|(id, _)| *id != self.id);
+            bus.count.store(list.len(), Ordering::Release);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[test]
+    fn no_listener_means_no_event_is_built() {
+        let bus = EventBus::new();
+        bus.emit(|| panic!("event built with no listener"));
+        assert!(!bus.has_listeners());
+    }
+
+    #[test]
+    fn detached_listeners_stay_and_dropped_ones_leave() {
+        let bus = EventBus::new();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s1 = seen.clone();
+        bus.subscribe(move |e: &Event<'_>| s1.lock().unwrap().push(("kept", e.source.to_owned())))
+            .detach();
+        let s2 = seen.clone();
+        let temporary = bus
+            .subscribe(move |e: &Event<'_>| s2.lock().unwrap().push(("temp", e.source.to_owned())));
+        bus.emit(|| Event::new("a", EventKind::CallIgnored));
+        drop(temporary);
+        bus.emit(|| Event::new("b", EventKind::CallIgnored));
+        assert_eq!(
+            *seen.lock().unwrap(),
+            vec![
+                ("kept", "a".to_owned()),
+                ("temp", "a".to_owned()),
+                ("kept", "b".to_owned())
+            ]
+        );
+    }
+}

@@ -1,0 +1,36 @@
+//! Shared vocabulary of fusebox: what a call's result means, what happened, and who hears of it.
+//!
+//! Every fusebox middleware (breaker, retry, metrics, fallback) agrees on three things defined
+//! here:
+//!
+//! - [`Classify`] and [`Outcome`]: one decision of whether a result is a success, a failure
+//!   (possibly retryable, possibly with a `Retry-After` hint) or ignored. The breaker counts what
+//!   the classifier says; nothing else re-interprets results.
+//! - [`Event`] and [`EventBus`]: every state transition, rejection and call outcome is a typed
+//!   event. Building an event costs nothing when nobody listens.
+//! - [`CircuitState`] and [`TransitionReason`]: the breaker states every other crate reports.
+//!
+//! ```
+//! use fusebox_core::{Classify, Outcome, ResultClassifier};
+//!
+//! let ok: Result<u32, &str> = Ok(1);
+//! let err: Result<u32, &str> = Err("connection reset");
+//! assert_eq!(ResultClassifier.classify(ok.as_ref()), Outcome::Success);
+//! assert!(ResultClassifier.classify(err.as_ref()).is_failure());
+//! ```
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `http` | yes | [`HttpClassifier`] for `http::Response`, `Retry-After` parsing |
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod classify;
+mod event;
+mod state;
+
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub use classify::{parse_retry_after, HttpClassifier};
+pub use classify::{Classify, Outcome, ResultClassifier};
+pub use event::{Event, EventBus, EventKind, EventListener, Subscription};
+pub use state::{CircuitState, TransitionReason};

@@ -1,0 +1,48 @@
+use tower::ServiceBuilder;
+use tower_layer::Stack;
+
+mod sealed {
+    pub trait Sealed {}
+    impl<L> Sealed for tower::ServiceBuilder<L> {}
+}
+
+/// Adds one method per fusebox middleware to [`tower::ServiceBuilder`].
+///
+/// Sealed: only `ServiceBuilder` implements it, so methods can be added without breaking anyone.
+pub trait ServiceBuilderExt<L>: sealed::Sealed + Sized {
+    /// Guards the services below with `breaker`, counting every `Err` as a failure.
+    #[cfg(feature = "breaker")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "breaker")))]
+    fn circuit_breaker(
+        self,
+        breaker: fusebox_breaker::Breaker,
+    ) -> ServiceBuilder<Stack<fusebox_breaker::CircuitBreakerLayer, L>>;
+
+    /// Guards the HTTP services below with `breaker`: 5xx, 408, 429 and transport errors are
+    /// failures.
+    #[cfg(all(feature = "breaker", feature = "http"))]
+    #[cfg_attr(docsrs, doc(cfg(all(feature = "breaker", feature = "http"))))]
+    fn http_circuit_breaker(
+        self,
+        breaker: fusebox_breaker::Breaker,
+    ) -> ServiceBuilder<Stack<fusebox_breaker::CircuitBreakerLayer<fusebox_core::HttpClassifier>, L>>;
+}
+
+impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
+    #[cfg(feature = "breaker")]
+    fn circuit_breaker(
+        self,
+        breaker: fusebox_breaker::Breaker,
+    ) -> ServiceBuilder<Stack<fusebox_breaker::CircuitBreakerLayer, L>> {
+        self.layer(fusebox_breaker::CircuitBreakerLayer::new(breaker))
+    }
+
+    #[cfg(all(feature = "breaker", feature = "http"))]
+    fn http_circuit_breaker(
+        self,
+        breaker: fusebox_breaker::Breaker,
+    ) -> ServiceBuilder<Stack<fusebox_breaker::CircuitBreakerLayer<fusebox_core::HttpClassifier>, L>>
+    {
+        self.layer(fusebox_breaker::CircuitBreakerLayer::http(breaker))
+    }
+}

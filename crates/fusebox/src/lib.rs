@@ -1,0 +1,43 @@
+//! fusebox: resilience middleware for tower, in one import.
+//!
+//! Re-exports the fusebox crates behind features and adds [`ServiceBuilderExt`], so stacks read
+//! naturally:
+//!
+//! ```
+//! use fusebox::breaker::Breaker;
+//! use fusebox::ServiceBuilderExt;
+//! use tower::{service_fn, ServiceBuilder, ServiceExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), tower::BoxError> {
+//! let breaker = Breaker::builder("inventory").consecutive_failures(5).build()?;
+//! let service = ServiceBuilder::new()
+//!     .circuit_breaker(breaker)
+//!     .service(service_fn(|n: u32| async move { Ok::<_, std::io::Error>(n * 2) }));
+//! assert_eq!(service.oneshot(21).await?, 42);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `breaker` | yes | [`breaker`]: the circuit breaker |
+//! | `http` | yes | HTTP classification ([`HttpClassifier`]) |
+//! | `axum` | no | `503` responses for open circuits, route layers |
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub use fusebox_core as core;
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub use fusebox_core::HttpClassifier;
+pub use fusebox_core::{
+    CircuitState, Classify, Event, EventBus, EventKind, EventListener, Outcome, ResultClassifier,
+    Subscription, TransitionReason,
+};
+
+#[cfg(feature = "breaker")]
+#[cfg_attr(docsrs, doc(cfg(feature = "breaker")))]
+pub use fusebox_breaker as breaker;
+
+mod builder;
+pub use builder::ServiceBuilderExt;

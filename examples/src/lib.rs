@@ -1,0 +1,1 @@
+//! Runnable fusebox examples: see `examples/*.rs`.
