@@ -1,6 +1,6 @@
 use crate::config::{BreakerBuilder, Config, OpenDuration, WindowKind};
 use crate::error::CircuitOpen;
-use crate::machine::{Admission, Shared, Ticket, Transition};
+use crate::machine::{Admission, Handle, Shared, Ticket, Transition};
 use fusebox_core::{
     CircuitState, EventBus, EventListener, Outcome, Subscription, TransitionReason,
 };
@@ -34,7 +34,7 @@ use std::time::Duration;
 /// ```
 #[derive(Clone)]
 pub struct Breaker {
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) shared: Handle,
 }
 
 impl fmt::Debug for Breaker {
@@ -54,8 +54,20 @@ impl Breaker {
 
     pub(crate) fn from_parts(name: String, config: Config, events: EventBus) -> Breaker {
         Breaker {
-            shared: Arc::new(Shared::new(name, config, events)),
+            shared: Handle::Counted(Arc::new(Shared::new(name, config, events))),
         }
+    }
+
+    pub(crate) fn from_parts_static(name: String, config: Config, events: EventBus) -> Breaker {
+        Breaker {
+            shared: Handle::Static(Box::leak(Box::new(Shared::new(name, config, events)))),
+        }
+    }
+
+    /// Whether this breaker lives for the rest of the process
+    /// ([`BreakerBuilder::build_static`]).
+    pub fn is_static(&self) -> bool {
+        matches!(self.shared, Handle::Static(_))
     }
 
     /// The breaker's name.
@@ -200,8 +212,17 @@ impl Permit {
     /// Records the call's outcome.
     #[inline]
     pub fn record(mut self, outcome: Outcome) {
-        self.recorded = true;
-        Shared::record(&self.breaker.shared, self.ticket, outcome);
+        self.finish(outcome);
+    }
+
+    /// Records the outcome in place, once; later calls do nothing. Used by futures that keep
+    /// the permit in their own state rather than moving it out.
+    #[inline(always)]
+    pub(crate) fn finish(&mut self, outcome: Outcome) {
+        if !self.recorded {
+            self.recorded = true;
+            Shared::record(&self.breaker.shared, self.ticket, outcome);
+        }
     }
 
     /// Records a success.

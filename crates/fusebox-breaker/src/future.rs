@@ -28,7 +28,7 @@ pin_project! {
         Called {
             #[pin]
             future: F,
-            permit: Option<Permit>,
+            permit: Permit,
         },
         Rejected {
             open: Option<CircuitOpen>,
@@ -39,10 +39,7 @@ pin_project! {
 impl<F, C> ResponseFuture<F, C> {
     pub(crate) fn called(future: F, permit: Permit, classifier: C) -> Self {
         ResponseFuture {
-            state: State::Called {
-                future,
-                permit: Some(permit),
-            },
+            state: State::Called { future, permit },
             classifier,
         }
     }
@@ -80,9 +77,8 @@ where
         match this.state.project() {
             StateProj::Called { future, permit } => {
                 let result = ready!(future.poll(cx));
-                if let Some(permit) = permit.take() {
-                    permit.record(this.classifier.classify(result.as_ref()));
-                }
+                // Recorded in place: moving the permit out would cost a copy on every call.
+                permit.finish(this.classifier.classify(result.as_ref()));
                 Poll::Ready(result.map_err(CircuitBreakerError::Inner))
             }
             StateProj::Rejected { open } => match open.take() {

@@ -11,6 +11,8 @@ use crate::stats::Stats;
 use crate::window::{Counts, Window};
 use crossbeam_utils::CachePadded;
 use fusebox_core::{CircuitState, Event, EventBus, EventKind, Outcome, TransitionReason};
+use std::fmt;
+use std::ops::Deref;
 use std::sync::atomic::{
     AtomicU32, AtomicU64,
     Ordering::{AcqRel, Acquire, Relaxed},
@@ -115,6 +117,58 @@ pub struct Transition {
     pub at: Instant,
 }
 
+/// A reference to a breaker's shared state: counted (freed with the last handle) or static
+/// (lives for the rest of the process, so clones touch no reference count).
+#[derive(Clone)]
+pub(crate) enum Handle {
+    Counted(Arc<Shared>),
+    Static(&'static Shared),
+}
+
+impl Deref for Handle {
+    type Target = Shared;
+
+    #[inline]
+    fn deref(&self) -> &Shared {
+        match self {
+            Handle::Counted(shared) => shared,
+            Handle::Static(shared) => shared,
+        }
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Handle {
+    fn downgrade(&self) -> WeakHandle {
+        match self {
+            Handle::Counted(shared) => WeakHandle::Counted(Arc::downgrade(shared)),
+            Handle::Static(shared) => WeakHandle::Static(shared),
+        }
+    }
+}
+
+/// Held by timers, so a pending timer does not keep a counted breaker alive.
+enum WeakHandle {
+    Counted(Weak<Shared>),
+    Static(&'static Shared),
+}
+
+impl WeakHandle {
+    fn upgrade(&self) -> Option<Handle> {
+        match self {
+            WeakHandle::Counted(weak) => weak.upgrade().map(Handle::Counted),
+            WeakHandle::Static(shared) => Some(Handle::Static(shared)),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Shared {
     word: CachePadded<AtomicU64>,
@@ -130,6 +184,7 @@ pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) events: EventBus,
     needs_clock: bool,
+    plain_success_path: bool,
 }
 
 impl Shared {
@@ -146,6 +201,7 @@ impl Shared {
             last: Mutex::new(None),
             name: name.into_boxed_str(),
             needs_clock: config.needs_clock(),
+            plain_success_path: !config.needs_clock() && config.window.is_none(),
             config,
             events,
         }
@@ -182,8 +238,8 @@ impl Shared {
 
     /// Admits a call or refuses it. The closed path is one atomic load (plus a clock read only
     /// when slow-call or time-window policies need it).
-    #[inline]
-    pub(crate) fn acquire(this: &Arc<Shared>) -> Result<Ticket, Refusal> {
+    #[inline(always)]
+    pub(crate) fn acquire(this: &Handle) -> Result<Ticket, Refusal> {
         let mut word = this.load();
         loop {
             let admission = match word.code() {
@@ -207,7 +263,7 @@ impl Shared {
     }
 
     /// Open, half-open and forced-open. `Err(None)` means the state moved: look again.
-    fn acquire_slow(this: &Arc<Shared>, word: Word) -> Result<Ticket, Option<Refusal>> {
+    fn acquire_slow(this: &Handle, word: Word) -> Result<Ticket, Option<Refusal>> {
         match word.code() {
             OPEN => {
                 let open_until = this.open_until.load(Relaxed);
@@ -253,8 +309,35 @@ impl Shared {
     }
 
     /// Records the outcome of an admitted call.
-    #[inline]
-    pub(crate) fn record(this: &Arc<Shared>, ticket: Ticket, outcome: Outcome) {
+    #[inline(always)]
+    pub(crate) fn record(this: &Handle, ticket: Ticket, outcome: Outcome) {
+        // The common case, a success through a closed breaker that measures no time and keeps
+        // no window: count it, and write the consecutive-failure count only if it changes.
+        if this.plain_success_path
+            && ticket.admission == Admission::Closed
+            && matches!(outcome, Outcome::Success)
+        {
+            this.stats.success(false);
+            this.events.emit(|| {
+                Event::new(
+                    &this.name,
+                    EventKind::CallSucceeded {
+                        elapsed: None,
+                        slow: false,
+                    },
+                )
+            });
+            if this.consecutive.load(Relaxed) != 0 && this.load().generation() == ticket.generation
+            {
+                this.consecutive.store(0, Relaxed);
+            }
+            return;
+        }
+        Shared::record_outcome(this, ticket, outcome);
+    }
+
+    #[inline(never)]
+    fn record_outcome(this: &Handle, ticket: Ticket, outcome: Outcome) {
         let (elapsed, now_nanos) = match ticket.started {
             Some(started) => {
                 let now = Instant::now();
@@ -308,13 +391,7 @@ impl Shared {
     }
 
     #[inline]
-    fn record_closed(
-        this: &Arc<Shared>,
-        generation: u32,
-        failed: bool,
-        slow: bool,
-        now_nanos: u64,
-    ) {
+    fn record_closed(this: &Handle, generation: u32, failed: bool, slow: bool, now_nanos: u64) {
         let word = this.load();
         if word.generation() != generation {
             return;
@@ -369,7 +446,7 @@ impl Shared {
         None
     }
 
-    fn record_probe(this: &Arc<Shared>, generation: u32, failed: bool, slow: bool) {
+    fn record_probe(this: &Handle, generation: u32, failed: bool, slow: bool) {
         let failed = failed || (slow && this.config.slow_call.is_some());
         let mut word = this.load();
         loop {
@@ -429,7 +506,7 @@ impl Shared {
         }
     }
 
-    fn trip(this: &Arc<Shared>, word: Word, reason: TransitionReason) {
+    fn trip(this: &Handle, word: Word, reason: TransitionReason) {
         if let Some(new) = this.open(word, reason) {
             Shared::arm_timer(this, new.generation());
         }
@@ -457,7 +534,7 @@ impl Shared {
     }
 
     /// OPEN → HALF_OPEN when the open period of `generation` ends.
-    fn end_open_period(this: &Arc<Shared>, generation: u32) {
+    fn end_open_period(this: &Handle, generation: u32) {
         let mut word = this.load();
         while word.code() == OPEN && word.generation() == generation {
             match this.cas(word, word.next(HALF_OPEN)) {
@@ -479,7 +556,7 @@ impl Shared {
 
     /// Spawns a timer that ends the open period of `generation`, so rejected calls read no clock.
     /// Without a Tokio runtime, rejected calls compare the clock with the deadline instead.
-    fn arm_timer(this: &Arc<Shared>, generation: u32) {
+    fn arm_timer(this: &Handle, generation: u32) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
@@ -497,7 +574,7 @@ impl Shared {
         // Built outside the task, so that a task dropped unpolled (runtime shutting down) still
         // disarms and the clock check takes over.
         let mut guard = TimerGuard {
-            shared: Arc::downgrade(this),
+            shared: this.downgrade(),
             generation,
             fired: false,
         };
@@ -511,7 +588,7 @@ impl Shared {
     }
 
     /// Moves to `target` from whatever state, as an operator or a shared store asks.
-    pub(crate) fn force(this: &Arc<Shared>, target: CircuitState, reason: TransitionReason) {
+    pub(crate) fn force(this: &Handle, target: CircuitState, reason: TransitionReason) {
         let code = match target {
             CircuitState::Closed => CLOSED,
             CircuitState::Open => OPEN,
@@ -602,7 +679,7 @@ fn nanos_of(d: Duration) -> u64 {
 }
 
 struct TimerGuard {
-    shared: Weak<Shared>,
+    shared: WeakHandle,
     generation: u32,
     fired: bool,
 }

@@ -1,9 +1,17 @@
-//! Lifetime call counters, striped across cache lines so threads do not fight over one line.
+//! Lifetime call counters that threads update without atomic read-modify-write instructions.
+//!
+//! Every live thread owns an index, unique among live threads and handed back when the thread
+//! exits. A breaker keeps one cache-line-padded stripe of counters per index up to a bound; a
+//! thread writes only its own stripe, so it can bump a counter with a plain load and store (no
+//! `lock` prefix, no cache line shared with other writers). Threads past the bound share one
+//! more stripe, updated with `fetch_add`. Readers sum all stripes.
 
 use crossbeam_utils::CachePadded;
 use std::cell::Cell;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 #[derive(Debug, Default)]
 struct Stripe {
@@ -26,82 +34,145 @@ pub(crate) struct Totals {
 
 #[derive(Debug)]
 pub(crate) struct Stats {
-    stripes: Box<[CachePadded<Stripe>]>,
+    owned: Box<[CachePadded<Stripe>]>,
+    overflow: CachePadded<Stripe>,
 }
 
-fn stripe_count() -> usize {
+fn owned_stripes() -> usize {
     static COUNT: OnceLock<usize> = OnceLock::new();
     *COUNT.get_or_init(|| {
-        std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .next_power_of_two()
-            .min(16)
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        (cores * 2).clamp(4, 64)
     })
 }
 
+static FREE_INDICES: Mutex<BinaryHeap<Reverse<usize>>> = Mutex::new(BinaryHeap::new());
+static NEXT_INDEX: AtomicUsize = AtomicUsize::new(0);
+
+const UNCLAIMED: usize = usize::MAX;
+const RELEASED: usize = usize::MAX - 1;
+
 thread_local! {
-    static THREAD_INDEX: Cell<usize> = const { Cell::new(usize::MAX) };
+    // Read on every call: a const initialiser and no destructor make it a plain TLS load.
+    static THREAD_INDEX: Cell<usize> = const { Cell::new(UNCLAIMED) };
+    // Touched once per thread, only to give the index back when the thread exits.
+    static INDEX_RELEASE: IndexRelease = const { IndexRelease };
+}
+
+struct IndexRelease;
+
+impl Drop for IndexRelease {
+    fn drop(&mut self) {
+        let index = THREAD_INDEX.with(|i| i.replace(RELEASED));
+        if index < RELEASED {
+            FREE_INDICES
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(Reverse(index));
+        }
+    }
 }
 
 #[inline]
 fn thread_index() -> usize {
-    THREAD_INDEX.with(|i| {
-        let v = i.get();
-        if v != usize::MAX {
-            return v;
+    let index = THREAD_INDEX.with(Cell::get);
+    if index == UNCLAIMED {
+        claim_index()
+    } else {
+        index
+    }
+}
+
+#[cold]
+fn claim_index() -> usize {
+    // Without a release guard (thread teardown) the thread counts in the shared stripe.
+    if INDEX_RELEASE.try_with(|_| ()).is_err() {
+        return RELEASED;
+    }
+    let reused = FREE_INDICES
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .pop()
+        .map(|Reverse(i)| i);
+    let index = reused.unwrap_or_else(|| NEXT_INDEX.fetch_add(1, Relaxed));
+    THREAD_INDEX.with(|i| i.set(index));
+    index
+}
+
+#[derive(Clone, Copy)]
+enum Counter {
+    Successes,
+    Failures,
+    Slow,
+    Ignored,
+    Rejections,
+}
+
+impl Stripe {
+    fn counter(&self, c: Counter) -> &AtomicU64 {
+        match c {
+            Counter::Successes => &self.successes,
+            Counter::Failures => &self.failures,
+            Counter::Slow => &self.slow,
+            Counter::Ignored => &self.ignored,
+            Counter::Rejections => &self.rejections,
         }
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let v = NEXT.fetch_add(1, Relaxed);
-        i.set(v);
-        v
-    })
+    }
 }
 
 impl Stats {
     pub(crate) fn new() -> Self {
         Stats {
-            stripes: (0..stripe_count())
+            owned: (0..owned_stripes())
                 .map(|_| CachePadded::default())
                 .collect(),
+            overflow: CachePadded::default(),
         }
     }
 
     #[inline]
-    fn stripe(&self) -> &Stripe {
-        &self.stripes[thread_index() & (self.stripes.len() - 1)]
+    fn bump(&self, counter: Counter) {
+        match self.owned.get(thread_index()) {
+            Some(stripe) => {
+                // Only this thread writes this stripe: a plain load and store cannot lose counts.
+                let c = stripe.counter(counter);
+                c.store(c.load(Relaxed).wrapping_add(1), Relaxed);
+            }
+            None => {
+                self.overflow.counter(counter).fetch_add(1, Relaxed);
+            }
+        }
     }
 
     #[inline]
     pub(crate) fn success(&self, slow: bool) {
-        let s = self.stripe();
-        s.successes.fetch_add(1, Relaxed);
+        self.bump(Counter::Successes);
         if slow {
-            s.slow.fetch_add(1, Relaxed);
+            self.bump(Counter::Slow);
         }
     }
 
     #[inline]
     pub(crate) fn failure(&self, slow: bool) {
-        let s = self.stripe();
-        s.failures.fetch_add(1, Relaxed);
+        self.bump(Counter::Failures);
         if slow {
-            s.slow.fetch_add(1, Relaxed);
+            self.bump(Counter::Slow);
         }
     }
 
     #[inline]
     pub(crate) fn ignored(&self) {
-        self.stripe().ignored.fetch_add(1, Relaxed);
+        self.bump(Counter::Ignored);
     }
 
     #[inline]
     pub(crate) fn rejection(&self) {
-        self.stripe().rejections.fetch_add(1, Relaxed);
+        self.bump(Counter::Rejections);
     }
 
     pub(crate) fn totals(&self) -> Totals {
         let mut t = Totals::default();
-        for s in self.stripes.iter() {
+        for s in self.owned.iter().chain(std::iter::once(&self.overflow)) {
             t.successes += s.successes.load(Relaxed);
             t.failures += s.failures.load(Relaxed);
             t.slow += s.slow.load(Relaxed);
@@ -109,5 +180,52 @@ impl Stats {
             t.rejections += s.rejections.load(Relaxed);
         }
         t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn many_threads_lose_no_counts_even_past_the_owned_stripes() {
+        let stats = Arc::new(Stats::new());
+        let threads = owned_stripes() * 2 + 3;
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                let stats = stats.clone();
+                std::thread::spawn(move || {
+                    for i in 0..10_000 {
+                        if i % 2 == 0 {
+                            stats.success(i % 4 == 0);
+                        } else {
+                            stats.failure(false);
+                        }
+                        stats.rejection();
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        let t = stats.totals();
+        let n = threads as u64 * 5_000;
+        assert_eq!(t.successes, n);
+        assert_eq!(t.failures, n);
+        assert_eq!(t.slow, threads as u64 * 2_500);
+        assert_eq!(t.rejections, 2 * n);
+    }
+
+    #[test]
+    fn exited_threads_give_their_index_back() {
+        let first = std::thread::spawn(thread_index).join().unwrap();
+        let second = std::thread::spawn(thread_index).join().unwrap();
+        // Other tests run threads at the same time, so only require reuse of some low index.
+        assert!(
+            second <= first.max(owned_stripes() * 4),
+            "{first} then {second}"
+        );
     }
 }

@@ -1,0 +1,1 @@
+//! Benchmarks of fusebox: see `benches/`.
