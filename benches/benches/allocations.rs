@@ -25,23 +25,13 @@ fn per_call<S: Service<u64>>(svc: &mut S) -> f64 {
 }
 
 fn main() {
-    if std::env::args().any(|a| a == "--test" || a == "--list") {
+    if only_checking_build() {
         return;
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
+    let runtime = current_thread_runtime();
     let _guard = runtime.enter();
 
-    let mut f = fusebox(fusebox_breaker(false), true);
-    trip(&mut f);
-    let mut fs = failsafe(true);
-    trip(&mut fs);
-    let mut rc = recloser(true);
-    trip(&mut rc);
-    let mut tr = tower_resilience(true);
-    runtime.block_on(async { trip(&mut tr) });
+    let mut open = Tripped::new(&runtime);
 
     println!("allocations per call ({CALLS} calls)");
     println!("  {:<24} {:>8} {:>8}", "contender", "closed", "open");
@@ -50,22 +40,22 @@ fn main() {
         (
             "fusebox",
             per_call(&mut fusebox(fusebox_breaker(false), false)),
-            per_call(&mut f),
+            per_call(&mut open.fusebox_counted),
         ),
         (
             "failsafe 1.3",
             per_call(&mut failsafe(false)),
-            per_call(&mut fs),
+            per_call(&mut open.failsafe),
         ),
         (
             "recloser 1.4",
             per_call(&mut recloser(false)),
-            per_call(&mut rc),
+            per_call(&mut open.recloser),
         ),
         (
             "tower-resilience 0.14",
             runtime.block_on(async { per_call(&mut tower_resilience(false)) }),
-            runtime.block_on(async { per_call(&mut tr) }),
+            runtime.block_on(async { per_call(&mut open.tower_resilience) }),
         ),
     ];
     for (name, closed, open) in rows {

@@ -92,14 +92,10 @@ fn print_section(title: &str, baseline: Option<f64>, rows: &[Row]) {
 }
 
 fn main() {
-    // Benchmarks run with `cargo bench`; `cargo test` runs bench targets only to check they build.
-    if std::env::args().any(|a| a == "--test" || a == "--list") {
+    if only_checking_build() {
         return;
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
+    let runtime = current_thread_runtime();
     let _guard = runtime.enter();
 
     // Closed path, one task.
@@ -141,37 +137,27 @@ fn main() {
     print_section("closed breaker, one task", Some(bare), &closed);
 
     // Open path: every call rejected.
-    let mut f = fusebox(fusebox_breaker(true), true);
-    trip(&mut f);
-    assert!(f.breaker().state().may_reject(), "fusebox tripped");
-    let mut fc = fusebox(fusebox_breaker(false), true);
-    trip(&mut fc);
-    let mut fs = failsafe(true);
-    trip(&mut fs);
-    let mut rc = recloser(true);
-    trip(&mut rc);
-    let mut tr = tower_resilience(true);
-    runtime.block_on(async { trip(&mut tr) });
+    let mut t = Tripped::new(&runtime);
     let open = vec![
         Row {
             name: "fusebox",
-            ns: measure(&mut f),
+            ns: measure(&mut t.fusebox_static),
         },
         Row {
             name: "fusebox, counted handle",
-            ns: measure(&mut fc),
+            ns: measure(&mut t.fusebox_counted),
         },
         Row {
             name: "failsafe 1.3",
-            ns: measure(&mut fs),
+            ns: measure(&mut t.failsafe),
         },
         Row {
             name: "recloser 1.4",
-            ns: measure(&mut rc),
+            ns: measure(&mut t.recloser),
         },
         Row {
             name: "tower-resilience 0.14",
-            ns: runtime.block_on(async { measure(&mut tr) }),
+            ns: runtime.block_on(async { measure(&mut t.tower_resilience) }),
         },
     ];
     print_section("open breaker, rejected call, one task", None, &open);

@@ -136,9 +136,10 @@ pub fn fusebox(breaker: Breaker, fail: bool) -> CircuitBreaker<Bare> {
     CircuitBreakerLayer::new(breaker).layer(Bare { fail })
 }
 
-pub fn failsafe(
-    fail: bool,
-) -> Failsafe<Bare, impl failsafe::failure_policy::FailurePolicy + Send + Sync> {
+pub type FailsafePolicy =
+    failsafe::failure_policy::ConsecutiveFailures<std::iter::Repeat<Duration>>;
+
+pub fn failsafe(fail: bool) -> Failsafe<Bare, FailsafePolicy> {
     let policy =
         failsafe::failure_policy::consecutive_failures(5, failsafe::backoff::constant(OPEN_FOR));
     Failsafe {
@@ -190,3 +191,47 @@ pub fn trip<S: Service<u64>>(svc: &mut S) {
 }
 
 pub type BoxedFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// `cargo test` runs bench targets with `--test` only to check they build; measure nothing then.
+pub fn only_checking_build() -> bool {
+    std::env::args().any(|a| a == "--test" || a == "--list")
+}
+
+/// The single-thread runtime the one-task measurements run in (tower-resilience needs one).
+pub fn current_thread_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
+
+/// Every contender, tripped open: each call is rejected.
+pub struct Tripped {
+    pub fusebox_static: CircuitBreaker<Bare>,
+    pub fusebox_counted: CircuitBreaker<Bare>,
+    pub failsafe: Failsafe<Bare, FailsafePolicy>,
+    pub recloser: Reclosed<Bare>,
+    pub tower_resilience: TowerResilience,
+}
+
+impl Tripped {
+    pub fn new(runtime: &tokio::runtime::Runtime) -> Tripped {
+        let mut t = Tripped {
+            fusebox_static: fusebox(fusebox_breaker(true), true),
+            fusebox_counted: fusebox(fusebox_breaker(false), true),
+            failsafe: failsafe(true),
+            recloser: recloser(true),
+            tower_resilience: tower_resilience(true),
+        };
+        trip(&mut t.fusebox_static);
+        trip(&mut t.fusebox_counted);
+        trip(&mut t.failsafe);
+        trip(&mut t.recloser);
+        runtime.block_on(async { trip(&mut t.tower_resilience) });
+        assert!(
+            t.fusebox_static.breaker().state().may_reject(),
+            "fusebox tripped"
+        );
+        t
+    }
+}

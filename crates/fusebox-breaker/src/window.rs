@@ -199,6 +199,11 @@ impl TimeWindow {
     fn record(&self, failed: bool, slow: bool, now_nanos: u64) -> Counts {
         let index = now_nanos / self.bucket_nanos;
         self.advance(index);
+        if index + (self.buckets.len() as u64) <= self.newest.load(Relaxed) {
+            // Measured so long ago (a thread descheduled for a whole window) that its bucket
+            // now holds a newer period: leave it out rather than count it in the wrong one.
+            return Counts::default();
+        }
         let bucket = &self.buckets[(index % self.buckets.len() as u64) as usize];
         let add = 1 | (u64::from(failed) << 32);
         let cf = self
