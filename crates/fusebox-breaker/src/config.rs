@@ -1,4 +1,5 @@
 use crate::breaker::Breaker;
+pub use fusebox_core::ConfigError;
 use fusebox_core::{EventBus, EventListener};
 use std::fmt;
 use std::time::Duration;
@@ -67,54 +68,6 @@ pub enum WindowKind {
         buckets: u32,
     },
 }
-
-/// An invalid breaker setting: names the field, what it must be, and the value it got.
-///
-/// ```
-/// use fusebox_breaker::Breaker;
-///
-/// let err = Breaker::builder("payments").failure_rate(1.5).build().unwrap_err();
-/// assert_eq!(err.field(), "failure_rate");
-/// assert_eq!(err.to_string(), "failure_rate must be in (0, 1], got 1.5");
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConfigError {
-    field: &'static str,
-    expected: &'static str,
-    value: String,
-}
-
-impl ConfigError {
-    pub(crate) fn new(field: &'static str, expected: &'static str, value: impl fmt::Debug) -> Self {
-        ConfigError {
-            field,
-            expected,
-            value: format!("{value:?}"),
-        }
-    }
-
-    /// The setting that is wrong.
-    pub fn field(&self) -> &'static str {
-        self.field
-    }
-
-    /// The rejected value, as written in the message.
-    pub fn value(&self) -> &str {
-        &self.value
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} must be {}, got {}",
-            self.field, self.expected, self.value
-        )
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 /// Validated breaker settings.
 #[derive(Clone, Debug)]

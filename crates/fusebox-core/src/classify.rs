@@ -187,14 +187,27 @@ mod http_impl {
                 500..=599 => false,
                 _ => return Outcome::Success,
             };
-            let retry_after = headers
-                .get(RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| parse_retry_after(v, SystemTime::now()))
-                .map(|d| d.min(self.max_retry_after));
+            let retry_after = headers.get(RETRY_AFTER).and_then(|v| self.retry_after(v));
             Outcome::Failure {
                 retryable,
                 retry_after,
+            }
+        }
+    }
+
+    impl HttpClassifier {
+        /// Reads a `Retry-After` value, capped; a malformed one is ignored with a warning.
+        fn retry_after(&self, value: &http::HeaderValue) -> Option<Duration> {
+            let parsed = value
+                .to_str()
+                .ok()
+                .and_then(|v| parse_retry_after(v, SystemTime::now()));
+            match parsed {
+                Some(wait) => Some(wait.min(self.max_retry_after)),
+                None => {
+                    tracing::warn!(value = ?value, "ignoring a malformed Retry-After header");
+                    None
+                }
             }
         }
     }

@@ -15,6 +15,8 @@ pub struct Event<'a> {
     pub source: &'a str,
     /// The key within a keyed component (a tenant, a route), if any.
     pub key: Option<&'a str>,
+    /// The correlation id of the request this event concerns (`x-request-id`), if known.
+    pub correlation_id: Option<&'a str>,
     /// What happened.
     pub kind: EventKind,
 }
@@ -25,6 +27,7 @@ impl<'a> Event<'a> {
         Event {
             source,
             key: None,
+            correlation_id: None,
             kind,
         }
     }
@@ -32,6 +35,12 @@ impl<'a> Event<'a> {
     /// The same event, for `key`.
     pub const fn with_key(mut self, key: Option<&'a str>) -> Self {
         self.key = key;
+        self
+    }
+
+    /// The same event, for the request with this correlation id.
+    pub const fn with_correlation_id(mut self, id: Option<&'a str>) -> Self {
+        self.correlation_id = id;
         self
     }
 }
@@ -71,6 +80,82 @@ pub enum EventKind {
         /// Why.
         reason: TransitionReason,
     },
+    /// An attempt of a retried call started (1 is the first send).
+    RetryAttemptStarted {
+        /// Attempt number, from 1.
+        attempt: u32,
+    },
+    /// An attempt failed and another is scheduled after `delay`.
+    RetryScheduled {
+        /// The attempt that will be sent next.
+        attempt: u32,
+        /// The wait before it.
+        delay: Duration,
+        /// Whether the wait came from the dependency's `Retry-After` (or an open circuit's
+        /// next-probe time) rather than from the backoff.
+        server_hint: bool,
+    },
+    /// The retry budget had no token left, so the failure was returned without retrying.
+    RetryDenied {
+        /// The attempt that failed.
+        attempt: u32,
+    },
+    /// The call was returned without retrying further.
+    RetryGaveUp {
+        /// Attempts sent.
+        attempts: u32,
+        /// Why no further attempt was made.
+        reason: GiveUpReason,
+    },
+    /// The call succeeded after more than one attempt.
+    RetrySucceeded {
+        /// Attempts sent, including the successful one.
+        attempts: u32,
+    },
+}
+
+/// Why a retried call was returned without a further attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GiveUpReason {
+    /// The maximum number of attempts was reached.
+    AttemptsExhausted,
+    /// The next wait would run past the call's deadline.
+    DeadlineExceeded,
+    /// The failure is not retryable.
+    Permanent,
+    /// The retry budget had no token left.
+    BudgetExhausted,
+    /// The request's method is not idempotent and it did not opt in to retries.
+    NotIdempotent,
+    /// The request's body was larger than the buffering limit, so it was sent once.
+    BodyTooLarge,
+    /// The request could not be copied for another attempt.
+    NotCloneable,
+    /// An inner circuit breaker is open and its next probe falls after the deadline.
+    CircuitOpen,
+}
+
+impl GiveUpReason {
+    /// The lowercase name used in logs and metrics labels (`"deadline_exceeded"`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            GiveUpReason::AttemptsExhausted => "attempts_exhausted",
+            GiveUpReason::DeadlineExceeded => "deadline_exceeded",
+            GiveUpReason::Permanent => "permanent",
+            GiveUpReason::BudgetExhausted => "budget_exhausted",
+            GiveUpReason::NotIdempotent => "not_idempotent",
+            GiveUpReason::BodyTooLarge => "body_too_large",
+            GiveUpReason::NotCloneable => "not_cloneable",
+            GiveUpReason::CircuitOpen => "circuit_open",
+        }
+    }
+}
+
+impl fmt::Display for GiveUpReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Receives events. Implemented for `()` (ignores everything) and for closures.

@@ -22,15 +22,23 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `http` | yes | [`HttpClassifier`] for `http::Response`, `Retry-After` parsing |
+//! | `grpc` | no | [`GrpcClassifier`]: gRPC status codes from response headers |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod classify;
+mod config;
 mod event;
+#[cfg(feature = "grpc")]
+mod grpc;
 mod state;
 
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use classify::{parse_retry_after, HttpClassifier};
 pub use classify::{Classify, Outcome, ResultClassifier};
-pub use event::{Event, EventBus, EventKind, EventListener, Subscription};
+pub use config::ConfigError;
+pub use event::{Event, EventBus, EventKind, EventListener, GiveUpReason, Subscription};
+#[cfg(feature = "grpc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
+pub use grpc::GrpcClassifier;
 pub use state::{CircuitState, TransitionReason};

@@ -18,6 +18,18 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed + Sized {
         breaker: fusebox_breaker::Breaker,
     ) -> ServiceBuilder<Stack<fusebox_breaker::CircuitBreakerLayer, L>>;
 
+    /// Re-sends requests to the services below as `layer` says (build it with
+    /// [`RetryLayer::builder`](fusebox_retry::RetryLayer::builder)).
+    ///
+    /// Stacked outside a breaker (`.retry(..).circuit_breaker(..)`), the retry waits for the
+    /// breaker's next probe instead of hammering an open circuit.
+    #[cfg(feature = "retry")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "retry")))]
+    fn retry<C, R>(
+        self,
+        layer: fusebox_retry::RetryLayer<C, R>,
+    ) -> ServiceBuilder<Stack<fusebox_retry::RetryLayer<C, R>, L>>;
+
     /// Guards the HTTP services below with `breaker`: 5xx, 408, 429 and transport errors are
     /// failures.
     #[cfg(all(feature = "breaker", feature = "http"))]
@@ -29,6 +41,14 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed + Sized {
 }
 
 impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
+    #[cfg(feature = "retry")]
+    fn retry<C, R>(
+        self,
+        layer: fusebox_retry::RetryLayer<C, R>,
+    ) -> ServiceBuilder<Stack<fusebox_retry::RetryLayer<C, R>, L>> {
+        self.layer(layer)
+    }
+
     #[cfg(feature = "breaker")]
     fn circuit_breaker(
         self,

@@ -22,7 +22,9 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `breaker` | yes | [`breaker`]: the circuit breaker |
+//! | `retry` | yes | [`retry`]: retry with backoff, jitter, budgets and `Retry-After` |
 //! | `http` | yes | HTTP classification ([`HttpClassifier`]) |
+//! | `grpc` | no | gRPC status classification (`GrpcClassifier`) |
 //! | `axum` | no | `503` responses for open circuits, route layers |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -31,13 +33,21 @@ pub use fusebox_core as core;
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use fusebox_core::HttpClassifier;
 pub use fusebox_core::{
-    CircuitState, Classify, Event, EventBus, EventKind, EventListener, Outcome, ResultClassifier,
-    Subscription, TransitionReason,
+    CircuitState, Classify, ConfigError, Event, EventBus, EventKind, EventListener, GiveUpReason,
+    Outcome, ResultClassifier, Subscription, TransitionReason,
 };
 
 #[cfg(feature = "breaker")]
 #[cfg_attr(docsrs, doc(cfg(feature = "breaker")))]
 pub use fusebox_breaker as breaker;
+
+#[cfg(feature = "retry")]
+#[cfg_attr(docsrs, doc(cfg(feature = "retry")))]
+pub use fusebox_retry as retry;
+
+#[cfg(feature = "grpc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
+pub use fusebox_core::GrpcClassifier;
 
 mod builder;
 pub use builder::ServiceBuilderExt;

@@ -1,0 +1,118 @@
+use crate::{Classify, Outcome};
+use http::Response;
+
+/// The gRPC status codes the classifier distinguishes.
+const OK: u16 = 0;
+const DEADLINE_EXCEEDED: u16 = 4;
+const RESOURCE_EXHAUSTED: u16 = 8;
+const ABORTED: u16 = 10;
+const INTERNAL: u16 = 13;
+const UNAVAILABLE: u16 = 14;
+
+/// The default classifier for gRPC responses, read from the `grpc-status` header.
+///
+/// | status | outcome |
+/// |---|---|
+/// | `UNAVAILABLE` (14), `RESOURCE_EXHAUSTED` (8) | retryable failure |
+/// | `DEADLINE_EXCEEDED` (4) | failure, retryable only with [`retry_deadline_exceeded`](Self::retry_deadline_exceeded) |
+/// | `ABORTED` (10), `INTERNAL` (13) | failure, not retryable |
+/// | any other status, or none | success: the server answered |
+/// | transport error (`Err`) | retryable failure |
+///
+/// A failed call usually ends in a *trailers-only* response, whose status is in the headers and
+/// is classified here. A response that streams messages carries its status in the trailers,
+/// after the body; the classifier sees only the headers, so it counts such a response as a
+/// success.
+///
+/// ```
+/// use fusebox_core::{Classify, GrpcClassifier, Outcome};
+///
+/// let unavailable = http::Response::builder().header("grpc-status", "14").body(()).unwrap();
+/// assert!(GrpcClassifier::new().classify(Ok::<_, &()>(&unavailable)).is_retryable());
+///
+/// let late = http::Response::builder().header("grpc-status", "4").body(()).unwrap();
+/// assert_eq!(GrpcClassifier::new().classify(Ok::<_, &()>(&late)), Outcome::permanent_failure());
+/// assert!(GrpcClassifier::new()
+///     .retry_deadline_exceeded(true)
+///     .classify(Ok::<_, &()>(&late))
+///     .is_retryable());
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GrpcClassifier {
+    retry_deadline_exceeded: bool,
+}
+
+impl GrpcClassifier {
+    /// The default rules: `DEADLINE_EXCEEDED` is a failure but not retried.
+    pub const fn new() -> Self {
+        GrpcClassifier {
+            retry_deadline_exceeded: false,
+        }
+    }
+
+    /// Whether `DEADLINE_EXCEEDED` may be retried (only safe when the server did no work, or the
+    /// method is idempotent).
+    pub const fn retry_deadline_exceeded(mut self, retry: bool) -> Self {
+        self.retry_deadline_exceeded = retry;
+        self
+    }
+
+    /// Classifies a numeric gRPC status code.
+    pub const fn classify_code(&self, code: u16) -> Outcome {
+        match code {
+            OK => Outcome::Success,
+            UNAVAILABLE | RESOURCE_EXHAUSTED => Outcome::retryable_failure(),
+            DEADLINE_EXCEEDED if self.retry_deadline_exceeded => Outcome::retryable_failure(),
+            DEADLINE_EXCEEDED | ABORTED | INTERNAL => Outcome::permanent_failure(),
+            _ => Outcome::Success,
+        }
+    }
+}
+
+impl<B, E> Classify<Response<B>, E> for GrpcClassifier {
+    fn classify(&self, result: Result<&Response<B>, &E>) -> Outcome {
+        match result {
+            Ok(response) => response
+                .headers()
+                .get("grpc-status")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u16>().ok())
+                .map_or(Outcome::Success, |code| self.classify_code(code)),
+            Err(_) => Outcome::retryable_failure(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(code: &str) -> Outcome {
+        let r = Response::builder()
+            .header("grpc-status", code)
+            .body(())
+            .unwrap();
+        GrpcClassifier::new().classify(Ok::<_, &()>(&r))
+    }
+
+    #[test]
+    fn codes_map_to_outcomes() {
+        assert_eq!(status("0"), Outcome::Success);
+        assert_eq!(
+            status("5"),
+            Outcome::Success,
+            "NOT_FOUND is the caller's problem"
+        );
+        assert_eq!(status("14"), Outcome::retryable_failure());
+        assert_eq!(status("8"), Outcome::retryable_failure());
+        assert_eq!(status("4"), Outcome::permanent_failure());
+        assert_eq!(status("10"), Outcome::permanent_failure());
+        assert_eq!(status("13"), Outcome::permanent_failure());
+        assert_eq!(status("garbage"), Outcome::Success);
+        let none = Response::builder().body(()).unwrap();
+        assert_eq!(
+            GrpcClassifier::new().classify(Ok::<_, &()>(&none)),
+            Outcome::Success
+        );
+    }
+}

@@ -1,0 +1,269 @@
+//! A token bucket that caps retries to a share of the traffic that succeeds.
+
+use crate::config::ConfigError;
+use std::fmt;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use tokio::time::Instant;
+
+/// Tokens are counted in millionths, so fractional deposits add up exactly.
+const UNIT: i64 = 1_000_000;
+
+/// Limits retries to a share of successful calls, so retries cannot multiply load during an
+/// outage. Shared by every clone, and by every retry layer it is given to.
+///
+/// In the spirit of gRPC retry throttling and Finagle's retry budgets: each successful call
+/// deposits `ratio` of a token, each retry withdraws one, and when fewer than one token is left
+/// the failure is returned without retrying. `min_per_second` tokens also trickle in every
+/// second, so a service with little traffic can still retry. The balance never exceeds
+/// `max_tokens`, and starts at one second's trickle.
+///
+/// Deposits are kept in millionths of a token, so a ratio of `0.1` grants exactly one retry per
+/// ten successes (a budget kept in whole tokens or rounded percentages over-grants there).
+///
+/// ```
+/// use fusebox_retry::RetryBudget;
+///
+/// // One retry per four successes, nothing for free.
+/// let budget = RetryBudget::builder().ratio(0.25).min_per_second(0).build()?;
+/// assert!(!budget.try_withdraw());
+/// for _ in 0..8 {
+///     budget.deposit();
+/// }
+/// assert!(budget.try_withdraw());
+/// assert!(budget.try_withdraw());
+/// assert!(!budget.try_withdraw());
+/// # Ok::<(), fusebox_core::ConfigError>(())
+/// ```
+#[derive(Clone)]
+pub struct RetryBudget {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    balance: AtomicI64,
+    refilled_at: AtomicU64,
+    deposit: i64,
+    per_second: i64,
+    max: i64,
+    epoch: Instant,
+}
+
+impl fmt::Debug for RetryBudget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RetryBudget")
+            .field("tokens", &self.tokens())
+            .field("ratio", &(self.inner.deposit as f64 / UNIT as f64))
+            .field("min_per_second", &(self.inner.per_second / UNIT))
+            .field("max_tokens", &(self.inner.max / UNIT))
+            .finish()
+    }
+}
+
+/// Builds a [`RetryBudget`].
+#[derive(Clone, Copy, Debug)]
+pub struct RetryBudgetBuilder {
+    ratio: f64,
+    min_per_second: u32,
+    max_tokens: Option<u32>,
+}
+
+impl RetryBudgetBuilder {
+    /// Share of a token each success deposits, in `[0, 1000]` (default 0.2: one retry per five
+    /// successes).
+    pub fn ratio(mut self, ratio: f64) -> Self {
+        self.ratio = ratio;
+        self
+    }
+
+    /// Tokens that trickle in every second whatever the traffic (default 10).
+    pub fn min_per_second(mut self, tokens: u32) -> Self {
+        self.min_per_second = tokens;
+        self
+    }
+
+    /// Most tokens the budget holds (default: ten seconds of `min_per_second`, at least 10).
+    pub fn max_tokens(mut self, tokens: u32) -> Self {
+        self.max_tokens = Some(tokens);
+        self
+    }
+
+    /// Checks the settings and builds the budget.
+    pub fn build(self) -> Result<RetryBudget, ConfigError> {
+        if !(self.ratio.is_finite() && (0.0..=1000.0).contains(&self.ratio)) {
+            return Err(ConfigError::new("budget_ratio", "in [0, 1000]", self.ratio));
+        }
+        let max_tokens = self
+            .max_tokens
+            .unwrap_or_else(|| self.min_per_second.saturating_mul(10).max(10));
+        if max_tokens == 0 {
+            return Err(ConfigError::new(
+                "budget_max_tokens",
+                "at least 1",
+                max_tokens,
+            ));
+        }
+        let max = i64::from(max_tokens) * UNIT;
+        let per_second = i64::from(self.min_per_second) * UNIT;
+        Ok(RetryBudget {
+            inner: Arc::new(Inner {
+                balance: AtomicI64::new(per_second.min(max)),
+                refilled_at: AtomicU64::new(0),
+                deposit: (self.ratio * UNIT as f64).round() as i64,
+                per_second,
+                max,
+                epoch: Instant::now(),
+            }),
+        })
+    }
+}
+
+impl RetryBudget {
+    /// Starts building a budget.
+    pub fn builder() -> RetryBudgetBuilder {
+        RetryBudgetBuilder {
+            ratio: 0.2,
+            min_per_second: 10,
+            max_tokens: None,
+        }
+    }
+
+    /// Records a successful call: deposits `ratio` of a token.
+    pub fn deposit(&self) {
+        self.add(self.inner.deposit);
+    }
+
+    /// Takes one token for a retry; `false` when less than one is left.
+    pub fn try_withdraw(&self) -> bool {
+        self.refill();
+        let balance = &self.inner.balance;
+        let mut current = balance.load(Relaxed);
+        loop {
+            if current < UNIT {
+                return false;
+            }
+            match balance.compare_exchange_weak(current, current - UNIT, Relaxed, Relaxed) {
+                Ok(_) => return true,
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// Tokens available now, fractional.
+    pub fn tokens(&self) -> f64 {
+        self.refill();
+        self.inner.balance.load(Relaxed) as f64 / UNIT as f64
+    }
+
+    fn add(&self, amount: i64) {
+        if amount == 0 {
+            return;
+        }
+        let balance = &self.inner.balance;
+        let mut current = balance.load(Relaxed);
+        loop {
+            let next = current.saturating_add(amount).min(self.inner.max);
+            if next == current {
+                return;
+            }
+            match balance.compare_exchange_weak(current, next, Relaxed, Relaxed) {
+                Ok(_) => return,
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// Adds the trickle for the time since the last refill; one caller wins each interval.
+    fn refill(&self) {
+        let inner = &self.inner;
+        if inner.per_second == 0 {
+            return;
+        }
+        let now = u64::try_from(inner.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let last = inner.refilled_at.load(Relaxed);
+        // Whole millionths of a token earned since `last`.
+        let earned = (u128::from(now.saturating_sub(last)) * inner.per_second as u128
+            / 1_000_000_000) as i64;
+        if earned <= 0 {
+            return;
+        }
+        // Advance the clock only by the time that earned those tokens, so no fraction is lost.
+        let used = (earned as u128 * 1_000_000_000 / inner.per_second as u128) as u64;
+        if inner
+            .refilled_at
+            .compare_exchange(last, last + used, Relaxed, Relaxed)
+            .is_ok()
+        {
+            self.add(earned);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn fractional_ratios_grant_exactly_their_share() {
+        for (ratio, successes, expected) in
+            [(0.1, 100, 10), (0.25, 10, 2), (0.3, 10, 3), (0.05, 99, 4)]
+        {
+            let b = RetryBudget::builder()
+                .ratio(ratio)
+                .min_per_second(0)
+                .max_tokens(1_000)
+                .build()
+                .unwrap();
+            for _ in 0..successes {
+                b.deposit();
+            }
+            let mut granted = 0;
+            while b.try_withdraw() {
+                granted += 1;
+            }
+            assert_eq!(
+                granted, expected,
+                "ratio {ratio} after {successes} successes"
+            );
+        }
+    }
+
+    #[test]
+    fn the_balance_is_capped() {
+        let b = RetryBudget::builder()
+            .ratio(1.0)
+            .min_per_second(0)
+            .max_tokens(3)
+            .build()
+            .unwrap();
+        for _ in 0..100 {
+            b.deposit();
+        }
+        assert_eq!(b.tokens(), 3.0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn tokens_trickle_in_over_time() {
+        let b = RetryBudget::builder()
+            .ratio(0.0)
+            .min_per_second(2)
+            .max_tokens(100)
+            .build()
+            .unwrap();
+        assert_eq!(b.tokens(), 2.0, "starts with one second of trickle");
+        assert!(b.try_withdraw() && b.try_withdraw() && !b.try_withdraw());
+        tokio::time::advance(Duration::from_millis(750)).await;
+        assert_eq!(b.tokens(), 1.5);
+        tokio::time::advance(Duration::from_millis(250)).await;
+        assert_eq!(b.tokens(), 2.0);
+    }
+
+    #[test]
+    fn invalid_settings_name_their_field() {
+        let e = RetryBudget::builder().ratio(-0.1).build().unwrap_err();
+        assert_eq!(e.to_string(), "budget_ratio must be in [0, 1000], got -0.1");
+        let e = RetryBudget::builder().max_tokens(0).build().unwrap_err();
+        assert_eq!(e.to_string(), "budget_max_tokens must be at least 1, got 0");
+    }
+}

@@ -1,0 +1,213 @@
+use crate::backoff::Backoff;
+use crate::budget::RetryBudget;
+use crate::layer::RetryLayer;
+use crate::policy::CloneRequest;
+pub use fusebox_core::ConfigError;
+use fusebox_core::{EventBus, EventListener, ResultClassifier};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Largest `max_attempts`.
+pub const MAX_ATTEMPTS: u32 = 100;
+
+/// Validated settings shared by every clone of a retry service.
+#[derive(Debug)]
+pub(crate) struct Policy {
+    pub(crate) name: Box<str>,
+    pub(crate) backoff: Backoff,
+    pub(crate) max_attempts: u32,
+    pub(crate) deadline: Option<Duration>,
+    pub(crate) max_retry_after: Duration,
+    pub(crate) budget: Option<RetryBudget>,
+    pub(crate) events: EventBus,
+    pub(crate) seed: Option<u64>,
+}
+
+/// Builds a [`RetryLayer`]; every setting is checked by [`build`](Self::build).
+///
+/// | setting | default |
+/// |---|---|
+/// | `backoff` | exponential from 100 ms, doubling, capped at 10 s, full jitter |
+/// | `max_attempts` | 3 (the first send and two retries) |
+/// | `deadline` | none |
+/// | `max_retry_after` | 60 s |
+/// | `budget` | none |
+/// | classifier | [`ResultClassifier`]: every `Err` is retryable |
+/// | requests | [`CloneRequest`]: any `Clone` request |
+///
+/// ```
+/// use fusebox_retry::{Backoff, Jitter, RetryBudget, RetryLayer};
+/// use std::time::Duration;
+///
+/// let layer = RetryLayer::builder("calendar")
+///     .backoff(Backoff::exponential(Duration::from_millis(50), 2.0)
+///         .max_delay(Duration::from_secs(2))
+///         .jitter(Jitter::Equal))
+///     .max_attempts(4)
+///     .deadline(Duration::from_secs(5))
+///     .budget(RetryBudget::builder().ratio(0.1).build()?)
+///     .build()?;
+/// # Ok::<(), fusebox_core::ConfigError>(())
+/// ```
+pub struct RetryLayerBuilder<C = ResultClassifier, R = CloneRequest> {
+    name: String,
+    backoff: Backoff,
+    max_attempts: u32,
+    deadline: Option<Duration>,
+    max_retry_after: Duration,
+    budget: Option<RetryBudget>,
+    events: EventBus,
+    seed: Option<u64>,
+    classifier: C,
+    requests: R,
+}
+
+impl<C, R> fmt::Debug for RetryLayerBuilder<C, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RetryLayerBuilder")
+            .field("name", &self.name)
+            .field("backoff", &self.backoff)
+            .field("max_attempts", &self.max_attempts)
+            .field("deadline", &self.deadline)
+            .field("max_retry_after", &self.max_retry_after)
+            .field("budget", &self.budget)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RetryLayerBuilder {
+    pub(crate) fn new(name: String) -> Self {
+        RetryLayerBuilder {
+            name,
+            backoff: Backoff::default(),
+            max_attempts: 3,
+            deadline: None,
+            max_retry_after: Duration::from_secs(60),
+            budget: None,
+            events: EventBus::new(),
+            seed: None,
+            classifier: ResultClassifier,
+            requests: CloneRequest,
+        }
+    }
+}
+
+impl<C, R> RetryLayerBuilder<C, R> {
+    /// The delay schedule between attempts.
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// Attempts in all, the first send included (1 disables retries).
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts;
+        self
+    }
+
+    /// A limit on the whole call, counted from when it starts: no wait may run past it.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// Caps a wait the dependency asks for (`Retry-After`) or an open circuit's time to its
+    /// next probe; a longer server hint is cut to this.
+    pub fn max_retry_after(mut self, cap: Duration) -> Self {
+        self.max_retry_after = cap;
+        self
+    }
+
+    /// Limits retries to a share of successful calls (see [`RetryBudget`]).
+    pub fn budget(mut self, budget: RetryBudget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// Adds an event listener for the life of the layer.
+    pub fn on_event(self, listener: impl EventListener) -> Self {
+        self.events.subscribe(listener).detach();
+        self
+    }
+
+    /// Seeds the jitter's random source, making delays reproducible (each call starts from the
+    /// same seed). Without it every call draws a fresh seed.
+    pub fn random_seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Decides what is retryable.
+    pub fn classifier<C2>(self, classifier: C2) -> RetryLayerBuilder<C2, R> {
+        RetryLayerBuilder {
+            name: self.name,
+            backoff: self.backoff,
+            max_attempts: self.max_attempts,
+            deadline: self.deadline,
+            max_retry_after: self.max_retry_after,
+            budget: self.budget,
+            events: self.events,
+            seed: self.seed,
+            classifier,
+            requests: self.requests,
+        }
+    }
+
+    /// Decides how requests are copied for another attempt.
+    pub fn requests<R2>(self, requests: R2) -> RetryLayerBuilder<C, R2> {
+        RetryLayerBuilder {
+            name: self.name,
+            backoff: self.backoff,
+            max_attempts: self.max_attempts,
+            deadline: self.deadline,
+            max_retry_after: self.max_retry_after,
+            budget: self.budget,
+            events: self.events,
+            seed: self.seed,
+            classifier: self.classifier,
+            requests,
+        }
+    }
+
+    /// Checks every setting and builds the layer.
+    pub fn build(self) -> Result<RetryLayer<C, R>, ConfigError> {
+        if self.name.trim().is_empty() {
+            return Err(ConfigError::new("name", "a non-empty string", &self.name));
+        }
+        if self.max_attempts == 0 || self.max_attempts > MAX_ATTEMPTS {
+            return Err(ConfigError::new(
+                "max_attempts",
+                "in 1..=100",
+                self.max_attempts,
+            ));
+        }
+        if let Some(deadline) = self.deadline {
+            if deadline.is_zero() {
+                return Err(ConfigError::new("deadline", "greater than zero", deadline));
+            }
+        }
+        if self.max_retry_after.is_zero() {
+            return Err(ConfigError::new(
+                "max_retry_after",
+                "greater than zero",
+                self.max_retry_after,
+            ));
+        }
+        self.backoff.validate()?;
+        Ok(RetryLayer::from_parts(
+            Arc::new(Policy {
+                name: self.name.into_boxed_str(),
+                backoff: self.backoff,
+                max_attempts: self.max_attempts,
+                deadline: self.deadline,
+                max_retry_after: self.max_retry_after,
+                budget: self.budget,
+                events: self.events,
+                seed: self.seed,
+            }),
+            self.classifier,
+            self.requests,
+        ))
+    }
+}

@@ -1,0 +1,348 @@
+//! The [`ResponseFuture`] of [`Retry`](crate::Retry).
+
+use crate::config::Policy;
+use crate::policy::ResendPolicy;
+use fusebox_core::{Classify, Event, EventKind, GiveUpReason, Outcome};
+use pin_project_lite::pin_project;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+use tokio::time::{Instant, Sleep};
+use tower_service::Service;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+pin_project! {
+    /// Drives the attempts of one call: send, classify, wait, get the service ready, send again.
+    pub struct ResponseFuture<S, Req, C, R>
+    where
+        S: Service<Req>,
+    {
+        #[pin]
+        state: State<S::Future>,
+        service: S,
+        spare: Result<Req, GiveUpReason>,
+        policy: Arc<Policy>,
+        classifier: C,
+        requests: R,
+        attempt: u32,
+        previous_delay: Duration,
+        deadline: Option<Instant>,
+        random: Option<fastrand::Rng>,
+        span: tracing::Span,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        Calling {
+            #[pin]
+            future: F,
+        },
+        Waiting {
+            #[pin]
+            sleep: Sleep,
+        },
+        Readying,
+    }
+}
+
+impl<S, Req, C, R> fmt::Debug for ResponseFuture<S, Req, C, R>
+where
+    S: Service<Req>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture")
+            .field("retry", &self.policy.name)
+            .field("attempt", &self.attempt)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What to do after a retryable failure.
+enum Next {
+    RetryAfter(Duration, bool),
+    GiveUp(GiveUpReason),
+}
+
+impl<S, Req, C, R> ResponseFuture<S, Req, C, R>
+where
+    S: Service<Req>,
+    R: ResendPolicy<Req>,
+{
+    pub(crate) fn new(
+        future: S::Future,
+        service: S,
+        spare: Result<Req, GiveUpReason>,
+        policy: Arc<Policy>,
+        classifier: C,
+        requests: R,
+    ) -> Self {
+        // Read the clock only when a deadline needs it.
+        let deadline = policy.deadline.map(|d| Instant::now() + d);
+        let span = attempt_span(&policy, &requests, &spare, 1);
+        policy.events.emit(|| {
+            event(
+                &policy,
+                &requests,
+                &spare,
+                EventKind::RetryAttemptStarted { attempt: 1 },
+            )
+        });
+        ResponseFuture {
+            state: State::Calling { future },
+            service,
+            spare,
+            policy,
+            classifier,
+            requests,
+            attempt: 1,
+            previous_delay: Duration::ZERO,
+            deadline,
+            random: None,
+            span,
+        }
+    }
+}
+
+fn event<'a, Req, R: ResendPolicy<Req>>(
+    policy: &'a Policy,
+    requests: &R,
+    spare: &'a Result<Req, GiveUpReason>,
+    kind: EventKind,
+) -> Event<'a> {
+    let id = spare.as_ref().ok().and_then(|r| requests.correlation_id(r));
+    Event::new(&policy.name, kind).with_correlation_id(id)
+}
+
+fn attempt_span<Req, R: ResendPolicy<Req>>(
+    policy: &Policy,
+    requests: &R,
+    spare: &Result<Req, GiveUpReason>,
+    attempt: u32,
+) -> tracing::Span {
+    let id = spare.as_ref().ok().and_then(|r| requests.correlation_id(r));
+    tracing::debug_span!(
+        "retry_attempt",
+        retry = &*policy.name,
+        attempt,
+        correlation_id = id
+    )
+}
+
+impl<S, Req, C, R> Future for ResponseFuture<S, Req, C, R>
+where
+    S: Service<Req>,
+    S::Error: Into<BoxError>,
+    C: Classify<S::Response, S::Error>,
+    R: ResendPolicy<Req>,
+{
+    type Output = Result<S::Response, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Calling { future } => {
+                    let result = {
+                        let _entered = this.span.enter();
+                        ready!(future.poll(cx))
+                    };
+                    let outcome = this.classifier.classify(result.as_ref());
+                    let attempt = *this.attempt;
+                    let policy: &Policy = this.policy;
+                    let emit = |kind| {
+                        policy
+                            .events
+                            .emit(|| event(policy, &*this.requests, &*this.spare, kind))
+                    };
+                    if outcome.is_success() {
+                        if let Some(budget) = &policy.budget {
+                            budget.deposit();
+                        }
+                        if attempt > 1 {
+                            emit(EventKind::RetrySucceeded { attempts: attempt });
+                        }
+                    }
+                    if !outcome.is_retryable() {
+                        if outcome.is_failure() {
+                            emit(EventKind::RetryGaveUp {
+                                attempts: attempt,
+                                reason: GiveUpReason::Permanent,
+                            });
+                        }
+                        return Poll::Ready(result.map_err(Into::into));
+                    }
+                    let result = result.map_err(Into::into);
+                    let next = decide(
+                        policy,
+                        &outcome,
+                        result.as_ref().err(),
+                        attempt,
+                        this.spare.as_ref().err().copied(),
+                        *this.previous_delay,
+                        *this.deadline,
+                        this.random,
+                    );
+                    match next {
+                        Next::GiveUp(reason) => {
+                            if reason == GiveUpReason::BudgetExhausted {
+                                emit(EventKind::RetryDenied { attempt });
+                            }
+                            emit(EventKind::RetryGaveUp {
+                                attempts: attempt,
+                                reason,
+                            });
+                            tracing::debug!(
+                                parent: &*this.span,
+                                retry = &*policy.name,
+                                attempts = attempt,
+                                %reason,
+                                "not retrying"
+                            );
+                            return Poll::Ready(result);
+                        }
+                        Next::RetryAfter(delay, server_hint) => {
+                            emit(EventKind::RetryScheduled {
+                                attempt: attempt + 1,
+                                delay,
+                                server_hint,
+                            });
+                            tracing::debug!(
+                                parent: &*this.span,
+                                retry = &*policy.name,
+                                attempt,
+                                delay_ms = delay.as_millis() as u64,
+                                server_hint,
+                                "attempt failed, retrying"
+                            );
+                            *this.previous_delay = delay;
+                            // The failed response (or error) is dropped before waiting.
+                            drop(result);
+                            this.state.set(State::Waiting {
+                                sleep: tokio::time::sleep(delay),
+                            });
+                        }
+                    }
+                }
+                StateProj::Waiting { sleep } => {
+                    ready!(sleep.poll(cx));
+                    this.state.set(State::Readying);
+                }
+                StateProj::Readying => {
+                    ready!(this.service.poll_ready(cx)).map_err(Into::into)?;
+                    let request =
+                        match std::mem::replace(this.spare, Err(GiveUpReason::NotCloneable)) {
+                            Ok(request) => request,
+                            Err(reason) => {
+                                // Unreachable in practice: `decide` gives up when there is no spare.
+                                *this.spare = Err(reason);
+                                return Poll::Ready(Err(RetryExhausted(reason).into()));
+                            }
+                        };
+                    *this.spare = this.requests.resend(&request);
+                    *this.attempt += 1;
+                    let attempt = *this.attempt;
+                    *this.span = attempt_span(this.policy, &*this.requests, &*this.spare, attempt);
+                    let policy: &Policy = this.policy;
+                    policy.events.emit(|| {
+                        event(
+                            policy,
+                            &*this.requests,
+                            &*this.spare,
+                            EventKind::RetryAttemptStarted { attempt },
+                        )
+                    });
+                    let future = this.service.call(request);
+                    this.state.set(State::Calling { future });
+                }
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn decide(
+    policy: &Policy,
+    outcome: &Outcome,
+    error: Option<&BoxError>,
+    attempt: u32,
+    not_resendable: Option<GiveUpReason>,
+    previous_delay: Duration,
+    deadline: Option<Instant>,
+    random: &mut Option<fastrand::Rng>,
+) -> Next {
+    if let Some(reason) = not_resendable {
+        return Next::GiveUp(reason);
+    }
+    if attempt >= policy.max_attempts {
+        return Next::GiveUp(GiveUpReason::AttemptsExhausted);
+    }
+    let (delay, server_hint, late_reason) = match circuit_open_wait(error) {
+        Some(wait) if wait > policy.max_retry_after => {
+            return Next::GiveUp(GiveUpReason::CircuitOpen);
+        }
+        Some(wait) => (wait, true, GiveUpReason::CircuitOpen),
+        None => match outcome.retry_after() {
+            Some(hint) => (
+                hint.min(policy.max_retry_after),
+                true,
+                GiveUpReason::DeadlineExceeded,
+            ),
+            None => {
+                let random = random.get_or_insert_with(|| match policy.seed {
+                    Some(seed) => fastrand::Rng::with_seed(seed),
+                    None => fastrand::Rng::new(),
+                });
+                (
+                    policy.backoff.delay(attempt, previous_delay, random),
+                    false,
+                    GiveUpReason::DeadlineExceeded,
+                )
+            }
+        },
+    };
+    if let Some(deadline) = deadline {
+        if Instant::now() + delay > deadline {
+            return Next::GiveUp(late_reason);
+        }
+    }
+    if let Some(budget) = &policy.budget {
+        if !budget.try_withdraw() {
+            return Next::GiveUp(GiveUpReason::BudgetExhausted);
+        }
+    }
+    Next::RetryAfter(delay, server_hint)
+}
+
+/// The time until an inner circuit breaker's next probe, if the error is its rejection.
+///
+/// One millisecond (a tick of Tokio's timer) is added so the breaker's own timer, due at the
+/// same instant, has ended the open period when the retry arrives.
+#[cfg(feature = "breaker")]
+fn circuit_open_wait(error: Option<&BoxError>) -> Option<Duration> {
+    error
+        .and_then(|e| e.downcast_ref::<fusebox_breaker::CircuitOpen>())
+        .map(|open| open.retry_after() + Duration::from_millis(1))
+}
+
+#[cfg(not(feature = "breaker"))]
+fn circuit_open_wait(_: Option<&BoxError>) -> Option<Duration> {
+    None
+}
+
+/// Returned only if a retry was scheduled without a request to send, which `decide` prevents.
+#[derive(Debug)]
+struct RetryExhausted(GiveUpReason);
+
+impl fmt::Display for RetryExhausted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "no request left to retry with ({})", self.0)
+    }
+}
+
+impl std::error::Error for RetryExhausted {}

@@ -1,0 +1,90 @@
+use crate::config::Policy;
+use crate::future::ResponseFuture;
+use crate::policy::{CloneRequest, ResendPolicy};
+use fusebox_core::{Classify, ResultClassifier};
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tower_service::Service;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A service that re-sends retryable failures; built by [`RetryLayer`](crate::RetryLayer).
+///
+/// `poll_ready` passes through. Each call keeps a ready clone of the inner service for its
+/// later attempts, and a copy of the request made by the [`ResendPolicy`]. Errors are boxed
+/// (`tower::BoxError`), so an error from the last attempt can be downcast to its own type.
+#[derive(Clone)]
+pub struct Retry<S, C = ResultClassifier, R = CloneRequest> {
+    inner: S,
+    policy: Arc<Policy>,
+    classifier: C,
+    requests: R,
+}
+
+impl<S: fmt::Debug, C, R> fmt::Debug for Retry<S, C, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Retry")
+            .field("inner", &self.inner)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, C, R> Retry<S, C, R> {
+    pub(crate) fn from_parts(inner: S, policy: Arc<Policy>, classifier: C, requests: R) -> Self {
+        Retry {
+            inner,
+            policy,
+            classifier,
+            requests,
+        }
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Consumes the wrapper, returning the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, C, R, Req> Service<Req> for Retry<S, C, R>
+where
+    S: Service<Req> + Clone,
+    S::Error: Into<BoxError>,
+    C: Classify<S::Response, S::Error> + Clone,
+    R: ResendPolicy<Req> + Clone,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future = ResponseFuture<S, Req, C, R>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, request: Req) -> Self::Future {
+        // Keep the service that was made ready for this call; leave a fresh clone behind.
+        let clone = self.inner.clone();
+        let mut service = std::mem::replace(&mut self.inner, clone);
+        let spare = self.requests.resend(&request);
+        let future = service.call(request);
+        ResponseFuture::new(
+            future,
+            service,
+            spare,
+            self.policy.clone(),
+            self.classifier.clone(),
+            self.requests.clone(),
+        )
+    }
+}

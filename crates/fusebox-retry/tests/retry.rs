@@ -1,0 +1,306 @@
+//! The retry service, driven with paused Tokio time.
+
+use fusebox_core::{Event, EventKind, GiveUpReason, HttpClassifier};
+use fusebox_retry::{Backoff, Jitter, RetryBudget, RetryLayer};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+use tower::{service_fn, BoxError, Layer, Service, ServiceExt};
+
+const MS: Duration = Duration::from_millis(1);
+
+#[derive(Debug, Clone, PartialEq)]
+enum Seen {
+    Started(u32),
+    Scheduled(u32, Duration, bool),
+    Denied(u32),
+    GaveUp(u32, GiveUpReason),
+    Succeeded(u32),
+}
+
+fn recorder() -> (
+    Arc<Mutex<Vec<Seen>>>,
+    impl Fn(&Event<'_>) + Send + Sync + 'static,
+) {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let sink = log.clone();
+    let listener = move |e: &Event<'_>| {
+        let seen = match e.kind {
+            EventKind::RetryAttemptStarted { attempt } => Seen::Started(attempt),
+            EventKind::RetryScheduled {
+                attempt,
+                delay,
+                server_hint,
+            } => Seen::Scheduled(attempt, delay, server_hint),
+            EventKind::RetryDenied { attempt } => Seen::Denied(attempt),
+            EventKind::RetryGaveUp { attempts, reason } => Seen::GaveUp(attempts, reason),
+            EventKind::RetrySucceeded { attempts } => Seen::Succeeded(attempts),
+            _ => return,
+        };
+        sink.lock().unwrap().push(seen);
+    };
+    (log, listener)
+}
+
+/// A service failing its first `failures` calls, recording when each call arrived.
+fn flaky(
+    failures: u32,
+) -> (
+    Arc<Mutex<Vec<Instant>>>,
+    impl Service<u32, Response = u32, Error = BoxError, Future: Send> + Clone,
+) {
+    let arrivals = Arc::new(Mutex::new(Vec::new()));
+    let seen = arrivals.clone();
+    let count = Arc::new(AtomicU32::new(0));
+    let svc = service_fn(move |n: u32| {
+        seen.lock().unwrap().push(Instant::now());
+        let attempt = count.fetch_add(1, Ordering::SeqCst) + 1;
+        async move {
+            if attempt <= failures {
+                Err::<u32, BoxError>("unavailable".into())
+            } else {
+                Ok(n)
+            }
+        }
+    });
+    (arrivals, svc)
+}
+
+fn gaps(arrivals: &[Instant]) -> Vec<Duration> {
+    arrivals.windows(2).map(|w| w[1] - w[0]).collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn delays_follow_the_backoff_exactly_for_every_jitter() {
+    for jitter in [
+        Jitter::None,
+        Jitter::Full,
+        Jitter::Equal,
+        Jitter::Decorrelated,
+    ] {
+        let backoff = Backoff::exponential(MS * 100, 2.0)
+            .max_delay(MS * 700)
+            .jitter(jitter);
+        let (log, listener) = recorder();
+        let (arrivals, svc) = flaky(4);
+        let layer = RetryLayer::builder("t")
+            .backoff(backoff)
+            .max_attempts(5)
+            .random_seed(42)
+            .on_event(listener)
+            .build()
+            .unwrap();
+        assert_eq!(layer.layer(svc).oneshot(7).await.unwrap(), 7);
+
+        let mut random = fastrand::Rng::with_seed(42);
+        let mut previous = Duration::ZERO;
+        let expected: Vec<Duration> = (1..=4)
+            .map(|retry| {
+                previous = backoff.delay(retry, previous, &mut random);
+                previous
+            })
+            .collect();
+        // Tokio's timer fires on whole milliseconds, rounding each wait up.
+        let rounded: Vec<Duration> = expected
+            .iter()
+            .map(|d| Duration::from_millis(d.as_nanos().div_ceil(1_000_000) as u64))
+            .collect();
+        assert_eq!(gaps(&arrivals.lock().unwrap()), rounded, "{jitter:?}");
+        let scheduled: Vec<Duration> = log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|s| match s {
+                Seen::Scheduled(_, d, false) => Some(*d),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(scheduled, expected, "{jitter:?}");
+        assert_eq!(log.lock().unwrap().last(), Some(&Seen::Succeeded(5)));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn attempts_are_capped_and_the_last_error_is_returned() {
+    let (log, listener) = recorder();
+    let (arrivals, svc) = flaky(u32::MAX);
+    let layer = RetryLayer::builder("t")
+        .backoff(Backoff::constant(MS * 10))
+        .max_attempts(3)
+        .on_event(listener)
+        .build()
+        .unwrap();
+    let err = layer.layer(svc).oneshot(1).await.unwrap_err();
+    assert_eq!(err.to_string(), "unavailable");
+    assert_eq!(arrivals.lock().unwrap().len(), 3);
+    assert_eq!(
+        *log.lock().unwrap(),
+        [
+            Seen::Started(1),
+            Seen::Scheduled(2, MS * 10, false),
+            Seen::Started(2),
+            Seen::Scheduled(3, MS * 10, false),
+            Seen::Started(3),
+            Seen::GaveUp(3, GiveUpReason::AttemptsExhausted),
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_deadline_stops_retrying_before_a_wait_would_pass_it() {
+    let (log, listener) = recorder();
+    let (arrivals, svc) = flaky(u32::MAX);
+    let layer = RetryLayer::builder("t")
+        .backoff(Backoff::constant(Duration::from_secs(1)))
+        .max_attempts(10)
+        .deadline(Duration::from_millis(2_500))
+        .on_event(listener)
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    layer.layer(svc).oneshot(1).await.unwrap_err();
+    assert_eq!(
+        arrivals.lock().unwrap().len(),
+        3,
+        "sent at 0 s, 1 s and 2 s"
+    );
+    assert_eq!(Instant::now() - started, Duration::from_secs(2));
+    assert_eq!(
+        log.lock().unwrap().last(),
+        Some(&Seen::GaveUp(3, GiveUpReason::DeadlineExceeded))
+    );
+}
+
+fn status_service(
+    statuses: &'static [(u16, Option<&'static str>)],
+) -> (
+    Arc<Mutex<Vec<Instant>>>,
+    impl Service<(), Response = http::Response<()>, Error = BoxError, Future: Send> + Clone,
+) {
+    let arrivals = Arc::new(Mutex::new(Vec::new()));
+    let seen = arrivals.clone();
+    let svc = service_fn(move |_: ()| {
+        let mut seen = seen.lock().unwrap();
+        seen.push(Instant::now());
+        let (status, retry_after) = statuses[(seen.len() - 1).min(statuses.len() - 1)];
+        let mut response = http::Response::builder().status(status);
+        if let Some(v) = retry_after {
+            response = response.header("retry-after", v);
+        }
+        let response = response.body(()).unwrap();
+        async move { Ok::<_, BoxError>(response) }
+    });
+    (arrivals, svc)
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_replaces_the_backoff_and_is_capped() {
+    let (arrivals, svc) = status_service(&[
+        (503, Some("2")),
+        (429, Some("3600")),
+        (503, Some("soon")),
+        (200, None),
+    ]);
+    let (log, listener) = recorder();
+    let layer = RetryLayer::builder("t")
+        .classifier(HttpClassifier::new())
+        .backoff(Backoff::constant(MS * 100))
+        .max_attempts(5)
+        .max_retry_after(Duration::from_secs(5))
+        .on_event(listener)
+        .build()
+        .unwrap();
+    let response = layer.layer(svc).oneshot(()).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        gaps(&arrivals.lock().unwrap()),
+        [Duration::from_secs(2), Duration::from_secs(5), MS * 100],
+        "server hint, capped hint, malformed hint ignored"
+    );
+    let hints: Vec<bool> = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|s| match s {
+            Seen::Scheduled(_, _, hint) => Some(*hint),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(hints, [true, true, false]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn permanent_failures_are_not_retried() {
+    let (arrivals, svc) = status_service(&[(501, None), (200, None)]);
+    let (log, listener) = recorder();
+    let layer = RetryLayer::builder("t")
+        .classifier(HttpClassifier::new())
+        .on_event(listener)
+        .build()
+        .unwrap();
+    let response = layer.layer(svc).oneshot(()).await.unwrap();
+    assert_eq!(response.status(), 501);
+    assert_eq!(arrivals.lock().unwrap().len(), 1);
+    assert_eq!(
+        log.lock().unwrap().last(),
+        Some(&Seen::GaveUp(1, GiveUpReason::Permanent))
+    );
+    // A client error is an answer, not a failure: returned as is, without an event.
+    let (arrivals, svc) = status_service(&[(404, None)]);
+    let layer = RetryLayer::builder("t")
+        .classifier(HttpClassifier::new())
+        .build()
+        .unwrap();
+    assert_eq!(layer.layer(svc).oneshot(()).await.unwrap().status(), 404);
+    assert_eq!(arrivals.lock().unwrap().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_budget_bounds_retries_during_a_sustained_outage() {
+    const CALLERS: u32 = 200;
+    let budget = RetryBudget::builder()
+        .ratio(0.1)
+        .min_per_second(5)
+        .max_tokens(20)
+        .build()
+        .unwrap();
+    let (log, listener) = recorder();
+    let (arrivals, svc) = flaky(u32::MAX);
+    let layer = RetryLayer::builder("t")
+        .backoff(Backoff::constant(MS * 100))
+        .max_attempts(4)
+        .budget(budget.clone())
+        .on_event(listener)
+        .build()
+        .unwrap();
+    let svc = layer.layer(svc);
+    let started = Instant::now();
+    let calls: Vec<_> = (0..CALLERS)
+        .map(|n| tokio::spawn(svc.clone().oneshot(n)))
+        .collect();
+    for call in calls {
+        assert!(call.await.unwrap().is_err());
+    }
+    let elapsed = (Instant::now() - started).as_secs_f64();
+    let retries = arrivals.lock().unwrap().len() as u32 - CALLERS;
+    // One second of trickle to start with, plus what trickled in while the outage lasted.
+    let bound = 5 + (5.0 * elapsed).floor() as u32;
+    assert!(retries <= bound, "{retries} retries, bound {bound}");
+    assert!(retries >= 5, "the initial tokens were used: {retries}");
+    let denied = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|s| matches!(s, Seen::Denied(_)))
+        .count() as u32;
+    let exhausted = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|s| matches!(s, Seen::GaveUp(_, GiveUpReason::AttemptsExhausted)))
+        .count() as u32;
+    // Every call ends either denied by the budget or out of attempts.
+    assert_eq!(denied + exhausted, CALLERS);
+    assert!(denied > 0);
+}
