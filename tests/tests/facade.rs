@@ -62,3 +62,72 @@ async fn http_circuit_breaker_trips_on_5xx_and_stops_calling_the_server() {
         "rejected calls never reached the server"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn retry_outside_a_breaker_stops_sending_once_the_breaker_opens() {
+    use fusebox::retry::http::{BufferBodyLayer, ReplayBody};
+    use fusebox::retry::{Backoff, RetryLayer};
+    use http_body_util::Full;
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+    use std::time::Duration;
+
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    let addr = serve(Router::new().route(
+        "/",
+        get(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            async { StatusCode::BAD_GATEWAY }
+        }),
+    ))
+    .await;
+    let breaker = Breaker::builder("upstream")
+        .consecutive_failures(4)
+        .open_duration(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let client =
+        Client::builder(TokioExecutor::new()).build_http::<ReplayBody<Full<bytes::Bytes>>>();
+    let stack = ServiceBuilder::new()
+        .layer(BufferBodyLayer::new(1024))
+        .retry_with(
+            RetryLayer::builder("upstream")
+                .http()
+                .backoff(Backoff::constant(Duration::from_millis(100)))
+                .max_attempts(3)
+                .deadline(Duration::from_secs(10))
+                .build()
+                .unwrap(),
+        )
+        .http_circuit_breaker(breaker.clone())
+        .service(client);
+    let get = || {
+        http::Request::get(format!("http://{addr}/"))
+            .body(Full::new(bytes::Bytes::new()))
+            .unwrap()
+    };
+
+    // Call 1: three attempts reach the server. Call 2: the fourth trips the breaker, and the
+    // retry does not hammer the open circuit (its next probe is 60 s away, past the deadline).
+    let first = stack.clone().oneshot(get()).await.unwrap();
+    assert_eq!(first.status(), 502);
+    assert_eq!(hits.load(Ordering::SeqCst), 3);
+    let err: BoxError = stack.clone().oneshot(get()).await.unwrap_err();
+    assert!(err.is::<CircuitOpen>(), "{err}");
+    assert_eq!(breaker.state(), CircuitState::Open);
+    assert_eq!(hits.load(Ordering::SeqCst), 4);
+    for _ in 0..10 {
+        assert!(stack
+            .clone()
+            .oneshot(get())
+            .await
+            .unwrap_err()
+            .is::<CircuitOpen>());
+    }
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        4,
+        "nothing reached the server while open"
+    );
+}

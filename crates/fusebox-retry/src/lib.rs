@@ -34,7 +34,7 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `http` | yes | `HttpRequests`: idempotent methods only, `Idempotency-Key` opt-in, buffered re-sendable bodies, `x-request-id` correlation |
+//! | `http` | yes | [`http::HttpRequests`]: idempotent methods only, `Idempotency-Key` opt-in, buffered re-sendable bodies, `x-request-id` correlation |
 //! | `grpc` | no | gRPC status classification |
 //! | `breaker` | yes | waiting for an inner breaker's next probe instead of retrying at once |
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -43,6 +43,9 @@ mod backoff;
 mod budget;
 mod config;
 pub mod future;
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub mod http;
 mod layer;
 mod policy;
 mod service;

@@ -21,11 +21,12 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed + Sized {
     /// Re-sends requests to the services below as `layer` says (build it with
     /// [`RetryLayer::builder`](fusebox_retry::RetryLayer::builder)).
     ///
-    /// Stacked outside a breaker (`.retry(..).circuit_breaker(..)`), the retry waits for the
-    /// breaker's next probe instead of hammering an open circuit.
+    /// Stacked outside a breaker (`.retry_with(..).circuit_breaker(..)`), the retry waits for
+    /// the breaker's next probe instead of hammering an open circuit. (It is not called `retry`
+    /// because tower's own `ServiceBuilder::retry` would shadow it.)
     #[cfg(feature = "retry")]
     #[cfg_attr(docsrs, doc(cfg(feature = "retry")))]
-    fn retry<C, R>(
+    fn retry_with<C, R>(
         self,
         layer: fusebox_retry::RetryLayer<C, R>,
     ) -> ServiceBuilder<Stack<fusebox_retry::RetryLayer<C, R>, L>>;
@@ -42,7 +43,7 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed + Sized {
 
 impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
     #[cfg(feature = "retry")]
-    fn retry<C, R>(
+    fn retry_with<C, R>(
         self,
         layer: fusebox_retry::RetryLayer<C, R>,
     ) -> ServiceBuilder<Stack<fusebox_retry::RetryLayer<C, R>, L>> {
