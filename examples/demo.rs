@@ -1,18 +1,20 @@
-//! fusebox demo: a flaky upstream, a client behind a circuit breaker, and what the breaker does.
+//! fusebox demo: a flaky upstream, a client behind retry and a circuit breaker, and what they do.
 //!
 //! Starts an HTTP server on 127.0.0.1 that is healthy for 3 seconds, fails for 5, then recovers,
-//! and calls it every 100 ms through a breaker. Prints each call, each state transition with its
-//! reason, and a summary. Runs about 13 seconds; needs nothing but cargo.
+//! and calls it every 100 ms through a retry layer stacked on a breaker. Prints each call, each
+//! retry with its delay, each state transition with its reason, and a summary. Runs about 13
+//! seconds; needs nothing but cargo.
 //!
 //! ```text
 //! cargo run --example demo
 //! ```
 
 use axum::{http::StatusCode, routing::get, Router};
-use fusebox::breaker::{Breaker, CircuitBreakerError, CircuitBreakerLayer};
-use fusebox::{Classify, Event, EventKind, HttpClassifier, Outcome};
+use fusebox::breaker::{Breaker, CircuitBreakerError, CircuitBreakerLayer, CircuitOpen};
+use fusebox::retry::{Backoff, Jitter, RetryLayer};
+use fusebox::{Event, EventKind, HttpClassifier, Outcome};
 use std::time::{Duration, Instant};
-use tower::{service_fn, Layer, ServiceExt};
+use tower::{service_fn, ServiceBuilder, ServiceExt};
 
 const HEALTHY_UNTIL: Duration = Duration::from_secs(3);
 const FAILING_UNTIL: Duration = Duration::from_secs(8);
@@ -43,17 +45,46 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 
     let http = reqwest::Client::builder().no_proxy().build()?;
     let url = format!("http://{addr}/quote");
-    let classify = |r: Result<&reqwest::Response, &reqwest::Error>| -> Outcome {
-        match r {
-            Ok(response) => {
-                HttpClassifier::new().classify_status(response.status(), response.headers())
+    let retry = RetryLayer::builder("quotes")
+        .classifier(classify::<CircuitBreakerError<reqwest::Error>>)
+        .backoff(
+            Backoff::exponential(Duration::from_millis(20), 2.0)
+                .max_delay(Duration::from_millis(200))
+                .jitter(Jitter::Full),
+        )
+        .max_attempts(3)
+        .deadline(Duration::from_millis(500))
+        .on_event(move |e: &Event<'_>| {
+            let at = started.elapsed().as_secs_f64();
+            match e.kind {
+                EventKind::RetryScheduled {
+                    attempt,
+                    delay,
+                    server_hint,
+                } => {
+                    let why = if server_hint {
+                        "server hint"
+                    } else {
+                        "backoff"
+                    };
+                    println!(
+                        "[{at:>5.1}s]     retry: attempt {attempt} in {} ms ({why})",
+                        delay.as_millis()
+                    )
+                }
+                EventKind::RetryGaveUp { attempts, reason } => {
+                    println!(
+                        "[{at:>5.1}s]     retry: gave up after {attempts} attempt(s): {reason}"
+                    )
+                }
+                _ => {}
             }
-            Err(_) => Outcome::retryable_failure(),
-        }
-    };
-    let client = CircuitBreakerLayer::new(breaker.clone())
-        .classifier(classify)
-        .layer(service_fn(move |url: String| {
+        })
+        .build()?;
+    let client = ServiceBuilder::new()
+        .layer(retry)
+        .layer(CircuitBreakerLayer::new(breaker.clone()).classifier(classify::<reqwest::Error>))
+        .service(service_fn(move |url: String| {
             let http = http.clone();
             async move { http.get(url).send().await }
         }));
@@ -65,19 +96,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         match client.clone().oneshot(url.clone()).await {
             Ok(response) => {
                 let status = response.status();
-                let verdict = if classify
-                    .classify(Ok::<_, &reqwest::Error>(&response))
-                    .is_failure()
-                {
+                let verdict = if classify::<()>(Ok(&response)).is_failure() {
                     "failure"
                 } else {
                     "success"
                 };
                 println!("[{at:>5.1}s] GET /quote -> {} ({verdict})", status.as_u16());
             }
-            Err(CircuitBreakerError::Open(open)) => println!("[{at:>5.1}s] rejected: {open}"),
-            Err(CircuitBreakerError::Inner(e)) => println!("[{at:>5.1}s] transport error: {e}"),
-            Err(other) => println!("[{at:>5.1}s] error: {other}"),
+            Err(e) => match e.downcast_ref::<CircuitOpen>() {
+                Some(open) => println!("[{at:>5.1}s] rejected: {open}"),
+                None => println!("[{at:>5.1}s] error: {e}"),
+            },
         }
     }
 
@@ -94,6 +123,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     Ok(())
 }
 
+/// reqwest's responses are not `http::Response`s: classify their status by the same rules.
+fn classify<E>(result: Result<&reqwest::Response, &E>) -> Outcome {
+    match result {
+        Ok(response) => {
+            HttpClassifier::new().classify_status(response.status(), response.headers())
+        }
+        Err(_) => Outcome::retryable_failure(),
+    }
+}
+
 async fn start_flaky_upstream(
     started: Instant,
 ) -> Result<std::net::SocketAddr, Box<dyn std::error::Error + Send + Sync>> {
@@ -104,7 +143,7 @@ async fn start_flaky_upstream(
             if t < HEALTHY_UNTIL || t >= FAILING_UNTIL {
                 (StatusCode::OK, "42.00")
             } else {
-                (StatusCode::INTERNAL_SERVER_ERROR, "quote engine down")
+                (StatusCode::SERVICE_UNAVAILABLE, "quote engine down")
             }
         }),
     );
