@@ -304,3 +304,57 @@ async fn a_budget_bounds_retries_during_a_sustained_outage() {
     assert_eq!(denied + exhausted, CALLERS);
     assert!(denied > 0);
 }
+
+#[cfg(feature = "grpc")]
+#[tokio::test(start_paused = true)]
+async fn grpc_statuses_from_trailers_only_responses_drive_retries() {
+    use fusebox_core::GrpcClassifier;
+    let count = Arc::new(AtomicU32::new(0));
+    let seen = count.clone();
+    // UNAVAILABLE, then RESOURCE_EXHAUSTED, then OK.
+    let svc = service_fn(move |_: ()| {
+        let n = seen.fetch_add(1, Ordering::SeqCst);
+        let status = ["14", "8", "0"][n.min(2) as usize];
+        let response = http::Response::builder()
+            .header("grpc-status", status)
+            .body(())
+            .unwrap();
+        async move { Ok::<_, BoxError>(response) }
+    });
+    let layer = RetryLayer::builder("grpc")
+        .classifier(GrpcClassifier::new())
+        .backoff(Backoff::constant(MS * 10))
+        .max_attempts(5)
+        .build()
+        .unwrap();
+    let response = layer.layer(svc).oneshot(()).await.unwrap();
+    assert_eq!(response.headers()["grpc-status"], "0");
+    assert_eq!(count.load(Ordering::SeqCst), 3);
+
+    // DEADLINE_EXCEEDED is not retried unless asked for.
+    let count = Arc::new(AtomicU32::new(0));
+    let seen = count.clone();
+    let late = service_fn(move |_: ()| {
+        seen.fetch_add(1, Ordering::SeqCst);
+        let response = http::Response::builder()
+            .header("grpc-status", "4")
+            .body(())
+            .unwrap();
+        async move { Ok::<_, BoxError>(response) }
+    });
+    let layer = RetryLayer::builder("grpc")
+        .classifier(GrpcClassifier::new())
+        .backoff(Backoff::constant(MS * 10))
+        .build()
+        .unwrap();
+    layer.layer(late.clone()).oneshot(()).await.unwrap();
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+    let layer = RetryLayer::builder("grpc")
+        .classifier(GrpcClassifier::new().retry_deadline_exceeded(true))
+        .backoff(Backoff::constant(MS * 10))
+        .max_attempts(3)
+        .build()
+        .unwrap();
+    layer.layer(late).oneshot(()).await.unwrap();
+    assert_eq!(count.load(Ordering::SeqCst), 4);
+}
