@@ -7,8 +7,11 @@
 //!  "retry_after": "2026-11-23T21:40:17Z"}
 //! ```
 //!
-//! Put [`CircuitBreakerRouteLayer`] on routes (`Router::route_layer`): it keeps the route's
-//! error type (axum routes are infallible) and turns rejections into that response.
+//! A keyed breaker adds its key under its label: `"tenant_id": "acme"`.
+//!
+//! Put [`CircuitBreakerRouteLayer`] (or [`KeyedCircuitBreakerRouteLayer`], one breaker per
+//! tenant, route or host) on routes (`Router::route_layer`): it keeps the route's error type
+//! (axum routes are infallible) and turns rejections into that response.
 //!
 //! ```
 //! use axum::{routing::get, Router};
@@ -24,6 +27,7 @@
 use crate::breaker::Breaker;
 use crate::error::{CircuitBreakerError, CircuitOpen};
 use crate::future::ResponseFuture;
+use crate::keyed::{KeyExtractor, KeyedBreakers, KeyedCircuitBreaker, KeyedCircuitBreakerLayer};
 use crate::service::CircuitBreaker;
 use axum::response::{IntoResponse, Response};
 use fusebox_core::HttpClassifier;
@@ -41,12 +45,15 @@ impl IntoResponse for CircuitOpen {
         let wait = self.retry_after();
         let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         let at = SystemTime::now() + wait;
-        let body = serde_json::json!({
+        let mut body = serde_json::json!({
             "error": "circuit breaker is open",
             "service": self.name(),
             "state": self.state().as_str(),
             "retry_after": humantime::format_rfc3339_seconds(at).to_string(),
         });
+        if let Some(key) = self.breaker().key() {
+            body[self.breaker().key_label()] = key.into();
+        }
         let mut response = (StatusCode::SERVICE_UNAVAILABLE, body.to_string()).into_response();
         let headers = response.headers_mut();
         headers.insert(
@@ -134,8 +141,76 @@ where
     }
 }
 
+/// Guards axum routes with one breaker per key; rejections become `503` responses naming the
+/// key. Results are classified with [`HttpClassifier`].
+///
+/// ```
+/// use axum::{routing::get, Router};
+/// use fusebox_breaker::{axum::KeyedCircuitBreakerRouteLayer, Breaker, HeaderKey};
+///
+/// let tenants = Breaker::builder("calendar").keyed().key_label("tenant_id").build()?;
+/// let app: Router = Router::new()
+///     .route("/events", get(|| async { "[]" }))
+///     .route_layer(KeyedCircuitBreakerRouteLayer::new(
+///         tenants,
+///         HeaderKey::new(http::HeaderName::from_static("x-tenant-id")),
+///     ));
+/// # Ok::<(), fusebox_breaker::ConfigError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct KeyedCircuitBreakerRouteLayer<K> {
+    inner: KeyedCircuitBreakerLayer<K, HttpClassifier>,
+}
+
+impl<K> KeyedCircuitBreakerRouteLayer<K> {
+    /// A route layer picking each request's breaker from `breakers` by `extractor`.
+    pub fn new(breakers: KeyedBreakers, extractor: K) -> Self {
+        KeyedCircuitBreakerRouteLayer {
+            inner: KeyedCircuitBreakerLayer::new(breakers, extractor)
+                .classifier(HttpClassifier::new()),
+        }
+    }
+}
+
+impl<S, K: Clone> Layer<S> for KeyedCircuitBreakerRouteLayer<K> {
+    type Service = KeyedCircuitBreakerRoute<S, K>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        KeyedCircuitBreakerRoute {
+            inner: self.inner.layer(inner),
+        }
+    }
+}
+
+/// A route guarded by one breaker per key, answering `503` when the key's breaker is open;
+/// built by [`KeyedCircuitBreakerRouteLayer`].
+#[derive(Clone, Debug)]
+pub struct KeyedCircuitBreakerRoute<S, K> {
+    inner: KeyedCircuitBreaker<S, K, HttpClassifier>,
+}
+
+impl<S, K, Request> Service<Request> for KeyedCircuitBreakerRoute<S, K>
+where
+    S: Service<Request, Response = Response>,
+    K: KeyExtractor<Request>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = RouteFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.get_mut().poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        RouteFuture {
+            inner: self.inner.call(request),
+        }
+    }
+}
+
 pin_project! {
-    /// The future of [`CircuitBreakerRoute`].
+    /// The future of [`CircuitBreakerRoute`] and [`KeyedCircuitBreakerRoute`].
     pub struct RouteFuture<F> {
         #[pin]
         inner: ResponseFuture<F, HttpClassifier>,

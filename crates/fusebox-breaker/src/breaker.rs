@@ -54,13 +54,24 @@ impl Breaker {
 
     pub(crate) fn from_parts(name: String, config: Config, events: EventBus) -> Breaker {
         Breaker {
-            shared: Handle::Counted(Arc::new(Shared::new(name, config, events))),
+            shared: Handle::Counted(Arc::new(Shared::new(name, None, config, events))),
+        }
+    }
+
+    pub(crate) fn from_parts_keyed(
+        name: String,
+        key: Option<(Box<str>, &'static str)>,
+        config: Config,
+        events: EventBus,
+    ) -> Breaker {
+        Breaker {
+            shared: Handle::Counted(Arc::new(Shared::new(name, key, config, events))),
         }
     }
 
     pub(crate) fn from_parts_static(name: String, config: Config, events: EventBus) -> Breaker {
         Breaker {
-            shared: Handle::Static(Box::leak(Box::new(Shared::new(name, config, events)))),
+            shared: Handle::Static(Box::leak(Box::new(Shared::new(name, None, config, events)))),
         }
     }
 
@@ -73,6 +84,29 @@ impl Breaker {
     /// The breaker's name.
     pub fn name(&self) -> &str {
         &self.shared.name
+    }
+
+    /// The key (tenant, route, host) of a breaker made by a keyed layer.
+    pub fn key(&self) -> Option<&str> {
+        self.shared.key.as_deref()
+    }
+
+    /// What the key is (`"tenant_id"`, `"route"`; `"key"` unless the keyed layer says).
+    pub fn key_label(&self) -> &'static str {
+        self.shared.key_label
+    }
+
+    /// Like [`try_acquire`](Self::try_acquire), consuming this handle instead of cloning it.
+    #[inline]
+    pub(crate) fn try_acquire_owned(self) -> Result<Permit, CircuitOpen> {
+        match Shared::acquire(&self.shared) {
+            Ok(ticket) => Ok(Permit {
+                breaker: self,
+                ticket,
+                recorded: false,
+            }),
+            Err(refusal) => Err(CircuitOpen::new(self, refusal)),
+        }
     }
 
     /// The current state.

@@ -280,6 +280,17 @@ impl BreakerBuilder {
         Ok(Breaker::from_parts_static(self.name, config, self.events))
     }
 
+    /// Makes this the configuration of a set of breakers, one per key (tenant, route, host),
+    /// created on first use: see [`KeyedBreakers`](crate::KeyedBreakers).
+    pub fn keyed(self) -> crate::keyed::KeyedBuilder {
+        crate::keyed::KeyedBuilder::new(self)
+    }
+
+    pub(crate) fn into_parts(self) -> Result<(String, Config, EventBus), ConfigError> {
+        let config = self.validate()?;
+        Ok((self.name, config, self.events))
+    }
+
     fn validate(&self) -> Result<Config, ConfigError> {
         if self.name.trim().is_empty() {
             return Err(ConfigError::new("name", "a non-empty string", &self.name));

@@ -71,6 +71,7 @@ mod breaker;
 mod config;
 mod error;
 pub mod future;
+mod keyed;
 mod layer;
 mod machine;
 mod service;
@@ -88,6 +89,13 @@ pub use config::{
 };
 pub use error::{CircuitBreakerError, CircuitOpen};
 pub use fusebox_core::{CircuitState, TransitionReason};
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub use keyed::{HeaderKey, HostKey, PathKey};
+pub use keyed::{
+    KeyExtractor, KeyedBreakers, KeyedBuilder, KeyedCircuitBreaker, KeyedCircuitBreakerLayer,
+    OVERFLOW_KEY,
+};
 pub use layer::CircuitBreakerLayer;
 pub use machine::Transition;
 pub use service::CircuitBreaker;

@@ -146,6 +146,14 @@ impl fmt::Debug for Handle {
 }
 
 impl Handle {
+    /// Whether nothing but this handle refers to the breaker (no caller, no call in flight).
+    pub(crate) fn is_unshared(&self) -> bool {
+        match self {
+            Handle::Counted(shared) => Arc::strong_count(shared) == 1,
+            Handle::Static(_) => false,
+        }
+    }
+
     fn downgrade(&self) -> WeakHandle {
         match self {
             Handle::Counted(shared) => WeakHandle::Counted(Arc::downgrade(shared)),
@@ -181,6 +189,10 @@ pub(crate) struct Shared {
     epoch: Instant,
     last: Mutex<Option<Transition>>,
     pub(crate) name: Box<str>,
+    /// The key (tenant, route, host) of a breaker made by a keyed layer.
+    pub(crate) key: Option<Box<str>>,
+    /// What the key is, in responses and logs (`"tenant_id"`).
+    pub(crate) key_label: &'static str,
     pub(crate) config: Config,
     pub(crate) events: EventBus,
     needs_clock: bool,
@@ -188,7 +200,16 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(name: String, config: Config, events: EventBus) -> Shared {
+    pub(crate) fn new(
+        name: String,
+        key: Option<(Box<str>, &'static str)>,
+        config: Config,
+        events: EventBus,
+    ) -> Shared {
+        let (key, key_label) = match key {
+            Some((key, label)) => (Some(key), label),
+            None => (None, "key"),
+        };
         Shared {
             word: CachePadded::new(AtomicU64::new(Word::new(CLOSED, 0).0)),
             consecutive: CachePadded::new(AtomicU32::new(0)),
@@ -200,11 +221,19 @@ impl Shared {
             epoch: Instant::now(),
             last: Mutex::new(None),
             name: name.into_boxed_str(),
+            key,
+            key_label,
             needs_clock: config.needs_clock(),
             plain_success_path: !config.needs_clock() && config.window.is_none(),
             config,
             events,
         }
+    }
+
+    /// An event from this breaker, with its key.
+    #[inline]
+    fn event(&self, kind: EventKind) -> Event<'_> {
+        Event::new(&self.name, kind).with_key(self.key.as_deref())
     }
 
     fn nanos(&self, at: Instant) -> u64 {
@@ -304,7 +333,7 @@ impl Shared {
     fn refuse(&self, state: CircuitState, retry_at: u64) -> Refusal {
         self.stats.rejection();
         self.events
-            .emit(|| Event::new(&self.name, EventKind::CallRejected { state }));
+            .emit(|| self.event(EventKind::CallRejected { state }));
         Refusal { state, retry_at }
     }
 
@@ -319,13 +348,10 @@ impl Shared {
         {
             this.stats.success(false);
             this.events.emit(|| {
-                Event::new(
-                    &this.name,
-                    EventKind::CallSucceeded {
-                        elapsed: None,
-                        slow: false,
-                    },
-                )
+                this.event(EventKind::CallSucceeded {
+                    elapsed: None,
+                    slow: false,
+                })
             });
             if this.consecutive.load(Relaxed) != 0 && this.load().generation() == ticket.generation
             {
@@ -356,19 +382,18 @@ impl Shared {
             Outcome::Success => {
                 this.stats.success(slow);
                 this.events
-                    .emit(|| Event::new(&this.name, EventKind::CallSucceeded { elapsed, slow }));
+                    .emit(|| this.event(EventKind::CallSucceeded { elapsed, slow }));
                 false
             }
             Outcome::Failure { .. } => {
                 this.stats.failure(slow);
                 this.events
-                    .emit(|| Event::new(&this.name, EventKind::CallFailed { elapsed, slow }));
+                    .emit(|| this.event(EventKind::CallFailed { elapsed, slow }));
                 true
             }
             _ => {
                 this.stats.ignored();
-                this.events
-                    .emit(|| Event::new(&this.name, EventKind::CallIgnored));
+                this.events.emit(|| this.event(EventKind::CallIgnored));
                 if ticket.admission == Admission::Probe {
                     this.release_probe(ticket.generation);
                 }
@@ -636,13 +661,14 @@ impl Shared {
             at,
         });
         let name = &*self.name;
+        let key = self.key.as_deref();
         if to == CircuitState::Open || to == CircuitState::ForcedOpen {
-            tracing::warn!(breaker = name, %from, %to, %reason, "circuit breaker opened");
+            tracing::warn!(breaker = name, key, %from, %to, %reason, "circuit breaker opened");
         } else {
-            tracing::info!(breaker = name, %from, %to, %reason, "circuit breaker changed state");
+            tracing::info!(breaker = name, key, %from, %to, %reason, "circuit breaker changed state");
         }
         self.events
-            .emit(|| Event::new(name, EventKind::StateTransition { from, to, reason }));
+            .emit(|| self.event(EventKind::StateTransition { from, to, reason }));
     }
 
     pub(crate) fn last_transition(&self) -> Option<Transition> {

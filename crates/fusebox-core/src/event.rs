@@ -211,6 +211,15 @@ struct BusInner {
     listeners: RwLock<Listeners>,
 }
 
+impl Clone for EventBus {
+    /// A handle to the same listeners: subscribing through one is seen by all.
+    fn clone(&self) -> Self {
+        EventBus {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
 impl Default for EventBus {
     fn default() -> Self {
         Self::new()

@@ -1,0 +1,428 @@
+use crate::breaker::Breaker;
+use crate::config::{BreakerBuilder, Config};
+use fusebox_core::{CircuitState, ConfigError, EventBus, EventListener, Subscription};
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// The key of the breaker that keys share once the set is full.
+pub const OVERFLOW_KEY: &str = "(overflow)";
+
+const SHARDS: usize = 16;
+
+/// Builds [`KeyedBreakers`]; from [`BreakerBuilder::keyed`].
+///
+/// | setting | default |
+/// |---|---|
+/// | `max_keys` | 10,000 live breakers |
+/// | `idle_timeout` | 10 minutes |
+/// | `max_key_len` | 128 bytes |
+/// | `key_label` | `"key"` |
+#[derive(Debug)]
+pub struct KeyedBuilder {
+    base: BreakerBuilder,
+    max_keys: usize,
+    idle_timeout: Duration,
+    max_key_len: usize,
+    key_label: &'static str,
+}
+
+impl KeyedBuilder {
+    pub(crate) fn new(base: BreakerBuilder) -> Self {
+        KeyedBuilder {
+            base,
+            max_keys: 10_000,
+            idle_timeout: Duration::from_secs(600),
+            max_key_len: 128,
+            key_label: "key",
+        }
+    }
+
+    /// Most live breakers; once reached, new keys share one overflow breaker
+    /// (key [`OVERFLOW_KEY`]) until idle ones are evicted.
+    pub fn max_keys(mut self, n: usize) -> Self {
+        self.max_keys = n;
+        self
+    }
+
+    /// A breaker that is closed and unused this long is dropped (open ones are kept until
+    /// they close).
+    pub fn idle_timeout(mut self, idle: Duration) -> Self {
+        self.idle_timeout = idle;
+        self
+    }
+
+    /// Keys longer than this many bytes are replaced by a prefix and a hash of the whole key.
+    pub fn max_key_len(mut self, len: usize) -> Self {
+        self.max_key_len = len;
+        self
+    }
+
+    /// What the key is, in `503` bodies and logs (`"tenant_id"`, `"route"`, `"host"`).
+    pub fn key_label(mut self, label: &'static str) -> Self {
+        self.key_label = label;
+        self
+    }
+
+    /// Checks every setting and builds the set.
+    pub fn build(self) -> Result<KeyedBreakers, ConfigError> {
+        if self.max_keys == 0 {
+            return Err(ConfigError::new("max_keys", "at least 1", self.max_keys));
+        }
+        if self.idle_timeout.is_zero() {
+            return Err(ConfigError::new(
+                "idle_timeout",
+                "greater than zero",
+                self.idle_timeout,
+            ));
+        }
+        if self.max_key_len < 24 {
+            return Err(ConfigError::new(
+                "max_key_len",
+                "at least 24",
+                self.max_key_len,
+            ));
+        }
+        if self.key_label.is_empty() {
+            return Err(ConfigError::new(
+                "key_label",
+                "a non-empty string",
+                self.key_label,
+            ));
+        }
+        let (name, config, events) = self.base.into_parts()?;
+        let overflow = Breaker::from_parts_keyed(
+            name.clone(),
+            Some((OVERFLOW_KEY.into(), self.key_label)),
+            config.clone(),
+            events.clone(),
+        );
+        let unkeyed = Breaker::from_parts_keyed(name.clone(), None, config.clone(), events.clone());
+        let now = Instant::now();
+        Ok(KeyedBreakers {
+            inner: Arc::new(Inner {
+                name,
+                config,
+                events,
+                shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+                hasher: RandomState::new(),
+                live: AtomicUsize::new(0),
+                max_keys: self.max_keys,
+                idle: self.idle_timeout,
+                max_key_len: self.max_key_len,
+                key_label: self.key_label,
+                overflow,
+                unkeyed,
+                epoch: now,
+                last_sweep: AtomicU64::new(0),
+            }),
+        })
+    }
+}
+
+struct Entry {
+    breaker: Breaker,
+    last_used: AtomicU64,
+}
+
+/// One lock's worth of the set; keys are spread over `SHARDS` of them.
+type Shard = RwLock<HashMap<Box<str>, Entry>>;
+
+struct Inner {
+    name: String,
+    config: Config,
+    events: EventBus,
+    shards: Box<[Shard]>,
+    hasher: RandomState,
+    live: AtomicUsize,
+    max_keys: usize,
+    idle: Duration,
+    max_key_len: usize,
+    key_label: &'static str,
+    overflow: Breaker,
+    unkeyed: Breaker,
+    epoch: Instant,
+    last_sweep: AtomicU64,
+}
+
+/// A set of breakers, one per key, made on first use from one configuration and bounded in
+/// number. Cheap to clone; clones share the set.
+///
+/// Memory stays bounded whatever keys callers send (an attacker's random `X-Tenant-ID`s):
+///
+/// - at most `max_keys` breakers live; beyond that, new keys share one overflow breaker
+///   (key [`OVERFLOW_KEY`]) rather than allocating;
+/// - a breaker that is closed and unused for `idle_timeout`, and that no caller holds, is
+///   dropped when new keys arrive (at most one sweep per tenth of the idle timeout, or when the
+///   set is full); open breakers are kept until they close;
+/// - keys longer than `max_key_len` are cut and suffixed with a hash of the whole key.
+///
+/// ```
+/// use fusebox_breaker::{Breaker, CircuitState};
+///
+/// let tenants = Breaker::builder("calendar")
+///     .consecutive_failures(2)
+///     .keyed()
+///     .key_label("tenant_id")
+///     .max_keys(1_000)
+///     .build()?;
+/// for _ in 0..2 {
+///     tenants.get("acme").try_acquire().unwrap().failure();
+/// }
+/// assert_eq!(tenants.get("acme").state(), CircuitState::Open);
+/// assert_eq!(tenants.get("globex").state(), CircuitState::Closed);
+/// assert_eq!(tenants.get("acme").key(), Some("acme"));
+/// # Ok::<(), fusebox_breaker::ConfigError>(())
+/// ```
+#[derive(Clone)]
+pub struct KeyedBreakers {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for KeyedBreakers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyedBreakers")
+            .field("name", &self.inner.name)
+            .field("live", &self.len())
+            .field("max_keys", &self.inner.max_keys)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeyedBreakers {
+    /// The name every breaker of the set carries.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The breaker for `key`, made on first use; the overflow breaker when the set is full.
+    pub fn get(&self, key: &str) -> Breaker {
+        let inner = &self.inner;
+        let hashed;
+        let key = if key.len() > inner.max_key_len {
+            hashed = self.shorten(key);
+            hashed.as_str()
+        } else {
+            key
+        };
+        let shard = &inner.shards[(inner.hasher.hash_one(key) as usize) % SHARDS];
+        let now = self.now();
+        {
+            let map = shard.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(entry) = map.get(key) {
+                if entry.last_used.load(Relaxed) != now {
+                    entry.last_used.store(now, Relaxed);
+                }
+                return entry.breaker.clone();
+            }
+        }
+        let since_sweep = now.saturating_sub(inner.last_sweep.load(Relaxed));
+        let full = inner.live.load(Relaxed) >= inner.max_keys;
+        let sweep_every = (nanos(inner.idle) / 10).max(1);
+        if since_sweep >= sweep_every || (full && since_sweep >= sweep_every / 10) {
+            self.sweep(now);
+        }
+        if inner.live.load(Relaxed) >= inner.max_keys {
+            return inner.overflow.clone();
+        }
+        let mut map = shard.write().unwrap_or_else(|p| p.into_inner());
+        let entry = map.entry(key.into()).or_insert_with(|| {
+            inner.live.fetch_add(1, Relaxed);
+            Entry {
+                breaker: Breaker::from_parts_keyed(
+                    inner.name.clone(),
+                    Some((key.into(), inner.key_label)),
+                    inner.config.clone(),
+                    inner.events.clone(),
+                ),
+                last_used: AtomicU64::new(now),
+            }
+        });
+        entry.breaker.clone()
+    }
+
+    /// The breaker for requests that carry no key.
+    pub fn unkeyed(&self) -> &Breaker {
+        &self.inner.unkeyed
+    }
+
+    /// The breaker new keys share once the set is full.
+    pub fn overflow(&self) -> &Breaker {
+        &self.inner.overflow
+    }
+
+    /// Live per-key breakers (not counting the overflow and unkeyed ones).
+    pub fn len(&self) -> usize {
+        self.inner.live.load(Relaxed)
+    }
+
+    /// Whether no per-key breaker lives.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The live per-key breakers, in no particular order.
+    pub fn breakers(&self) -> Vec<Breaker> {
+        self.inner
+            .shards
+            .iter()
+            .flat_map(|s| {
+                let map = s.read().unwrap_or_else(|p| p.into_inner());
+                map.values().map(|e| e.breaker.clone()).collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    /// Drops now every breaker that is closed, idle for the idle timeout and held by no one;
+    /// returns how many were dropped. (Also done as new keys arrive.)
+    pub fn evict_idle(&self) -> usize {
+        self.sweep(self.now())
+    }
+
+    /// Listens to the events of every breaker of the set (each names its key).
+    pub fn subscribe(&self, listener: impl EventListener) -> Subscription {
+        self.inner.events.subscribe(listener)
+    }
+
+    /// The key label (`"tenant_id"`).
+    pub fn key_label(&self) -> &'static str {
+        self.inner.key_label
+    }
+
+    fn now(&self) -> u64 {
+        nanos(self.inner.epoch.elapsed())
+    }
+
+    fn shorten(&self, key: &str) -> String {
+        let hash = self.inner.hasher.hash_one(key);
+        // Cut on a character boundary, leaving room for "#" and 16 hex digits.
+        let mut cut = self.inner.max_key_len - 17;
+        while !key.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        format!("{}#{hash:016x}", &key[..cut])
+    }
+
+    fn sweep(&self, now: u64) -> usize {
+        let inner = &self.inner;
+        inner.last_sweep.store(now, Relaxed);
+        let idle = nanos(inner.idle);
+        let mut dropped = 0;
+        for shard in inner.shards.iter() {
+            let mut map = shard.write().unwrap_or_else(|p| p.into_inner());
+            map.retain(|_, e| {
+                let evict = now.saturating_sub(e.last_used.load(Relaxed)) >= idle
+                    && e.breaker.state() == CircuitState::Closed
+                    && e.breaker.shared.is_unshared();
+                dropped += usize::from(evict);
+                !evict
+            });
+        }
+        inner.live.fetch_sub(dropped, Relaxed);
+        dropped
+    }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(max_keys: usize) -> KeyedBreakers {
+        Breaker::builder("t")
+            .consecutive_failures(1)
+            .keyed()
+            .max_keys(max_keys)
+            .idle_timeout(Duration::from_secs(60))
+            .build()
+            .unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_full_set_sends_new_keys_to_the_overflow_breaker() {
+        let s = set(2);
+        assert_eq!(s.get("a").key(), Some("a"));
+        assert_eq!(s.get("b").key(), Some("b"));
+        assert_eq!(s.get("c").key(), Some(OVERFLOW_KEY));
+        assert_eq!(
+            s.get("a").key(),
+            Some("a"),
+            "existing keys keep their breaker"
+        );
+        assert_eq!(s.len(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_closed_breakers_are_evicted_and_open_ones_kept() {
+        let s = set(10);
+        s.get("idle");
+        s.get("open").try_acquire().unwrap().failure();
+        let held = s.get("held");
+        tokio::time::advance(Duration::from_secs(61)).await;
+        assert_eq!(s.evict_idle(), 1);
+        let keys: Vec<_> = s
+            .breakers()
+            .iter()
+            .map(|b| b.key().unwrap().to_owned())
+            .collect();
+        assert!(keys.contains(&"open".to_owned()) && keys.contains(&"held".to_owned()));
+        drop(held);
+        assert_eq!(s.evict_idle(), 1, "released, and still idle");
+        assert_eq!(s.len(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn long_keys_are_cut_and_hashed() {
+        let s = Breaker::builder("t")
+            .keyed()
+            .max_key_len(32)
+            .build()
+            .unwrap();
+        let long_a = "a".repeat(100);
+        let long_b = format!("{}b", "a".repeat(99));
+        let a = s.get(&long_a);
+        assert_eq!(a.key().unwrap().len(), 32);
+        assert_ne!(a.key(), s.get(&long_b).key(), "different keys stay apart");
+        assert_eq!(a.key(), s.get(&long_a).key());
+        let multibyte = "é".repeat(40);
+        assert!(s.get(&multibyte).key().unwrap().len() <= 32);
+    }
+
+    #[test]
+    fn invalid_settings_name_their_field() {
+        let e = Breaker::builder("t")
+            .keyed()
+            .max_keys(0)
+            .build()
+            .unwrap_err();
+        assert_eq!(e.to_string(), "max_keys must be at least 1, got 0");
+        let e = Breaker::builder("t")
+            .keyed()
+            .max_key_len(8)
+            .build()
+            .unwrap_err();
+        assert_eq!(e.to_string(), "max_key_len must be at least 24, got 8");
+        let e = Breaker::builder("t")
+            .keyed()
+            .idle_timeout(Duration::ZERO)
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "idle_timeout must be greater than zero, got 0ns"
+        );
+        let e = Breaker::builder("t")
+            .failure_rate(2.0)
+            .keyed()
+            .build()
+            .unwrap_err();
+        assert_eq!(e.field(), "failure_rate");
+    }
+}

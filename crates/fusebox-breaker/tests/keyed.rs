@@ -1,0 +1,81 @@
+//! Keyed breakers stay bounded under hostile key cardinality.
+
+use fusebox_breaker::{Breaker, CircuitState, KeyedCircuitBreakerLayer, OVERFLOW_KEY};
+use std::time::Duration;
+use tower::{service_fn, Layer, ServiceExt};
+
+#[tokio::test(start_paused = true)]
+async fn a_hundred_thousand_random_tenants_stay_within_the_bound() {
+    const MAX: usize = 1_000;
+    let tenants = Breaker::builder("api")
+        .consecutive_failures(3)
+        .keyed()
+        .key_label("tenant_id")
+        .max_keys(MAX)
+        .idle_timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let svc =
+        KeyedCircuitBreakerLayer::new(tenants.clone(), |tenant: &String| Some(tenant.clone()))
+            .layer(service_fn(|_: String| async {
+                Ok::<_, std::io::Error>(())
+            }));
+
+    let mut rng = fastrand::Rng::with_seed(7);
+    let mut overflowed = 0;
+    for i in 0..100_000u32 {
+        let tenant: String = (0..16).map(|_| rng.alphanumeric()).collect();
+        svc.clone().oneshot(tenant).await.unwrap();
+        assert!(
+            tenants.len() <= MAX,
+            "{} live after {i} tenants",
+            tenants.len()
+        );
+        if i % 10_000 == 9_999 {
+            // Let the earlier tenants go idle; later arrivals evict them.
+            tokio::time::advance(Duration::from_secs(61)).await;
+        }
+        overflowed = tenants.overflow().metrics().calls;
+    }
+    assert_eq!(tenants.len(), MAX);
+    assert!(
+        overflowed > 0,
+        "tenants beyond the bound shared the overflow breaker"
+    );
+    let m = tenants.overflow().metrics();
+    assert_eq!(m.calls, overflowed);
+    assert_eq!(tenants.overflow().key(), Some(OVERFLOW_KEY));
+    // Idle eviction let new tenants in after each pause: far more than MAX got their own.
+    assert!(
+        100_000 - overflowed > 5 * MAX as u64,
+        "{overflowed} overflowed"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_tenants_failures_do_not_open_another_tenants_breaker() {
+    let tenants = Breaker::builder("api")
+        .consecutive_failures(2)
+        .keyed()
+        .build()
+        .unwrap();
+    let svc = KeyedCircuitBreakerLayer::new(tenants.clone(), |req: &(&'static str, bool)| {
+        Some(req.0.to_owned())
+    })
+    .layer(service_fn(|req: (&'static str, bool)| async move {
+        if req.1 {
+            Ok(())
+        } else {
+            Err("down")
+        }
+    }));
+    for _ in 0..2 {
+        assert!(svc.clone().oneshot(("a", false)).await.is_err());
+    }
+    let err = svc.clone().oneshot(("a", true)).await.unwrap_err();
+    let open = err.as_open().expect("tenant a is open");
+    assert_eq!(open.breaker().key(), Some("a"));
+    assert!(svc.clone().oneshot(("b", true)).await.is_ok());
+    assert_eq!(tenants.get("b").state(), CircuitState::Closed);
+    assert_eq!(tenants.get("a").state(), CircuitState::Open);
+}
