@@ -74,6 +74,7 @@ pub mod future;
 mod keyed;
 mod layer;
 mod machine;
+mod registry;
 mod service;
 mod stats;
 mod window;
@@ -98,4 +99,7 @@ pub use keyed::{
 };
 pub use layer::CircuitBreakerLayer;
 pub use machine::Transition;
+pub use registry::{
+    BreakerPattern, BreakerRegistry, BreakerStatus, HealthStatus, RegistrySnapshot, RegistrySummary,
+};
 pub use service::CircuitBreaker;

@@ -1,0 +1,141 @@
+//! The breaker registry: per-name configuration, operations, cascades, history.
+
+use fusebox_breaker::{Breaker, BreakerRegistry, CircuitState, HealthStatus};
+use std::time::Duration;
+
+fn registry() -> BreakerRegistry {
+    BreakerRegistry::new(|name| match name {
+        "payments" => Breaker::builder(name)
+            .consecutive_failures(1)
+            .open_duration(Duration::from_secs(10)),
+        _ => Breaker::builder(name)
+            .consecutive_failures(3)
+            .open_duration(Duration::from_secs(10)),
+    })
+}
+
+fn fail(b: &Breaker, n: usize) {
+    for _ in 0..n {
+        if let Ok(p) = b.try_acquire() {
+            p.failure();
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_name_gets_its_own_configuration() {
+    let r = registry();
+    let payments = r.get_or_create("payments").unwrap();
+    let email = r.get_or_create("email").unwrap();
+    fail(&payments, 1);
+    fail(&email, 2);
+    assert_eq!(payments.state(), CircuitState::Open);
+    assert_eq!(email.state(), CircuitState::Closed);
+    assert_eq!(
+        r.list()
+            .iter()
+            .map(|s| (s.name.as_str(), s.state))
+            .collect::<Vec<_>>(),
+        [
+            ("email", CircuitState::Closed),
+            ("payments", CircuitState::Open)
+        ]
+    );
+    // The same name gives the same breaker.
+    fail(&r.get_or_create("email").unwrap(), 1);
+    assert_eq!(email.state(), CircuitState::Open);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_root_degrades_its_dependents_transitively() {
+    let r = registry();
+    r.depends_on("appointments", ["calendar", "telephony"]);
+    r.depends_on("calendar", ["oauth"]);
+    for name in ["appointments", "calendar", "telephony", "oauth", "email"] {
+        r.get_or_create(name).unwrap();
+    }
+    assert!(r.health("appointments").is_healthy());
+
+    fail(&r.get("oauth").unwrap(), 3);
+    assert_eq!(
+        r.health("appointments"),
+        HealthStatus::Degraded {
+            cause: "oauth".into(),
+            state: CircuitState::Open
+        }
+    );
+    assert_eq!(
+        r.health("calendar").to_string(),
+        "degraded: depends on `oauth`, whose circuit is open"
+    );
+    assert!(r.health("telephony").is_healthy());
+    assert_eq!(
+        r.health("oauth"),
+        HealthStatus::Unavailable {
+            state: CircuitState::Open
+        }
+    );
+    assert_eq!(r.health("nobody"), HealthStatus::Unknown);
+    let s = r.summary();
+    assert_eq!((s.total, s.open, s.closed), (5, 1, 4));
+    assert_eq!(s.degraded, ["appointments", "calendar"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn dependency_cycles_do_not_loop() {
+    let r = registry();
+    r.depends_on("a", ["b"]);
+    r.depends_on("b", ["a"]);
+    r.get_or_create("a").unwrap();
+    r.get_or_create("b").unwrap();
+    assert!(r.health("a").is_healthy());
+    r.force_open("b").unwrap();
+    assert!(matches!(r.health("a"), HealthStatus::Degraded { ref cause, .. } if cause == "b"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn reset_all_and_force_open() {
+    let r = registry();
+    r.force_open("payments").unwrap();
+    r.force_open("email").unwrap();
+    assert_eq!(r.summary().open, 2);
+    assert!(r.reset("payments"));
+    assert!(!r.reset("missing"));
+    assert_eq!(r.get("payments").unwrap().state(), CircuitState::Closed);
+    r.reset_all();
+    assert_eq!(r.summary().closed, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn snapshots_are_bounded_and_patterns_come_from_transitions() {
+    let r = registry();
+    r.set_snapshot_capacity(3);
+    let payments = r.get_or_create("payments").unwrap();
+    r.get_or_create("email").unwrap();
+    for round in 0..5 {
+        fail(&payments, 1);
+        r.snapshot();
+        tokio::time::advance(Duration::from_secs(4 + round)).await;
+        payments.reset();
+    }
+    let snaps = r.snapshots();
+    assert_eq!(snaps.len(), 3, "only the newest three are kept");
+    assert!(snaps.windows(2).all(|w| w[0].taken_at <= w[1].taken_at));
+    assert!(snaps.iter().all(|s| s.breakers.len() == 2));
+    let patterns = r.patterns();
+    let p = patterns.iter().find(|p| p.name == "payments").unwrap();
+    assert_eq!(p.times_opened, 5);
+    // Open for 4, 5, 6, 7 and 8 seconds.
+    assert_eq!(p.mean_time_open, Some(Duration::from_secs(6)));
+    assert!(
+        patterns.iter().all(|p| p.name != "email"),
+        "email never changed state"
+    );
+}
+
+#[test]
+fn invalid_per_name_configuration_is_reported() {
+    let r = BreakerRegistry::new(|name| Breaker::builder(name).failure_rate(1.5));
+    let err = r.get_or_create("x").unwrap_err();
+    assert_eq!(err.to_string(), "failure_rate must be in (0, 1], got 1.5");
+}
