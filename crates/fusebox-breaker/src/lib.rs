@@ -65,6 +65,7 @@
 //! |---|---|---|
 //! | `http` | yes | [`CircuitBreakerLayer::http`], classifying `http::Response`s |
 //! | `axum` | no | `503` responses for open circuits, [`axum::CircuitBreakerRouteLayer`] |
+//! | `serde` | no | [`BreakerSettings`] and [`RegistrySettings`] from any serde format |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod breaker;
@@ -76,6 +77,7 @@ mod layer;
 mod machine;
 mod registry;
 mod service;
+mod settings;
 mod stats;
 mod window;
 
@@ -103,3 +105,4 @@ pub use registry::{
     BreakerPattern, BreakerRegistry, BreakerStatus, HealthStatus, RegistrySnapshot, RegistrySummary,
 };
 pub use service::CircuitBreaker;
+pub use settings::{parse_duration, BreakerSettings, EnvSettings, RegistrySettings};

@@ -1,3 +1,4 @@
+use std::borrow::Cow;
 use std::fmt;
 
 /// An invalid setting: names the field, what it must be, and the value it got.
@@ -14,24 +15,36 @@ use std::fmt;
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigError {
-    field: &'static str,
+    field: Cow<'static, str>,
     expected: &'static str,
     value: String,
 }
 
 impl ConfigError {
     /// An error for `field`, which must be `expected` but is `value` (shown with `Debug`).
-    pub fn new(field: &'static str, expected: &'static str, value: impl fmt::Debug) -> Self {
+    pub fn new(
+        field: impl Into<Cow<'static, str>>,
+        expected: &'static str,
+        value: impl fmt::Debug,
+    ) -> Self {
         ConfigError {
-            field,
+            field: field.into(),
             expected,
             value: format!("{value:?}"),
         }
     }
 
-    /// The setting that is wrong.
-    pub fn field(&self) -> &'static str {
-        self.field
+    /// The setting that is wrong (a field, or an environment variable when the setting came
+    /// from one).
+    pub fn field(&self) -> &str {
+        &self.field
+    }
+
+    /// The same error, naming the setting `field` instead (for example the environment
+    /// variable or the configuration path it came from).
+    pub fn with_field(mut self, field: impl Into<Cow<'static, str>>) -> Self {
+        self.field = field.into();
+        self
     }
 
     /// The rejected value, as written in the message.

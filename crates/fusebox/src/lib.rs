@@ -25,6 +25,7 @@
 //! | `retry` | yes | [`retry`]: retry with backoff, jitter, budgets and `Retry-After` |
 //! | `http` | yes | HTTP classification ([`HttpClassifier`]) |
 //! | `grpc` | no | gRPC status classification (`GrpcClassifier`) |
+//! | `serde` | no | breaker and registry settings from any serde format |
 //! | `axum` | no | `503` responses for open circuits, route layers |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

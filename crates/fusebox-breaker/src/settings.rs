@@ -1,0 +1,581 @@
+//! Breaker settings as data: loaded with serde from a file, or from environment variables.
+
+use crate::config::BreakerBuilder;
+use crate::registry::BreakerRegistry;
+use crate::Breaker;
+use fusebox_core::ConfigError;
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+/// Every breaker setting, each optional: unset ones fall back to the defaults, then to the
+/// builder's own defaults. Field names are those of [`BreakerBuilder`]'s errors.
+///
+/// With the `serde` feature it deserialises from any serde format; durations are written in
+/// human form (`"30s"`, `"2m"`, `"1500ms"`):
+///
+/// ```toml
+/// consecutive_failures = 5
+/// open_duration = "30s"
+/// half_open_probes = 2
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
+#[non_exhaustive]
+pub struct BreakerSettings {
+    /// Trip after this many failures in a row.
+    pub consecutive_failures: Option<u32>,
+    /// Trip at this failure rate over the window, in `(0, 1]`.
+    pub failure_rate: Option<f64>,
+    /// A count window of this many calls.
+    pub count_window: Option<u32>,
+    /// A time window of this length.
+    #[cfg_attr(feature = "serde", serde(with = "humantime_serde"))]
+    pub time_window: Option<Duration>,
+    /// Buckets of the time window (default 10).
+    pub time_window_buckets: Option<u32>,
+    /// Calls the window must hold before a rate may trip.
+    pub min_calls: Option<u32>,
+    /// Calls this slow or slower are slow (set with `slow_call_rate`).
+    #[cfg_attr(feature = "serde", serde(with = "humantime_serde"))]
+    pub slow_call_duration: Option<Duration>,
+    /// Trip at this slow-call rate, in `(0, 1]` (set with `slow_call_duration`).
+    pub slow_call_rate: Option<f64>,
+    /// Open duration (the first one, when it grows).
+    #[cfg_attr(feature = "serde", serde(with = "humantime_serde"))]
+    pub open_duration: Option<Duration>,
+    /// Growth of the open duration per repeated trip (default 2 when `open_duration_max` is
+    /// set).
+    pub open_duration_multiplier: Option<f64>,
+    /// Cap of a growing open duration (default 32 × `open_duration` when a multiplier is set).
+    #[cfg_attr(feature = "serde", serde(with = "humantime_serde"))]
+    pub open_duration_max: Option<Duration>,
+    /// Concurrent probes while half-open.
+    pub half_open_probes: Option<u32>,
+    /// Probe successes that close the breaker.
+    pub half_open_successes: Option<u32>,
+    /// Longest wait in half-open before reopening.
+    #[cfg_attr(feature = "serde", serde(with = "humantime_serde"))]
+    pub half_open_max_wait: Option<Duration>,
+}
+
+macro_rules! merge_fields {
+    ($a:expr, $b:expr, $($f:ident),*) => {
+        BreakerSettings { $($f: $a.$f.or($b.$f)),* }
+    };
+}
+
+impl BreakerSettings {
+    /// These settings, with `defaults` filling what they leave unset.
+    pub fn or(&self, defaults: &BreakerSettings) -> BreakerSettings {
+        merge_fields!(
+            self,
+            defaults,
+            consecutive_failures,
+            failure_rate,
+            count_window,
+            time_window,
+            time_window_buckets,
+            min_calls,
+            slow_call_duration,
+            slow_call_rate,
+            open_duration,
+            open_duration_multiplier,
+            open_duration_max,
+            half_open_probes,
+            half_open_successes,
+            half_open_max_wait
+        )
+    }
+
+    /// Applies the settings to `builder`; [`BreakerBuilder::build`] then checks them.
+    pub fn apply(&self, mut b: BreakerBuilder) -> Result<BreakerBuilder, ConfigError> {
+        if let Some(n) = self.consecutive_failures {
+            b = b.consecutive_failures(n);
+        }
+        if let Some(r) = self.failure_rate {
+            b = b.failure_rate(r);
+        }
+        if let Some(n) = self.count_window {
+            b = b.count_window(n);
+        }
+        match (self.time_window, self.time_window_buckets) {
+            (Some(d), buckets) => b = b.time_window(d, buckets.unwrap_or(10)),
+            (None, Some(n)) => {
+                return Err(ConfigError::new(
+                    "time_window",
+                    "set when time_window_buckets is",
+                    format!("unset (time_window_buckets = {n})"),
+                ))
+            }
+            (None, None) => {}
+        }
+        if let Some(n) = self.min_calls {
+            b = b.min_calls(n);
+        }
+        match (self.slow_call_duration, self.slow_call_rate) {
+            (Some(d), Some(r)) => b = b.slow_call(d, r),
+            (None, None) => {}
+            (Some(_), None) => {
+                return Err(ConfigError::new(
+                    "slow_call_rate",
+                    "set when slow_call_duration is",
+                    "unset",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::new(
+                    "slow_call_duration",
+                    "set when slow_call_rate is",
+                    "unset",
+                ))
+            }
+        }
+        let initial = self.open_duration.unwrap_or(Duration::from_secs(30));
+        match (self.open_duration_multiplier, self.open_duration_max) {
+            (None, None) => {
+                if self.open_duration.is_some() {
+                    b = b.open_duration(initial);
+                }
+            }
+            (multiplier, max) => {
+                b = b.open_duration_backoff(
+                    initial,
+                    multiplier.unwrap_or(2.0),
+                    max.unwrap_or(initial.saturating_mul(32)),
+                )
+            }
+        }
+        if let Some(n) = self.half_open_probes {
+            b = b.half_open_probes(n);
+        }
+        if let Some(n) = self.half_open_successes {
+            b = b.half_open_successes(n);
+        }
+        if let Some(d) = self.half_open_max_wait {
+            b = b.half_open_max_wait(d);
+        }
+        Ok(b)
+    }
+
+    /// Builds a breaker named `name` from these settings.
+    pub fn build(&self, name: &str) -> Result<Breaker, ConfigError> {
+        self.apply(Breaker::builder(name))?.build()
+    }
+}
+
+/// Settings for a [`BreakerRegistry`]: defaults, and per-breaker overrides by name.
+///
+/// ```toml
+/// [defaults]
+/// consecutive_failures = 5
+/// open_duration = "60s"
+///
+/// [breakers.calendar]
+/// consecutive_failures = 3
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
+#[non_exhaustive]
+pub struct RegistrySettings {
+    /// Settings every breaker starts from.
+    pub defaults: BreakerSettings,
+    /// Per-breaker settings, by breaker name; unset fields fall back to `defaults`.
+    pub breakers: BTreeMap<String, BreakerSettings>,
+}
+
+/// Where each environment-set field came from, to name the variable in errors.
+type Origins = HashMap<(Option<String>, &'static str), String>;
+
+/// [`RegistrySettings`] read from environment variables, with what was not understood.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct EnvSettings {
+    /// The settings.
+    pub settings: RegistrySettings,
+    /// Variables under the prefix that name no setting (each also logged as a warning).
+    pub unknown: Vec<String>,
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Count,
+    Rate,
+    Duration,
+}
+
+/// Environment suffixes, longest first so `SLOW_CALL_RATE` wins over a shorter match.
+const FIELDS: &[(&str, &str, Kind)] = &[
+    (
+        "OPEN_DURATION_MULTIPLIER",
+        "open_duration_multiplier",
+        Kind::Rate,
+    ),
+    ("TIME_WINDOW_BUCKETS", "time_window_buckets", Kind::Count),
+    ("CONSECUTIVE_FAILURES", "consecutive_failures", Kind::Count),
+    ("HALF_OPEN_SUCCESSES", "half_open_successes", Kind::Count),
+    ("SLOW_CALL_DURATION", "slow_call_duration", Kind::Duration),
+    ("HALF_OPEN_MAX_WAIT", "half_open_max_wait", Kind::Duration),
+    ("FAILURE_THRESHOLD", "consecutive_failures", Kind::Count),
+    ("OPEN_DURATION_MAX", "open_duration_max", Kind::Duration),
+    ("HALF_OPEN_PROBES", "half_open_probes", Kind::Count),
+    ("SLOW_CALL_RATE", "slow_call_rate", Kind::Rate),
+    ("OPEN_DURATION", "open_duration", Kind::Duration),
+    ("COUNT_WINDOW", "count_window", Kind::Count),
+    ("FAILURE_RATE", "failure_rate", Kind::Rate),
+    ("TIME_WINDOW", "time_window", Kind::Duration),
+    ("MIN_CALLS", "min_calls", Kind::Count),
+];
+
+enum Value {
+    Count(u32),
+    Rate(f64),
+    Duration(Duration),
+}
+
+fn parse(variable: &str, value: &str, kind: Kind) -> Result<Value, ConfigError> {
+    let v = value.trim();
+    match kind {
+        Kind::Count => v
+            .parse::<u32>()
+            .map(Value::Count)
+            .map_err(|_| ConfigError::new(variable.to_owned(), "a whole number", value)),
+        Kind::Rate => v
+            .parse::<f64>()
+            .map(Value::Rate)
+            .map_err(|_| ConfigError::new(variable.to_owned(), "a number", value)),
+        Kind::Duration => parse_duration(v).map(Value::Duration).ok_or_else(|| {
+            ConfigError::new(
+                variable.to_owned(),
+                "a duration such as 30s, 2m or 1500ms",
+                value,
+            )
+        }),
+    }
+}
+
+/// `30s`, `2m`, `1500ms`, `1h 30m`, or a bare number of seconds.
+pub fn parse_duration(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    humantime::parse_duration(value).ok()
+}
+
+fn set(settings: &mut BreakerSettings, field: &str, value: Value) {
+    match (field, value) {
+        ("consecutive_failures", Value::Count(n)) => settings.consecutive_failures = Some(n),
+        ("count_window", Value::Count(n)) => settings.count_window = Some(n),
+        ("time_window_buckets", Value::Count(n)) => settings.time_window_buckets = Some(n),
+        ("min_calls", Value::Count(n)) => settings.min_calls = Some(n),
+        ("half_open_probes", Value::Count(n)) => settings.half_open_probes = Some(n),
+        ("half_open_successes", Value::Count(n)) => settings.half_open_successes = Some(n),
+        ("failure_rate", Value::Rate(r)) => settings.failure_rate = Some(r),
+        ("slow_call_rate", Value::Rate(r)) => settings.slow_call_rate = Some(r),
+        ("open_duration_multiplier", Value::Rate(r)) => settings.open_duration_multiplier = Some(r),
+        ("time_window", Value::Duration(d)) => settings.time_window = Some(d),
+        ("slow_call_duration", Value::Duration(d)) => settings.slow_call_duration = Some(d),
+        ("open_duration", Value::Duration(d)) => settings.open_duration = Some(d),
+        ("open_duration_max", Value::Duration(d)) => settings.open_duration_max = Some(d),
+        ("half_open_max_wait", Value::Duration(d)) => settings.half_open_max_wait = Some(d),
+        _ => unreachable!("FIELDS pairs each field with its kind"),
+    }
+}
+
+impl RegistrySettings {
+    /// Reads settings from the process environment: `{PREFIX}_{SETTING}` for the defaults and
+    /// `{PREFIX}_{NAME}_{SETTING}` for the breaker `name` (lowercased), for example
+    /// `FUSEBOX_BREAKER_FAILURE_THRESHOLD=5`, `FUSEBOX_BREAKER_OPEN_DURATION=60s`,
+    /// `FUSEBOX_BREAKER_CALENDAR_FAILURE_THRESHOLD=3`. `FAILURE_THRESHOLD` is another name for
+    /// `CONSECUTIVE_FAILURES`. Every breaker described is checked; an invalid value fails with
+    /// an error naming the variable and its value.
+    pub fn from_env(prefix: &str) -> Result<EnvSettings, ConfigError> {
+        Self::from_vars(prefix, std::env::vars())
+    }
+
+    /// Like [`from_env`](Self::from_env), from the given variables.
+    ///
+    /// ```
+    /// use fusebox_breaker::RegistrySettings;
+    /// use std::time::Duration;
+    ///
+    /// let env = RegistrySettings::from_vars("FUSEBOX_BREAKER", [
+    ///     ("FUSEBOX_BREAKER_FAILURE_THRESHOLD".to_owned(), "5".to_owned()),
+    ///     ("FUSEBOX_BREAKER_OPEN_DURATION".to_owned(), "60s".to_owned()),
+    ///     ("FUSEBOX_BREAKER_CALENDAR_FAILURE_THRESHOLD".to_owned(), "3".to_owned()),
+    /// ])?;
+    /// let s = &env.settings;
+    /// assert_eq!(s.defaults.consecutive_failures, Some(5));
+    /// assert_eq!(s.defaults.open_duration, Some(Duration::from_secs(60)));
+    /// assert_eq!(s.breakers["calendar"].consecutive_failures, Some(3));
+    ///
+    /// let err = RegistrySettings::from_vars("FUSEBOX_BREAKER", [
+    ///     ("FUSEBOX_BREAKER_CALENDAR_FAILURE_RATE".to_owned(), "1.5".to_owned()),
+    /// ]).unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "FUSEBOX_BREAKER_CALENDAR_FAILURE_RATE must be in (0, 1], got 1.5"
+    /// );
+    /// # Ok::<(), fusebox_breaker::ConfigError>(())
+    /// ```
+    pub fn from_vars(
+        prefix: &str,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<EnvSettings, ConfigError> {
+        let head = format!("{}_", prefix.trim_end_matches('_'));
+        let mut settings = RegistrySettings::default();
+        let mut origins = Origins::new();
+        let mut unknown = Vec::new();
+        let mut vars: Vec<(String, String)> = vars
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(&head))
+            .collect();
+        vars.sort();
+        for (variable, value) in vars {
+            let rest = &variable[head.len()..];
+            let found = FIELDS.iter().find_map(|&(suffix, field, kind)| {
+                if rest == suffix {
+                    Some((None, field, kind))
+                } else {
+                    rest.strip_suffix(suffix)
+                        .and_then(|name| name.strip_suffix('_'))
+                        .filter(|name| !name.is_empty())
+                        .map(|name| (Some(name.to_ascii_lowercase()), field, kind))
+                }
+            });
+            let Some((name, field, kind)) = found else {
+                tracing::warn!(variable = %variable, "ignoring an unknown breaker setting");
+                unknown.push(variable);
+                continue;
+            };
+            let parsed = parse(&variable, &value, kind)?;
+            let target = match &name {
+                None => &mut settings.defaults,
+                Some(name) => settings.breakers.entry(name.clone()).or_default(),
+            };
+            set(target, field, parsed);
+            origins.insert((name, field), variable);
+        }
+        settings.check().map_err(|(name, err)| {
+            let field = err.field().to_owned();
+            let origin = origins
+                .get(&(name.clone(), field_name(&field)))
+                .or_else(|| origins.get(&(None, field_name(&field))));
+            match origin {
+                Some(variable) => err.with_field(variable.clone()),
+                None => err,
+            }
+        })?;
+        Ok(EnvSettings { settings, unknown })
+    }
+
+    /// The settings for the breaker `name`: its own, then the defaults.
+    pub fn for_breaker(&self, name: &str) -> BreakerSettings {
+        match self.breakers.get(name) {
+            Some(own) => own.or(&self.defaults),
+            None => self.defaults.clone(),
+        }
+    }
+
+    /// Checks the defaults and every named breaker; the error names the breaker's path
+    /// (`breakers.calendar.failure_rate`).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.check().map_err(|(name, err)| match name {
+            Some(name) => {
+                let field = format!("breakers.{name}.{}", err.field());
+                err.with_field(field)
+            }
+            None => {
+                let field = format!("defaults.{}", err.field());
+                err.with_field(field)
+            }
+        })
+    }
+
+    fn check(&self) -> Result<(), (Option<String>, ConfigError)> {
+        self.defaults.build("defaults").map_err(|e| (None, e))?;
+        for name in self.breakers.keys() {
+            self.for_breaker(name)
+                .build(name)
+                .map_err(|e| (Some(name.clone()), e))?;
+        }
+        Ok(())
+    }
+
+    /// A registry whose breakers are made from these settings (checked first).
+    pub fn into_registry(self) -> Result<BreakerRegistry, ConfigError> {
+        self.validate()?;
+        Ok(BreakerRegistry::new(move |name| {
+            let settings = self.for_breaker(name);
+            // Checked above for every named breaker and for the defaults alone.
+            settings
+                .apply(Breaker::builder(name))
+                .unwrap_or_else(|_| Breaker::builder(name))
+        }))
+    }
+}
+
+/// The static name of a field, for looking up where it came from.
+fn field_name(field: &str) -> &'static str {
+    FIELDS
+        .iter()
+        .map(|&(_, f, _)| f)
+        .find(|f| *f == field)
+        .unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn every_setting_reads_from_the_environment() {
+        let env = RegistrySettings::from_vars(
+            "FB",
+            vars(&[
+                ("FB_CONSECUTIVE_FAILURES", "4"),
+                ("FB_FAILURE_RATE", "0.5"),
+                ("FB_COUNT_WINDOW", "50"),
+                ("FB_MIN_CALLS", "10"),
+                ("FB_SLOW_CALL_DURATION", "1500ms"),
+                ("FB_SLOW_CALL_RATE", "0.8"),
+                ("FB_OPEN_DURATION", "2m"),
+                ("FB_OPEN_DURATION_MULTIPLIER", "3"),
+                ("FB_OPEN_DURATION_MAX", "1h"),
+                ("FB_HALF_OPEN_PROBES", "2"),
+                ("FB_HALF_OPEN_SUCCESSES", "2"),
+                ("FB_HALF_OPEN_MAX_WAIT", "45"),
+                ("FB_PAYMENT_GATEWAY_TIME_WINDOW", "30s"),
+                ("FB_PAYMENT_GATEWAY_TIME_WINDOW_BUCKETS", "6"),
+                ("FB_OTHER", "x"),
+                ("UNRELATED", "y"),
+            ]),
+        )
+        .unwrap();
+        let d = &env.settings.defaults;
+        assert_eq!(d.consecutive_failures, Some(4));
+        assert_eq!(d.slow_call_duration, Some(Duration::from_millis(1500)));
+        assert_eq!(d.open_duration, Some(Duration::from_secs(120)));
+        assert_eq!(d.open_duration_max, Some(Duration::from_secs(3600)));
+        assert_eq!(d.half_open_max_wait, Some(Duration::from_secs(45)));
+        let gw = &env.settings.breakers["payment_gateway"];
+        assert_eq!(gw.time_window, Some(Duration::from_secs(30)));
+        assert_eq!(gw.time_window_buckets, Some(6));
+        assert_eq!(env.unknown, ["FB_OTHER"]);
+        let merged = env.settings.for_breaker("payment_gateway");
+        assert_eq!(merged.failure_rate, Some(0.5), "defaults fill the rest");
+        let b = merged.build("payment_gateway").unwrap();
+        assert_eq!(
+            b.window(),
+            Some(crate::WindowKind::Time {
+                duration: Duration::from_secs(30),
+                buckets: 6
+            })
+        );
+    }
+
+    #[test]
+    fn invalid_values_name_the_variable() {
+        let cases = [
+            (
+                ("FB_FAILURE_THRESHOLD", "five"),
+                "FB_FAILURE_THRESHOLD must be a whole number, got \"five\"",
+            ),
+            (
+                ("FB_X_OPEN_DURATION", "soon"),
+                "FB_X_OPEN_DURATION must be a duration such as 30s, 2m or 1500ms, got \"soon\"",
+            ),
+            (
+                ("FB_X_FAILURE_RATE", "lots"),
+                "FB_X_FAILURE_RATE must be a number, got \"lots\"",
+            ),
+            (
+                ("FB_HALF_OPEN_PROBES", "0"),
+                "FB_HALF_OPEN_PROBES must be in 1..=65535, got 0",
+            ),
+            (
+                ("FB_CALENDAR_FAILURE_RATE", "1.5"),
+                "FB_CALENDAR_FAILURE_RATE must be in (0, 1], got 1.5",
+            ),
+        ];
+        for ((k, v), message) in cases {
+            let err = RegistrySettings::from_vars("FB", vars(&[(k, v)])).unwrap_err();
+            assert_eq!(err.to_string(), message);
+        }
+        // A default that breaks a named breaker is reported against the default's variable.
+        let err = RegistrySettings::from_vars(
+            "FB",
+            vars(&[("FB_OPEN_DURATION", "0s"), ("FB_CALENDAR_MIN_CALLS", "3")]),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "FB_OPEN_DURATION must be greater than zero, got 0ns"
+        );
+    }
+
+    #[test]
+    fn half_set_pairs_are_rejected() {
+        let s = BreakerSettings {
+            slow_call_duration: Some(Duration::from_secs(1)),
+            ..BreakerSettings::default()
+        };
+        assert_eq!(
+            s.build("x").unwrap_err().to_string(),
+            "slow_call_rate must be set when slow_call_duration is, got \"unset\""
+        );
+    }
+
+    #[test]
+    fn registry_settings_make_the_registry() {
+        let mut settings = RegistrySettings::default();
+        settings.defaults.consecutive_failures = Some(5);
+        settings.breakers.insert(
+            "calendar".into(),
+            BreakerSettings {
+                consecutive_failures: Some(1),
+                ..BreakerSettings::default()
+            },
+        );
+        let registry = settings.into_registry().unwrap();
+        let calendar = registry.get_or_create("calendar").unwrap();
+        calendar.try_acquire().unwrap().failure();
+        assert_eq!(calendar.state(), crate::CircuitState::Open);
+        let other = registry.get_or_create("email").unwrap();
+        for _ in 0..4 {
+            other.try_acquire().unwrap().failure();
+        }
+        assert_eq!(other.state(), crate::CircuitState::Closed);
+    }
+
+    #[test]
+    fn validation_names_the_breaker_path() {
+        let mut settings = RegistrySettings::default();
+        settings.breakers.insert(
+            "calendar".into(),
+            BreakerSettings {
+                failure_rate: Some(2.0),
+                ..BreakerSettings::default()
+            },
+        );
+        assert_eq!(
+            settings.validate().unwrap_err().to_string(),
+            "breakers.calendar.failure_rate must be in (0, 1], got 2.0"
+        );
+    }
+}
