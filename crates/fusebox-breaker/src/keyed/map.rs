@@ -1,10 +1,10 @@
 use crate::breaker::Breaker;
 use crate::config::{BreakerBuilder, Config};
 use fusebox_core::{CircuitState, ConfigError, EventBus, EventListener, Subscription};
-use std::collections::HashMap;
+use hashbrown::HashTable;
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -108,7 +108,7 @@ impl KeyedBuilder {
                 name,
                 config,
                 events,
-                shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+                shards: (0..SHARDS).map(|_| RwLock::new(HashTable::new())).collect(),
                 hasher: RandomState::new(),
                 live: AtomicUsize::new(0),
                 max_keys: self.max_keys,
@@ -124,13 +124,18 @@ impl KeyedBuilder {
     }
 }
 
+/// Sweeps count idleness in tenths of the idle timeout; ten of them evict.
+const IDLE_TICKS: u8 = 10;
+
 struct Entry {
+    key: Box<str>,
     breaker: Breaker,
-    last_used: AtomicU64,
+    /// Tenths of the idle timeout since last use, as seen by sweeps; a call resets it to 0.
+    idle_ticks: AtomicU8,
 }
 
 /// One lock's worth of the set; keys are spread over `SHARDS` of them.
-type Shard = RwLock<HashMap<Box<str>, Entry>>;
+type Shard = RwLock<HashTable<Entry>>;
 
 struct Inner {
     name: String,
@@ -156,9 +161,9 @@ struct Inner {
 ///
 /// - at most `max_keys` breakers live; beyond that, new keys share one overflow breaker
 ///   (key [`OVERFLOW_KEY`]) rather than allocating;
-/// - a breaker that is closed and unused for `idle_timeout`, and that no caller holds, is
-///   dropped when new keys arrive (at most one sweep per tenth of the idle timeout, or when the
-///   set is full); open breakers are kept until they close;
+/// - a breaker that is closed and unused for `idle_timeout` (measured in tenths of it), and
+///   that no caller holds, is dropped when new keys arrive (at most one sweep per tenth of the
+///   idle timeout); open breakers are kept until they close;
 /// - keys longer than `max_key_len` are cut and suffixed with a hash of the whole key.
 ///
 /// ```
@@ -200,6 +205,8 @@ impl KeyedBreakers {
     }
 
     /// The breaker for `key`, made on first use; the overflow breaker when the set is full.
+    ///
+    /// A known key costs one hash, a shared read lock and no clock read.
     pub fn get(&self, key: &str) -> Breaker {
         let inner = &self.inner;
         let hashed;
@@ -209,40 +216,55 @@ impl KeyedBreakers {
         } else {
             key
         };
-        let shard = &inner.shards[(inner.hasher.hash_one(key) as usize) % SHARDS];
-        let now = self.now();
+        let hash = inner.hasher.hash_one(key);
+        // The table takes the low bits (slot) and the top seven (tag); middle bits pick it.
+        let shard = &inner.shards[(hash >> 32) as usize % SHARDS];
         {
-            let map = shard.read().unwrap_or_else(|p| p.into_inner());
-            if let Some(entry) = map.get(key) {
-                if entry.last_used.load(Relaxed) != now {
-                    entry.last_used.store(now, Relaxed);
+            let table = shard.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(entry) = table.find(hash, |e| &*e.key == key) {
+                if entry.idle_ticks.load(Relaxed) != 0 {
+                    entry.idle_ticks.store(0, Relaxed);
                 }
                 return entry.breaker.clone();
             }
         }
+        self.insert(key, hash, shard)
+    }
+
+    #[cold]
+    fn insert(&self, key: &str, hash: u64, shard: &Shard) -> Breaker {
+        let inner = &self.inner;
+        let now = self.now();
         let since_sweep = now.saturating_sub(inner.last_sweep.load(Relaxed));
-        let full = inner.live.load(Relaxed) >= inner.max_keys;
-        let sweep_every = (nanos(inner.idle) / 10).max(1);
-        if since_sweep >= sweep_every || (full && since_sweep >= sweep_every / 10) {
+        if since_sweep >= self.tick() {
             self.sweep(now);
         }
         if inner.live.load(Relaxed) >= inner.max_keys {
             return inner.overflow.clone();
         }
-        let mut map = shard.write().unwrap_or_else(|p| p.into_inner());
-        let entry = map.entry(key.into()).or_insert_with(|| {
-            inner.live.fetch_add(1, Relaxed);
-            Entry {
-                breaker: Breaker::from_parts_keyed(
-                    inner.name.clone(),
-                    Some((key.into(), inner.key_label)),
-                    inner.config.clone(),
-                    inner.events.clone(),
-                ),
-                last_used: AtomicU64::new(now),
-            }
-        });
-        entry.breaker.clone()
+        let mut table = shard.write().unwrap_or_else(|p| p.into_inner());
+        let hasher = &inner.hasher;
+        let entry = table
+            .entry(hash, |e| &*e.key == key, |e| hasher.hash_one(&*e.key))
+            .or_insert_with(|| {
+                inner.live.fetch_add(1, Relaxed);
+                Entry {
+                    key: key.into(),
+                    breaker: Breaker::from_parts_keyed(
+                        inner.name.clone(),
+                        Some((key.into(), inner.key_label)),
+                        inner.config.clone(),
+                        inner.events.clone(),
+                    ),
+                    idle_ticks: AtomicU8::new(0),
+                }
+            });
+        entry.get().breaker.clone()
+    }
+
+    /// A tenth of the idle timeout, in nanoseconds: the sweep cadence.
+    fn tick(&self) -> u64 {
+        (nanos(self.inner.idle) / u64::from(IDLE_TICKS)).max(1)
     }
 
     /// The breaker for requests that carry no key.
@@ -271,8 +293,8 @@ impl KeyedBreakers {
             .shards
             .iter()
             .flat_map(|s| {
-                let map = s.read().unwrap_or_else(|p| p.into_inner());
-                map.values().map(|e| e.breaker.clone()).collect::<Vec<_>>()
+                let table = s.read().unwrap_or_else(|p| p.into_inner());
+                table.iter().map(|e| e.breaker.clone()).collect::<Vec<_>>()
             })
             .collect()
     }
@@ -307,15 +329,19 @@ impl KeyedBreakers {
         format!("{}#{hash:016x}", &key[..cut])
     }
 
+    /// Ages every entry by the tenths of the idle timeout since the last sweep, and drops
+    /// those idle for the whole timeout that are closed and held by no one.
     fn sweep(&self, now: u64) -> usize {
         let inner = &self.inner;
-        inner.last_sweep.store(now, Relaxed);
-        let idle = nanos(inner.idle);
+        let last = inner.last_sweep.swap(now, Relaxed);
+        let ticks = u8::try_from(now.saturating_sub(last) / self.tick()).unwrap_or(u8::MAX);
         let mut dropped = 0;
         for shard in inner.shards.iter() {
-            let mut map = shard.write().unwrap_or_else(|p| p.into_inner());
-            map.retain(|_, e| {
-                let evict = now.saturating_sub(e.last_used.load(Relaxed)) >= idle
+            let mut table = shard.write().unwrap_or_else(|p| p.into_inner());
+            table.retain(|e| {
+                let age = e.idle_ticks.load(Relaxed).saturating_add(ticks);
+                e.idle_ticks.store(age, Relaxed);
+                let evict = age >= IDLE_TICKS
                     && e.breaker.state() == CircuitState::Closed
                     && e.breaker.shared.is_unshared();
                 dropped += usize::from(evict);
