@@ -21,15 +21,9 @@ fn measure<S: Service<u64>>(svc: &mut S) -> f64 {
     drive(svc, 10_000);
     let per_call = t.elapsed().as_secs_f64() / 10_000.0;
     let calls = ((TARGET.as_secs_f64() / per_call) as u64).clamp(10_000, 50_000_000);
-    let mut samples: Vec<f64> = (0..RUNS)
-        .map(|_| {
-            let t = Instant::now();
-            std::hint::black_box(drive(svc, calls));
-            t.elapsed().as_nanos() as f64 / calls as f64
-        })
-        .collect();
-    samples.sort_by(|a, b| a.total_cmp(b));
-    samples[RUNS / 2]
+    median_ns_per_call(RUNS, calls, |calls| {
+        std::hint::black_box(drive(svc, calls));
+    })
 }
 
 /// Two tasks on a two-thread runtime, each with its own clone of one service (one shared

@@ -13,7 +13,7 @@ use std::borrow::Cow;
 use std::future::{ready, Future, Ready};
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tower::{Layer, Service};
 
 const RUNS: usize = 9;
@@ -56,16 +56,9 @@ fn drive_keys<S: Service<&'static str>>(svc: &mut S, keys: &[&'static str], call
 
 fn measure<S: Service<&'static str>>(svc: &mut S, keys: &[&'static str]) -> f64 {
     drive_keys(svc, keys, 10_000);
-    let calls = 1_000_000;
-    let mut samples: Vec<f64> = (0..RUNS)
-        .map(|_| {
-            let t = Instant::now();
-            drive_keys(svc, keys, calls);
-            t.elapsed().as_nanos() as f64 / calls as f64
-        })
-        .collect();
-    samples.sort_by(|a, b| a.total_cmp(b));
-    samples[RUNS / 2]
+    median_ns_per_call(RUNS, 1_000_000, |calls| {
+        drive_keys(svc, keys, calls as usize)
+    })
 }
 
 fn resident_bytes() -> u64 {

@@ -9,23 +9,16 @@ mod common;
 
 use common::*;
 use fusebox::retry::RetryLayer;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tower::{Layer, Service};
 
 const RUNS: usize = 9;
 
 fn measure<S: Service<u64>>(svc: &mut S) -> f64 {
     drive(svc, 10_000);
-    let calls = 2_000_000;
-    let mut samples: Vec<f64> = (0..RUNS)
-        .map(|_| {
-            let t = Instant::now();
-            std::hint::black_box(drive(svc, calls));
-            t.elapsed().as_nanos() as f64 / calls as f64
-        })
-        .collect();
-    samples.sort_by(|a, b| a.total_cmp(b));
-    samples[RUNS / 2]
+    median_ns_per_call(RUNS, 2_000_000, |calls| {
+        std::hint::black_box(drive(svc, calls));
+    })
 }
 
 fn main() {

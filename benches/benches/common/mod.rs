@@ -235,3 +235,16 @@ impl Tripped {
         t
     }
 }
+
+/// Runs `run(calls)` `runs` times and returns the median nanoseconds per call.
+pub fn median_ns_per_call(runs: usize, calls: u64, mut run: impl FnMut(u64)) -> f64 {
+    let mut samples: Vec<f64> = (0..runs)
+        .map(|_| {
+            let t = std::time::Instant::now();
+            run(calls);
+            t.elapsed().as_nanos() as f64 / calls as f64
+        })
+        .collect();
+    samples.sort_by(|a, b| a.total_cmp(b));
+    samples[runs / 2]
+}

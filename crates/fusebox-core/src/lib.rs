@@ -32,6 +32,29 @@ mod event;
 mod grpc;
 mod state;
 
+/// Defines `get_ref`, `get_mut` and `into_inner` for a middleware service whose wrapped service
+/// is the field `inner`. For fusebox's own crates; not part of the public API.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! define_inner_service_accessors {
+    () => {
+        /// The inner service.
+        pub fn get_ref(&self) -> &S {
+            &self.inner
+        }
+
+        /// The inner service, mutably.
+        pub fn get_mut(&mut self) -> &mut S {
+            &mut self.inner
+        }
+
+        /// Consumes the wrapper, returning the inner service.
+        pub fn into_inner(self) -> S {
+            self.inner
+        }
+    };
+}
+
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use classify::{parse_retry_after, HttpClassifier};

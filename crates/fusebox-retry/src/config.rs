@@ -51,6 +51,13 @@ pub(crate) struct Policy {
 /// # Ok::<(), fusebox_core::ConfigError>(())
 /// ```
 pub struct RetryLayerBuilder<C = ResultClassifier, R = CloneRequest> {
+    settings: Settings,
+    classifier: C,
+    requests: R,
+}
+
+/// Everything the builder holds but the classifier and the request policy.
+struct Settings {
     name: String,
     backoff: Backoff,
     max_attempts: u32,
@@ -59,19 +66,18 @@ pub struct RetryLayerBuilder<C = ResultClassifier, R = CloneRequest> {
     budget: Option<RetryBudget>,
     events: EventBus,
     seed: Option<u64>,
-    classifier: C,
-    requests: R,
 }
 
 impl<C, R> fmt::Debug for RetryLayerBuilder<C, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.settings;
         f.debug_struct("RetryLayerBuilder")
-            .field("name", &self.name)
-            .field("backoff", &self.backoff)
-            .field("max_attempts", &self.max_attempts)
-            .field("deadline", &self.deadline)
-            .field("max_retry_after", &self.max_retry_after)
-            .field("budget", &self.budget)
+            .field("name", &s.name)
+            .field("backoff", &s.backoff)
+            .field("max_attempts", &s.max_attempts)
+            .field("deadline", &s.deadline)
+            .field("max_retry_after", &s.max_retry_after)
+            .field("budget", &s.budget)
             .finish_non_exhaustive()
     }
 }
@@ -79,14 +85,16 @@ impl<C, R> fmt::Debug for RetryLayerBuilder<C, R> {
 impl RetryLayerBuilder {
     pub(crate) fn new(name: String) -> Self {
         RetryLayerBuilder {
-            name,
-            backoff: Backoff::default(),
-            max_attempts: 3,
-            deadline: None,
-            max_retry_after: Duration::from_secs(60),
-            budget: None,
-            events: EventBus::new(),
-            seed: None,
+            settings: Settings {
+                name,
+                backoff: Backoff::default(),
+                max_attempts: 3,
+                deadline: None,
+                max_retry_after: Duration::from_secs(60),
+                budget: None,
+                events: EventBus::new(),
+                seed: None,
+            },
             classifier: ResultClassifier,
             requests: CloneRequest,
         }
@@ -96,59 +104,52 @@ impl RetryLayerBuilder {
 impl<C, R> RetryLayerBuilder<C, R> {
     /// The delay schedule between attempts.
     pub fn backoff(mut self, backoff: Backoff) -> Self {
-        self.backoff = backoff;
+        self.settings.backoff = backoff;
         self
     }
 
     /// Attempts in all, the first send included (1 disables retries).
     pub fn max_attempts(mut self, attempts: u32) -> Self {
-        self.max_attempts = attempts;
+        self.settings.max_attempts = attempts;
         self
     }
 
     /// A limit on the whole call, counted from when it starts: no wait may run past it.
     pub fn deadline(mut self, deadline: Duration) -> Self {
-        self.deadline = Some(deadline);
+        self.settings.deadline = Some(deadline);
         self
     }
 
     /// Caps a wait the dependency asks for (`Retry-After`) or an open circuit's time to its
     /// next probe; a longer server hint is cut to this.
     pub fn max_retry_after(mut self, cap: Duration) -> Self {
-        self.max_retry_after = cap;
+        self.settings.max_retry_after = cap;
         self
     }
 
     /// Limits retries to a share of successful calls (see [`RetryBudget`]).
     pub fn budget(mut self, budget: RetryBudget) -> Self {
-        self.budget = Some(budget);
+        self.settings.budget = Some(budget);
         self
     }
 
     /// Adds an event listener for the life of the layer.
     pub fn on_event(self, listener: impl EventListener) -> Self {
-        self.events.subscribe(listener).detach();
+        self.settings.events.subscribe(listener).detach();
         self
     }
 
     /// Seeds the jitter's random source, making delays reproducible (each call starts from the
     /// same seed). Without it every call draws a fresh seed.
     pub fn random_seed(mut self, seed: u64) -> Self {
-        self.seed = Some(seed);
+        self.settings.seed = Some(seed);
         self
     }
 
     /// Decides what is retryable.
     pub fn classifier<C2>(self, classifier: C2) -> RetryLayerBuilder<C2, R> {
         RetryLayerBuilder {
-            name: self.name,
-            backoff: self.backoff,
-            max_attempts: self.max_attempts,
-            deadline: self.deadline,
-            max_retry_after: self.max_retry_after,
-            budget: self.budget,
-            events: self.events,
-            seed: self.seed,
+            settings: self.settings,
             classifier,
             requests: self.requests,
         }
@@ -157,14 +158,7 @@ impl<C, R> RetryLayerBuilder<C, R> {
     /// Decides how requests are copied for another attempt.
     pub fn requests<R2>(self, requests: R2) -> RetryLayerBuilder<C, R2> {
         RetryLayerBuilder {
-            name: self.name,
-            backoff: self.backoff,
-            max_attempts: self.max_attempts,
-            deadline: self.deadline,
-            max_retry_after: self.max_retry_after,
-            budget: self.budget,
-            events: self.events,
-            seed: self.seed,
+            settings: self.settings,
             classifier: self.classifier,
             requests,
         }
@@ -172,39 +166,40 @@ impl<C, R> RetryLayerBuilder<C, R> {
 
     /// Checks every setting and builds the layer.
     pub fn build(self) -> Result<RetryLayer<C, R>, ConfigError> {
-        if self.name.trim().is_empty() {
-            return Err(ConfigError::new("name", "a non-empty string", &self.name));
+        let s = self.settings;
+        if s.name.trim().is_empty() {
+            return Err(ConfigError::new("name", "a non-empty string", &s.name));
         }
-        if self.max_attempts == 0 || self.max_attempts > MAX_ATTEMPTS {
+        if s.max_attempts == 0 || s.max_attempts > MAX_ATTEMPTS {
             return Err(ConfigError::new(
                 "max_attempts",
                 "in 1..=100",
-                self.max_attempts,
+                s.max_attempts,
             ));
         }
-        if let Some(deadline) = self.deadline {
+        if let Some(deadline) = s.deadline {
             if deadline.is_zero() {
                 return Err(ConfigError::new("deadline", "greater than zero", deadline));
             }
         }
-        if self.max_retry_after.is_zero() {
+        if s.max_retry_after.is_zero() {
             return Err(ConfigError::new(
                 "max_retry_after",
                 "greater than zero",
-                self.max_retry_after,
+                s.max_retry_after,
             ));
         }
-        self.backoff.validate()?;
+        s.backoff.validate()?;
         Ok(RetryLayer::from_parts(
             Arc::new(Policy {
-                name: self.name.into_boxed_str(),
-                backoff: self.backoff,
-                max_attempts: self.max_attempts,
-                deadline: self.deadline,
-                max_retry_after: self.max_retry_after,
-                budget: self.budget,
-                events: self.events,
-                seed: self.seed,
+                name: s.name.into_boxed_str(),
+                backoff: s.backoff,
+                max_attempts: s.max_attempts,
+                deadline: s.deadline,
+                max_retry_after: s.max_retry_after,
+                budget: s.budget,
+                events: s.events,
+                seed: s.seed,
             }),
             self.classifier,
             self.requests,

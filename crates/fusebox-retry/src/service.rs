@@ -41,20 +41,7 @@ impl<S, C, R> Retry<S, C, R> {
         }
     }
 
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Consumes the wrapper, returning the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    fusebox_core::define_inner_service_accessors!();
 }
 
 impl<S, C, R, Req> Service<Req> for Retry<S, C, R>

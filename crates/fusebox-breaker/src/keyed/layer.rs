@@ -106,20 +106,7 @@ impl<S, K, C> KeyedCircuitBreaker<S, K, C> {
         &self.breakers
     }
 
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Consumes the wrapper, returning the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    fusebox_core::define_inner_service_accessors!();
 }
 
 impl<S, K, C, Request> Service<Request> for KeyedCircuitBreaker<S, K, C>
