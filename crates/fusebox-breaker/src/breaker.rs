@@ -54,7 +54,13 @@ impl Breaker {
 
     pub(crate) fn from_parts(name: String, config: Config, events: EventBus) -> Breaker {
         Breaker {
-            shared: Handle::Counted(Arc::new(Shared::new(name, None, config, events))),
+            shared: Handle::Counted(Arc::new(Shared::new(
+                name,
+                None,
+                config,
+                events,
+                EventBus::new(),
+            ))),
         }
     }
 
@@ -63,15 +69,28 @@ impl Breaker {
         key: Option<(Box<str>, &'static str)>,
         config: Config,
         events: EventBus,
+        transitions: EventBus,
     ) -> Breaker {
         Breaker {
-            shared: Handle::Counted(Arc::new(Shared::new(name, key, config, events))),
+            shared: Handle::Counted(Arc::new(Shared::new(
+                name,
+                key,
+                config,
+                events,
+                transitions,
+            ))),
         }
     }
 
     pub(crate) fn from_parts_static(name: String, config: Config, events: EventBus) -> Breaker {
         Breaker {
-            shared: Handle::Static(Box::leak(Box::new(Shared::new(name, None, config, events)))),
+            shared: Handle::Static(Box::leak(Box::new(Shared::new(
+                name,
+                None,
+                config,
+                events,
+                EventBus::new(),
+            )))),
         }
     }
 
@@ -162,6 +181,25 @@ impl Breaker {
     /// snapshots, whose lifetime counters only grow.
     pub fn apply_remote_state(&self, state: CircuitState) {
         Shared::force(&self.shared, state, TransitionReason::Remote);
+    }
+
+    /// Opens the breaker for `remaining`, as decided elsewhere (a shared store that keeps the
+    /// open-until time on its own clock and sends what is left of it).
+    pub fn apply_remote_open(&self, remaining: Duration) {
+        Shared::force_for(
+            &self.shared,
+            CircuitState::Open,
+            TransitionReason::Remote,
+            Some(remaining),
+        );
+    }
+
+    /// Listens to this breaker's state transitions only, whatever their cause (reason
+    /// [`TransitionReason::Remote`] marks those applied from elsewhere). Unlike
+    /// [`subscribe`](Self::subscribe), it does not make calls build events, so a shared-state
+    /// store can follow local decisions at no cost to the hot path.
+    pub fn on_transition(&self, listener: impl EventListener) -> Subscription {
+        self.shared.transitions.subscribe(listener)
     }
 
     /// Listens to this breaker's events until the returned [`Subscription`] is dropped.

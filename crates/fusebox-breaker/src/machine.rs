@@ -195,6 +195,9 @@ pub(crate) struct Shared {
     pub(crate) key_label: &'static str,
     pub(crate) config: Config,
     pub(crate) events: EventBus,
+    /// Listeners to transitions only: a shared-state store hears local decisions without
+    /// making every call build an event.
+    pub(crate) transitions: EventBus,
     needs_clock: bool,
     plain_success_path: bool,
 }
@@ -205,6 +208,7 @@ impl Shared {
         key: Option<(Box<str>, &'static str)>,
         config: Config,
         events: EventBus,
+        transitions: EventBus,
     ) -> Shared {
         let (key, key_label) = match key {
             Some((key, label)) => (Some(key), label),
@@ -227,6 +231,7 @@ impl Shared {
             plain_success_path: !config.needs_clock() && config.window.is_none(),
             config,
             events,
+            transitions,
         }
     }
 
@@ -614,6 +619,17 @@ impl Shared {
 
     /// Moves to `target` from whatever state, as an operator or a shared store asks.
     pub(crate) fn force(this: &Handle, target: CircuitState, reason: TransitionReason) {
+        Shared::force_for(this, target, reason, None);
+    }
+
+    /// Like [`force`](Self::force); an `Open` target stays open for `open_for` when given,
+    /// instead of the breaker's own open duration.
+    pub(crate) fn force_for(
+        this: &Handle,
+        target: CircuitState,
+        reason: TransitionReason,
+        open_for: Option<Duration>,
+    ) {
         let code = match target {
             CircuitState::Closed => CLOSED,
             CircuitState::Open => OPEN,
@@ -628,9 +644,8 @@ impl Shared {
         if code == OPEN {
             let trips = this.trips.load(Relaxed).saturating_add(1);
             this.trips.store(trips, Relaxed);
-            let until = this
-                .now_nanos()
-                .saturating_add(nanos_of(this.config.open.for_trip(trips)));
+            let open_for = open_for.unwrap_or_else(|| this.config.open.for_trip(trips));
+            let until = this.now_nanos().saturating_add(nanos_of(open_for));
             this.open_until.store(until, Relaxed);
         }
         let mut word = this.load();
@@ -667,8 +682,9 @@ impl Shared {
         } else {
             tracing::info!(breaker = name, key, %from, %to, %reason, "circuit breaker changed state");
         }
-        self.events
-            .emit(|| self.event(EventKind::StateTransition { from, to, reason }));
+        let event = || self.event(EventKind::StateTransition { from, to, reason });
+        self.events.emit(event);
+        self.transitions.emit(event);
     }
 
     pub(crate) fn last_transition(&self) -> Option<Transition> {

@@ -400,3 +400,45 @@ async fn remote_states_apply_like_local_ones() {
     b.apply_remote_state(CircuitState::Closed);
     assert!(b.try_acquire().is_ok());
 }
+
+#[tokio::test(start_paused = true)]
+async fn transition_listeners_hear_transitions_and_nothing_else() {
+    let b = Breaker::builder("payments")
+        .consecutive_failures(1)
+        .build()
+        .unwrap();
+    let heard = Arc::new(Mutex::new(Vec::new()));
+    let sink = heard.clone();
+    let _subscription = b.on_transition(move |e: &Event<'_>| {
+        sink.lock().unwrap().push(e.kind);
+    });
+    b.try_acquire().unwrap().success();
+    b.try_acquire().unwrap().failure();
+    let _ = b.try_acquire();
+    b.apply_remote_open(Duration::from_secs(5));
+    assert_eq!(
+        b.try_acquire().unwrap_err().retry_after(),
+        Duration::from_secs(5)
+    );
+    tokio::time::advance(Duration::from_secs(5)).await;
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(b.state(), CircuitState::HalfOpen);
+    let heard = heard.lock().unwrap();
+    let reasons: Vec<TransitionReason> = heard
+        .iter()
+        .map(|k| match k {
+            EventKind::StateTransition { reason, .. } => *reason,
+            other => panic!("a non-transition event reached the listener: {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            TransitionReason::ConsecutiveFailures { count: 1 },
+            TransitionReason::Remote,
+            TransitionReason::OpenPeriodElapsed
+        ]
+    );
+}

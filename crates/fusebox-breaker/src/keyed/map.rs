@@ -95,19 +95,28 @@ impl KeyedBuilder {
             ));
         }
         let (name, config, events) = self.base.into_parts()?;
+        let transitions = EventBus::new();
         let overflow = Breaker::from_parts_keyed(
             name.clone(),
             Some((OVERFLOW_KEY.into(), self.key_label)),
             config.clone(),
             events.clone(),
+            transitions.clone(),
         );
-        let unkeyed = Breaker::from_parts_keyed(name.clone(), None, config.clone(), events.clone());
+        let unkeyed = Breaker::from_parts_keyed(
+            name.clone(),
+            None,
+            config.clone(),
+            events.clone(),
+            transitions.clone(),
+        );
         let now = Instant::now();
         Ok(KeyedBreakers {
             inner: Arc::new(Inner {
                 name,
                 config,
                 events,
+                transitions,
                 shards: (0..SHARDS).map(|_| RwLock::new(HashTable::new())).collect(),
                 hasher: RandomState::new(),
                 live: AtomicUsize::new(0),
@@ -141,6 +150,7 @@ struct Inner {
     name: String,
     config: Config,
     events: EventBus,
+    transitions: EventBus,
     shards: Box<[Shard]>,
     hasher: RandomState,
     live: AtomicUsize,
@@ -255,6 +265,7 @@ impl KeyedBreakers {
                         Some((key.into(), inner.key_label)),
                         inner.config.clone(),
                         inner.events.clone(),
+                        inner.transitions.clone(),
                     ),
                     idle_ticks: AtomicU8::new(0),
                 }
@@ -308,6 +319,12 @@ impl KeyedBreakers {
     /// Listens to the events of every breaker of the set (each names its key).
     pub fn subscribe(&self, listener: impl EventListener) -> Subscription {
         self.inner.events.subscribe(listener)
+    }
+
+    /// Listens to the state transitions of every breaker of the set (see
+    /// [`Breaker::on_transition`]).
+    pub fn on_transition(&self, listener: impl EventListener) -> Subscription {
+        self.inner.transitions.subscribe(listener)
     }
 
     /// The key label (`"tenant_id"`).

@@ -1,0 +1,58 @@
+//! Transitions are logged with tracing.
+//!
+//! The only test in its binary: tracing caches per-callsite interest process-wide, so a test
+//! without a subscriber running beside it could hide these logs.
+
+use fusebox_breaker::Breaker;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn transitions_are_logged_with_name_from_to_and_reason() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        let b = Breaker::builder("payments")
+            .consecutive_failures(2)
+            .build()
+            .unwrap();
+        b.try_acquire().unwrap().failure();
+        b.try_acquire().unwrap().failure();
+        b.reset();
+    });
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 2, "{log}");
+    assert!(lines[0].contains("WARN"), "{}", lines[0]);
+    for field in [
+        "breaker=\"payments\"",
+        "from=closed",
+        "to=open",
+        "reason=2 consecutive failures",
+        "circuit breaker opened",
+    ] {
+        assert!(lines[0].contains(field), "missing {field}: {}", lines[0]);
+    }
+    assert!(
+        lines[1].contains("INFO") && lines[1].contains("reason=reset by operator"),
+        "{}",
+        lines[1]
+    );
+}
