@@ -194,6 +194,24 @@ impl Breaker {
         );
     }
 
+    /// For shared-state stores: when on, each half-open period starts with every probe slot
+    /// taken, and calls are rejected until [`grant_probes`](Self::grant_probes) (so one
+    /// instance of a cluster probes, the one that won a lease). The half-open maximum wait
+    /// still applies: a grant that never comes reopens the breaker.
+    pub fn gate_probes(&self, on: bool) {
+        self.shared.set_probe_gate(on);
+    }
+
+    /// Opens the probe slots of a gated half-open period; `false` if the breaker is not in one.
+    pub fn grant_probes(&self) -> bool {
+        self.shared.grant_probes()
+    }
+
+    /// The longest the breaker waits in half-open before reopening.
+    pub fn half_open_max_wait(&self) -> Duration {
+        self.shared.config.half_open_max_wait
+    }
+
     /// Listens to this breaker's state transitions only, whatever their cause (reason
     /// [`TransitionReason::Remote`] marks those applied from elsewhere). Unlike
     /// [`subscribe`](Self::subscribe), it does not make calls build events, so a shared-state
@@ -259,6 +277,16 @@ impl Breaker {
     /// The sliding window, if a rate policy is configured.
     pub fn window(&self) -> Option<WindowKind> {
         self.shared.config.window
+    }
+
+    /// The failure-rate threshold, if a failure-rate policy is configured.
+    pub fn failure_rate_threshold(&self) -> Option<f64> {
+        self.shared.config.failure_rate
+    }
+
+    /// The minimum number of calls before a rate may trip.
+    pub fn min_calls(&self) -> u32 {
+        self.shared.config.min_calls
     }
 }
 

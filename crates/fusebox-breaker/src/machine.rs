@@ -200,6 +200,9 @@ pub(crate) struct Shared {
     pub(crate) transitions: EventBus,
     needs_clock: bool,
     plain_success_path: bool,
+    /// When set, a half-open period starts with no probe slot until `grant_probes`: a shared
+    /// store lets one instance of a cluster probe.
+    probe_gate: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -229,6 +232,7 @@ impl Shared {
             key_label,
             needs_clock: config.needs_clock(),
             plain_success_path: !config.needs_clock() && config.window.is_none(),
+            probe_gate: std::sync::atomic::AtomicBool::new(false),
             config,
             events,
             transitions,
@@ -567,7 +571,12 @@ impl Shared {
     fn end_open_period(this: &Handle, generation: u32) {
         let mut word = this.load();
         while word.code() == OPEN && word.generation() == generation {
-            match this.cas(word, word.next(HALF_OPEN)) {
+            let mut half_open = word.next(HALF_OPEN);
+            if this.probe_gate.load(Relaxed) {
+                // Every slot taken until the store grants them.
+                half_open = half_open.with_probes(this.config.half_open_probes, 0);
+            }
+            match this.cas(word, half_open) {
                 Ok(()) => {
                     // Half-open from the moment the open period ended, however late the timer.
                     let ended = this.instant_at(this.open_until.load(Relaxed));
@@ -615,6 +624,27 @@ impl Shared {
                 Shared::end_open_period(&shared, guard.generation);
             }
         });
+    }
+
+    pub(crate) fn set_probe_gate(&self, on: bool) {
+        self.probe_gate.store(on, Relaxed);
+    }
+
+    /// Opens the probe slots of a gated half-open period; `false` if there is none to open.
+    pub(crate) fn grant_probes(&self) -> bool {
+        let mut word = self.load();
+        loop {
+            let gated = word.code() == HALF_OPEN
+                && word.in_flight() == self.config.half_open_probes
+                && word.successes() == 0;
+            if !gated {
+                return false;
+            }
+            match self.cas(word, word.with_probes(0, 0)) {
+                Ok(()) => return true,
+                Err(current) => word = current,
+            }
+        }
     }
 
     /// Moves to `target` from whatever state, as an operator or a shared store asks.

@@ -442,3 +442,33 @@ async fn transition_listeners_hear_transitions_and_nothing_else() {
         ]
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_gated_half_open_period_admits_probes_only_once_granted() {
+    let b = Breaker::builder("t")
+        .consecutive_failures(1)
+        .open_duration(Duration::from_secs(1))
+        .half_open_probes(2)
+        .half_open_max_wait(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    b.gate_probes(true);
+    assert!(!b.grant_probes(), "nothing to grant while closed");
+    call(&b, F);
+    wait(Duration::from_secs(1)).await;
+    assert_eq!(b.state(), CircuitState::HalfOpen);
+    assert_eq!(b.try_acquire().unwrap_err().state(), CircuitState::HalfOpen);
+    assert!(b.grant_probes());
+    assert!(!b.grant_probes(), "granted once per period");
+    let p1 = b.try_acquire().unwrap();
+    let _p2 = b.try_acquire().unwrap();
+    assert!(b.try_acquire().is_err());
+    drop(p1);
+    // A grant that never comes: the maximum wait reopens the breaker.
+    b.reset();
+    call(&b, F);
+    wait(Duration::from_secs(1)).await;
+    wait(Duration::from_secs(5)).await;
+    assert_eq!(b.try_acquire().unwrap_err().state(), CircuitState::Open);
+    assert_eq!(last_reason(&b), TransitionReason::ProbeTimedOut);
+}

@@ -112,6 +112,10 @@ pub enum EventKind {
         /// Attempts sent, including the successful one.
         attempts: u32,
     },
+    /// A shared-state store could not reach its backend; breakers keep deciding locally.
+    StoreDegraded,
+    /// A shared-state store reached its backend again and resumed sharing.
+    StoreRecovered,
 }
 
 /// Why a retried call was returned without a further attempt.

@@ -26,6 +26,7 @@
 //! | `http` | yes | HTTP classification ([`HttpClassifier`]) |
 //! | `grpc` | no | gRPC status classification (`GrpcClassifier`) |
 //! | `serde` | no | breaker and registry settings from any serde format |
+//! | `redis` | no | [`redis`]: breaker state shared across servers through Redis |
 //! | `axum` | no | `503` responses for open circuits, route layers |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -49,6 +50,10 @@ pub use fusebox_retry as retry;
 #[cfg(feature = "grpc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
 pub use fusebox_core::GrpcClassifier;
+
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use fusebox_redis as redis;
 
 mod builder;
 pub use builder::ServiceBuilderExt;

@@ -1,0 +1,46 @@
+//! Circuit breaker state shared across servers through Redis, with nothing on the hot path.
+//!
+//! When ten servers call the same failing API, each should not have to discover the outage on
+//! its own. A [`RedisStore`] shares the state of the breakers attached to it with every other
+//! instance using the same namespace:
+//!
+//! - **Calls stay local.** A call through an attached breaker sends no Redis command. Each
+//!   instance counts outcomes locally; every flush interval it sends the counts since the last
+//!   flush (one `EVALSHA` per breaker), and a Lua script adds them to a shared time-bucketed
+//!   window and trips the shared state when the window meets the breaker's failure-rate rule.
+//! - **Transitions spread.** A trip decided anywhere (by the shared window, or by one instance's
+//!   own breaker) is recorded atomically in Redis and published; every instance applies it
+//!   within milliseconds. Each flush also returns the shared state, a safety net for missed
+//!   messages and for instances that start late. Open-until times are kept on Redis's clock
+//!   (`TIME`) and sent as a remaining duration, so skewed local clocks do not matter.
+//! - **Redis trouble never fails a call.** Commands have a short timeout; if Redis is down,
+//!   slow or failing, breakers keep deciding on local state, a `StoreDegraded` event and a
+//!   rate-limited warning say so, counts keep accumulating, and the next successful flush sends
+//!   them and reconciles. Redis being unreachable at start-up is not fatal.
+//! - **One probe for the cluster.** When an instance's open period ends, it asks Redis for the
+//!   probe lease (`SET NX PX`); the winner alone lets probe calls through, the others stay open
+//!   until the lease or a newer open period ends. A prober that dies loses its lease (it
+//!   expires after the breaker's half-open maximum wait) and another instance takes over. Each
+//!   lease carries a fencing token; a probe result counts only while its lease is held.
+//! - **Keys expire.** `fusebox:{<namespace>:<breaker>}:state`, `…:win` and `…:probe` carry TTLs
+//!   refreshed on write, so abandoned breakers vanish without a cleanup job; they share a hash
+//!   tag, so each script touches one slot.
+//!
+//! Not yet done (see `docs/distributed.md`): a quorum of reporting instances, Redis Cluster, and
+//! tests of a slow Redis (`DEBUG SLEEP`) and of Redis restarted empty.
+//!
+//! ```no_run
+//! use fusebox_breaker::Breaker;
+//! use fusebox_redis::RedisStore;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+//! let store = RedisStore::builder("redis://127.0.0.1:6379/", "checkout").build()?;
+//! let payments = Breaker::builder("payments").failure_rate(0.5).min_calls(20).build()?;
+//! store.attach(&payments);
+//! # Ok(())
+//! # }
+//! ```
+
+mod store;
+
+pub use store::{RedisStore, RedisStoreBuilder};

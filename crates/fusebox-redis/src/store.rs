@@ -1,0 +1,556 @@
+use fusebox_breaker::{Breaker, CircuitState, OpenDuration, TransitionReason};
+use fusebox_core::{ConfigError, Event, EventBus, EventKind, EventListener, Subscription};
+use futures_util::StreamExt;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::Script;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+const FLUSH: &str = include_str!("flush.lua");
+const TRANSITION: &str = include_str!("transition.lua");
+const PROBE: &str = include_str!("probe.lua");
+
+static INSTANCES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Builds a [`RedisStore`].
+///
+/// | setting | default |
+/// |---|---|
+/// | `flush_interval` | 100 ms |
+/// | `command_timeout` | 250 ms |
+/// | `window` | 10 s, in 10 buckets |
+/// | `key_ttl` | 1 hour |
+#[derive(Clone, Debug)]
+pub struct RedisStoreBuilder {
+    url: String,
+    namespace: String,
+    flush_interval: Duration,
+    command_timeout: Duration,
+    window: Duration,
+    key_ttl: Duration,
+}
+
+impl RedisStoreBuilder {
+    /// How often outcome counts are sent and the shared state read back.
+    pub fn flush_interval(mut self, interval: Duration) -> Self {
+        self.flush_interval = interval;
+        self
+    }
+
+    /// The longest a Redis command may take before the store counts Redis as degraded.
+    pub fn command_timeout(mut self, timeout: Duration) -> Self {
+        self.command_timeout = timeout;
+        self
+    }
+
+    /// The length of the shared failure-rate window (kept in 10 buckets).
+    pub fn window(mut self, window: Duration) -> Self {
+        self.window = window;
+        self
+    }
+
+    /// How long the keys of an unused breaker live.
+    pub fn key_ttl(mut self, ttl: Duration) -> Self {
+        self.key_ttl = ttl;
+        self
+    }
+
+    /// Checks the settings and starts the store's background tasks. Must run inside a Tokio
+    /// runtime. Does not wait for Redis: an unreachable Redis is retried in the background.
+    pub fn build(self) -> Result<RedisStore, ConfigError> {
+        for (field, d) in [
+            ("flush_interval", self.flush_interval),
+            ("command_timeout", self.command_timeout),
+            ("key_ttl", self.key_ttl),
+        ] {
+            if d.is_zero() {
+                return Err(ConfigError::new(field, "greater than zero", d));
+            }
+        }
+        if self.window < Duration::from_millis(10) {
+            return Err(ConfigError::new("window", "at least 10ms", self.window));
+        }
+        if self.namespace.is_empty() || self.namespace.contains(['{', '}']) {
+            return Err(ConfigError::new(
+                "namespace",
+                "a non-empty string without braces",
+                &self.namespace,
+            ));
+        }
+        let client = redis::Client::open(self.url.as_str())
+            .map_err(|e| ConfigError::new("url", "a Redis URL", format!("{} ({e})", self.url)))?;
+        let (transitions, receiver) = mpsc::channel(1024);
+        let inner = Arc::new(Inner {
+            client,
+            channel: format!("fusebox:{}:transitions", self.namespace),
+            instance: format!(
+                "{}-{:016x}",
+                std::process::id(),
+                INSTANCES.fetch_add(1, std::sync::atomic::Ordering::Relaxed) as u64
+                    ^ std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_nanos() as u64)
+            ),
+            settings: self,
+            attached: Mutex::new(HashMap::new()),
+            transitions,
+            events: EventBus::new(),
+            health: Mutex::new(Health::default()),
+            connection: tokio::sync::Mutex::new(None),
+        });
+        tokio::spawn(drive(Arc::downgrade(&inner), receiver));
+        tokio::spawn(listen(Arc::downgrade(&inner)));
+        Ok(RedisStore { inner })
+    }
+}
+
+/// Shares the state of attached breakers with every instance using the same Redis namespace.
+/// Cheap to clone; dropping the last clone stops its background tasks.
+#[derive(Clone)]
+pub struct RedisStore {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("namespace", &self.inner.settings.namespace)
+            .field("degraded", &self.is_degraded())
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    client: redis::Client,
+    settings: RedisStoreBuilder,
+    channel: String,
+    /// Names this instance in probe leases.
+    instance: String,
+    attached: Mutex<HashMap<String, Vec<Arc<Attached>>>>,
+    transitions: mpsc::Sender<(Arc<Attached>, &'static str, Duration)>,
+    events: EventBus,
+    health: Mutex<Health>,
+    connection: tokio::sync::Mutex<Option<ConnectionManager>>,
+}
+
+#[derive(Default)]
+struct Health {
+    degraded: bool,
+    last_warning: Option<Instant>,
+    /// No connection attempt before this, and the wait after the next failure.
+    next_connect: Option<(Instant, Duration)>,
+}
+
+struct Attached {
+    breaker: Breaker,
+    /// The shared generation last applied or written; older news is ignored.
+    generation: Mutex<i64>,
+    /// Successes and failures already sent.
+    flushed: Mutex<(u64, u64)>,
+    /// The probe lease this instance holds (`<instance>:<token>`), if any.
+    lease: Mutex<String>,
+}
+
+impl RedisStore {
+    /// Starts building a store on the Redis at `url` (`redis://host:port/db`), sharing state
+    /// with every instance that uses the same `namespace`.
+    pub fn builder(url: impl Into<String>, namespace: impl Into<String>) -> RedisStoreBuilder {
+        RedisStoreBuilder {
+            url: url.into(),
+            namespace: namespace.into(),
+            flush_interval: Duration::from_millis(100),
+            command_timeout: Duration::from_millis(250),
+            window: Duration::from_secs(10),
+            key_ttl: Duration::from_secs(3600),
+        }
+    }
+
+    /// Shares `breaker`'s state from now on. Breakers with the same name, in any instance of
+    /// the namespace, share one state. The hot path is untouched: the store reads the
+    /// breaker's counters on its own schedule and listens only to its transitions. The store
+    /// keeps the breaker for as long as the store lives.
+    pub fn attach(&self, breaker: &Breaker) {
+        breaker.gate_probes(true);
+        let attached = Arc::new(Attached {
+            breaker: breaker.clone(),
+            generation: Mutex::new(0),
+            flushed: Mutex::new(counts(breaker)),
+            lease: Mutex::new(String::new()),
+        });
+        let sender = self.inner.transitions.clone();
+        // Weak: the breaker holds this listener, and the store holds the breaker.
+        let me = Arc::downgrade(&attached);
+        breaker
+            .on_transition(move |e: &Event<'_>| {
+                let EventKind::StateTransition { to, reason, .. } = e.kind else {
+                    return;
+                };
+                let action = match (to, reason) {
+                    (_, TransitionReason::Remote) => return,
+                    (CircuitState::HalfOpen, TransitionReason::OpenPeriodElapsed) => "probe",
+                    (CircuitState::Open, _) => "open",
+                    (CircuitState::Closed, TransitionReason::Reset) => "reset",
+                    (CircuitState::Closed, _) => "close",
+                    (CircuitState::ForcedOpen, _) => "forced_open",
+                    (CircuitState::Disabled, _) => "disabled",
+                    _ => return,
+                };
+                let Some(me) = me.upgrade() else {
+                    return;
+                };
+                let open_for = me
+                    .breaker
+                    .metrics()
+                    .open_until
+                    .map(|until| until.saturating_duration_since(tokio::time::Instant::now()))
+                    .unwrap_or_default();
+                if sender.try_send((me.clone(), action, open_for)).is_err() {
+                    tracing::warn!(
+                        breaker = e.source,
+                        "shared-state queue full; transition not shared"
+                    );
+                }
+            })
+            .detach();
+        lock(&self.inner.attached)
+            .entry(breaker.name().to_owned())
+            .or_default()
+            .push(attached);
+    }
+
+    /// Whether Redis is unreachable or failing right now.
+    pub fn is_degraded(&self) -> bool {
+        lock(&self.inner.health).degraded
+    }
+
+    /// Listens to the store's `StoreDegraded` and `StoreRecovered` events.
+    pub fn subscribe(&self, listener: impl EventListener) -> Subscription {
+        self.inner.events.subscribe(listener)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn counts(breaker: &Breaker) -> (u64, u64) {
+    let m = breaker.metrics();
+    (m.successes, m.failures)
+}
+
+/// The keys of one breaker; one hash tag, so every script touches one slot.
+fn keys(namespace: &str, name: &str) -> [String; 3] {
+    let base = format!("fusebox:{{{namespace}:{name}}}");
+    [
+        format!("{base}:state"),
+        format!("{base}:win"),
+        format!("{base}:probe"),
+    ]
+}
+
+impl Inner {
+    async fn connection(&self) -> Option<ConnectionManager> {
+        let mut slot = self.connection.lock().await;
+        if slot.is_none() {
+            if let Some((not_before, _)) = lock(&self.health).next_connect {
+                if Instant::now() < not_before {
+                    return None;
+                }
+            }
+            let timeout = self.settings.command_timeout;
+            let config = ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(timeout))
+                .set_response_timeout(Some(timeout))
+                .set_number_of_retries(1);
+            match tokio::time::timeout(
+                timeout * 2,
+                ConnectionManager::new_with_config(self.client.clone(), config),
+            )
+            .await
+            {
+                Ok(Ok(manager)) => {
+                    lock(&self.health).next_connect = None;
+                    *slot = Some(manager);
+                }
+                Ok(Err(e)) => self.connect_failed(&e.to_string()),
+                Err(_) => self.connect_failed("connection timed out"),
+            }
+        }
+        slot.clone()
+    }
+
+    /// Backs off the next connection attempt: 50 ms, doubling, at most 2 s.
+    fn connect_failed(&self, error: &str) {
+        {
+            let mut health = lock(&self.health);
+            let wait = health
+                .next_connect
+                .map_or(Duration::from_millis(50), |(_, w)| {
+                    (w * 2).min(Duration::from_secs(2))
+                });
+            health.next_connect = Some((Instant::now() + wait, wait));
+        }
+        self.degraded(error);
+    }
+
+    fn degraded(&self, error: &str) {
+        let mut health = lock(&self.health);
+        let first = !health.degraded;
+        health.degraded = true;
+        let warn = health
+            .last_warning
+            .is_none_or(|at| at.elapsed() >= Duration::from_secs(10));
+        if warn {
+            health.last_warning = Some(Instant::now());
+            tracing::warn!(
+                namespace = %self.settings.namespace,
+                error,
+                "Redis unavailable; breakers keep deciding locally"
+            );
+        }
+        drop(health);
+        if first {
+            self.events
+                .emit(|| Event::new(&self.settings.namespace, EventKind::StoreDegraded));
+        }
+    }
+
+    fn recovered(&self) {
+        let mut health = lock(&self.health);
+        if health.degraded {
+            health.degraded = false;
+            drop(health);
+            tracing::info!(namespace = %self.settings.namespace, "Redis reachable again; sharing resumed");
+            self.events
+                .emit(|| Event::new(&self.settings.namespace, EventKind::StoreRecovered));
+        }
+    }
+
+    async fn run<T: redis::FromRedisValue>(
+        &self,
+        invocation: &mut redis::ScriptInvocation<'_>,
+    ) -> Option<T> {
+        let mut connection = self.connection().await?;
+        let result = tokio::time::timeout(
+            self.settings.command_timeout,
+            invocation.invoke_async::<T>(&mut connection),
+        )
+        .await;
+        match result {
+            Ok(Ok(reply)) => {
+                self.recovered();
+                Some(reply)
+            }
+            Ok(Err(e)) => {
+                self.degraded(&e.to_string());
+                None
+            }
+            Err(_) => {
+                self.degraded("command timed out");
+                None
+            }
+        }
+    }
+
+    async fn flush(&self, flush: &Script, attached: &Attached) {
+        let b = &attached.breaker;
+        let now = counts(b);
+        let before = *lock(&attached.flushed);
+        let calls = (now.0 + now.1).saturating_sub(before.0 + before.1);
+        let failures = now.1.saturating_sub(before.1);
+        let [state_key, window_key, _] = keys(&self.settings.namespace, b.name());
+        let buckets = 10u64;
+        let bucket_ms = (self.settings.window.as_millis() as u64 / buckets).max(1);
+        let open_ms = open_ms(b.open_duration());
+        let mut invocation = flush.key(&state_key);
+        invocation
+            .key(&window_key)
+            .arg(calls)
+            .arg(failures)
+            .arg(bucket_ms)
+            .arg(buckets)
+            .arg(b.failure_rate_threshold().unwrap_or(0.0))
+            .arg(b.min_calls())
+            .arg(open_ms)
+            .arg(self.settings.key_ttl.as_millis() as u64)
+            .arg(&self.channel)
+            .arg(b.name());
+        if let Some((state, generation, remaining)) =
+            self.run::<(String, i64, u64)>(&mut invocation).await
+        {
+            // Sent: later flushes count from here.
+            *lock(&attached.flushed) = now;
+            apply(attached, &state, generation, remaining);
+        }
+    }
+
+    async fn share(&self, script: &Script, attached: &Attached, action: &str, open_for: Duration) {
+        let b = &attached.breaker;
+        let [state_key, window_key, probe_key] = keys(&self.settings.namespace, b.name());
+        let open_ms = (open_for.as_millis() as u64).max(1);
+        let mut invocation = script.key(&state_key);
+        invocation
+            .key(&window_key)
+            .key(&probe_key)
+            .arg(action)
+            .arg(open_ms)
+            .arg(self.settings.key_ttl.as_millis() as u64)
+            .arg(&self.channel)
+            .arg(b.name())
+            .arg(std::mem::take(&mut *lock(&attached.lease)));
+        if let Some((_, generation, _)) = self.run::<(String, i64, u64)>(&mut invocation).await {
+            let mut seen = lock(&attached.generation);
+            *seen = (*seen).max(generation);
+        }
+    }
+
+    /// The open period ended here: probe if this instance wins the cluster's lease, otherwise
+    /// stay open until the lease (or a newer open period) ends. If Redis cannot be asked, the
+    /// local breaker probes on its own.
+    async fn request_probe(&self, script: &Script, attached: &Attached) {
+        let b = &attached.breaker;
+        let [state_key, window_key, probe_key] = keys(&self.settings.namespace, b.name());
+        let lease_ms = (b.half_open_max_wait().as_millis() as u64).max(1);
+        let mut invocation = script.key(&state_key);
+        invocation
+            .key(&window_key)
+            .key(&probe_key)
+            .arg(&self.instance)
+            .arg(lease_ms);
+        match self.run::<(String, u64, String)>(&mut invocation).await {
+            Some((decision, wait_ms, lease)) => match decision.as_str() {
+                "granted" => {
+                    *lock(&attached.lease) = lease;
+                    b.grant_probes();
+                }
+                "wait" => {
+                    // Look again after an open period at most, whatever the lease says.
+                    let wait =
+                        Duration::from_millis(wait_ms.max(1)).min(b.open_duration().initial());
+                    b.apply_remote_open(wait)
+                }
+                "closed" => b.apply_remote_state(CircuitState::Closed),
+                "forced_open" => b.apply_remote_state(CircuitState::ForcedOpen),
+                _ => {
+                    b.grant_probes();
+                }
+            },
+            None => {
+                b.grant_probes();
+            }
+        }
+    }
+}
+
+fn open_ms(open: OpenDuration) -> u64 {
+    (open.initial().as_millis() as u64).max(1)
+}
+
+/// Applies shared state `generation` to a local breaker, once.
+fn apply(attached: &Attached, state: &str, generation: i64, remaining_ms: u64) {
+    {
+        let mut seen = lock(&attached.generation);
+        if generation <= *seen {
+            return;
+        }
+        *seen = generation;
+    }
+    let b = &attached.breaker;
+    let local = b.state();
+    match state {
+        "open" if remaining_ms > 0 && local != CircuitState::Open => {
+            b.apply_remote_open(Duration::from_millis(remaining_ms))
+        }
+        "closed" if local != CircuitState::Closed => b.apply_remote_state(CircuitState::Closed),
+        "forced_open" if local != CircuitState::ForcedOpen => {
+            b.apply_remote_state(CircuitState::ForcedOpen)
+        }
+        "disabled" if local != CircuitState::Disabled => {
+            b.apply_remote_state(CircuitState::Disabled)
+        }
+        _ => {}
+    }
+}
+
+/// Flushes every attached breaker on the interval, and shares local transitions as they come.
+async fn drive(
+    inner: std::sync::Weak<Inner>,
+    mut transitions: mpsc::Receiver<(Arc<Attached>, &'static str, Duration)>,
+) {
+    let flush = Script::new(FLUSH);
+    let transition = Script::new(TRANSITION);
+    let probe = Script::new(PROBE);
+    let interval = match inner.upgrade() {
+        Some(inner) => inner.settings.flush_interval,
+        None => return,
+    };
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {
+                let Some(inner) = inner.upgrade() else { return };
+                let all: Vec<Arc<Attached>> =
+                    lock(&inner.attached).values().flatten().cloned().collect();
+                for attached in all {
+                    inner.flush(&flush, &attached).await;
+                }
+            }
+            message = transitions.recv() => {
+                let Some((attached, action, open_for)) = message else { return };
+                let Some(inner) = inner.upgrade() else { return };
+                if action == "probe" {
+                    inner.request_probe(&probe, &attached).await;
+                } else {
+                    inner.share(&transition, &attached, action, open_for).await;
+                }
+            }
+        }
+    }
+}
+
+/// Applies transitions published by any instance; reconnects with backoff when the
+/// subscription drops.
+async fn listen(inner: std::sync::Weak<Inner>) {
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        let (client, channel) = match inner.upgrade() {
+            Some(inner) => (inner.client.clone(), inner.channel.clone()),
+            None => return,
+        };
+        if let Ok(Ok(mut pubsub)) =
+            tokio::time::timeout(Duration::from_secs(1), client.get_async_pubsub()).await
+        {
+            if pubsub.subscribe(&channel).await.is_ok() {
+                backoff = Duration::from_millis(50);
+                let mut messages = pubsub.on_message();
+                while let Some(message) = messages.next().await {
+                    let Some(inner) = inner.upgrade() else { return };
+                    let Ok(payload) = message.get_payload::<String>() else {
+                        continue;
+                    };
+                    let mut parts = payload.split('\t');
+                    let (Some(name), Some(state), Some(generation), Some(remaining)) =
+                        (parts.next(), parts.next(), parts.next(), parts.next())
+                    else {
+                        continue;
+                    };
+                    let (Ok(generation), Ok(remaining)) =
+                        (generation.parse::<i64>(), remaining.parse::<u64>())
+                    else {
+                        continue;
+                    };
+                    let targets = lock(&inner.attached).get(name).cloned().unwrap_or_default();
+                    for attached in targets {
+                        apply(&attached, state, generation, remaining);
+                    }
+                }
+            }
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(2));
+    }
+}

@@ -1,0 +1,129 @@
+//! After an open period, exactly one instance of the cluster probes.
+
+mod support;
+
+use fusebox_breaker::{Breaker, CircuitState, Permit};
+use fusebox_redis::RedisStore;
+use std::time::{Duration, Instant};
+use support::{eventually, RedisServer};
+
+fn instance(url: &str, max_wait: Duration) -> (RedisStore, Breaker) {
+    let store = RedisStore::builder(url, "probe")
+        .flush_interval(Duration::from_millis(20))
+        .build()
+        .unwrap();
+    let breaker = Breaker::builder("calendar")
+        .consecutive_failures(1)
+        .open_duration(Duration::from_millis(200))
+        .half_open_max_wait(max_wait)
+        .build()
+        .unwrap();
+    store.attach(&breaker);
+    (store, breaker)
+}
+
+/// Every instance tries a call every 5 ms for `during`; returns the probes admitted, held.
+async fn collect_probes(
+    instances: &[(Option<RedisStore>, Breaker)],
+    during: Duration,
+) -> Vec<(usize, Permit)> {
+    let mut held = Vec::new();
+    let started = Instant::now();
+    while started.elapsed() < during {
+        for (i, (_, b)) in instances.iter().enumerate() {
+            if let Ok(permit) = b.try_acquire() {
+                assert!(
+                    permit.is_probe(),
+                    "instance {i} admitted a call that is not a probe"
+                );
+                held.push((i, permit));
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    held
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exactly_one_instance_probes_and_its_success_closes_all() {
+    let redis = RedisServer::start();
+    let instances: Vec<(Option<RedisStore>, Breaker)> = (0..3)
+        .map(|_| {
+            let (s, b) = instance(&redis.url(), Duration::from_secs(5));
+            (Some(s), b)
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    instances[0].1.try_acquire().unwrap().failure();
+    eventually("open everywhere", Duration::from_secs(3), || {
+        instances
+            .iter()
+            .all(|(_, b)| b.state() == CircuitState::Open)
+    })
+    .await;
+
+    let mut probes = collect_probes(&instances, Duration::from_millis(1_500)).await;
+    assert_eq!(probes.len(), 1, "one probe for the whole cluster");
+    let (_, probe) = probes.pop().unwrap();
+    probe.success();
+    eventually("closed everywhere", Duration::from_secs(3), || {
+        instances
+            .iter()
+            .all(|(_, b)| b.state() == CircuitState::Closed)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prober_that_dies_loses_its_lease_and_another_instance_probes() {
+    let redis = RedisServer::start();
+    let mut instances: Vec<(Option<RedisStore>, Breaker)> = (0..3)
+        .map(|_| {
+            let (s, b) = instance(&redis.url(), Duration::from_millis(500));
+            (Some(s), b)
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    instances[0].1.try_acquire().unwrap().failure();
+    eventually("open everywhere", Duration::from_secs(3), || {
+        instances
+            .iter()
+            .all(|(_, b)| b.state() == CircuitState::Open)
+    })
+    .await;
+    let mut first = Vec::new();
+    let started = Instant::now();
+    while first.is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "no instance probed"
+        );
+        first = collect_probes(&instances, Duration::from_millis(20)).await;
+    }
+    assert_eq!(first.len(), 1);
+    let dead = first[0].0;
+    // The prober dies mid-probe: its store stops, its probe never completes.
+    instances[dead].0 = None;
+    let others: Vec<(Option<RedisStore>, Breaker)> = instances
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != dead)
+        .map(|(_, (s, b))| (s.clone(), b.clone()))
+        .collect();
+    let started = Instant::now();
+    let mut second = Vec::new();
+    while second.is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "no other instance took over the probe"
+        );
+        second = collect_probes(&others, Duration::from_millis(20)).await;
+    }
+    let took = started.elapsed();
+    assert_eq!(second.len(), 1, "one instance took over");
+    assert!(
+        took >= Duration::from_millis(300),
+        "not before the dead prober's lease could expire: {took:?}"
+    );
+    drop(first);
+}

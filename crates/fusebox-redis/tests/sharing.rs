@@ -1,0 +1,200 @@
+//! Breakers in several instances sharing state through a real redis-server.
+
+mod support;
+
+use fusebox_breaker::{Breaker, CircuitState};
+use fusebox_core::{Event, EventKind};
+use fusebox_redis::RedisStore;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use support::{eventually, free_port, RedisServer};
+
+const BOUND: Duration = Duration::from_secs(3);
+
+fn store(url: &str, namespace: &str) -> RedisStore {
+    RedisStore::builder(url, namespace)
+        .flush_interval(Duration::from_millis(20))
+        .build()
+        .unwrap()
+}
+
+fn rate_breaker() -> Breaker {
+    Breaker::builder("payments")
+        .failure_rate(0.5)
+        .count_window(100)
+        .min_calls(10)
+        .open_duration(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_spread_across_instances_trip_all_of_them() {
+    let redis = RedisServer::start();
+    let instances: Vec<(RedisStore, Breaker)> = (0..3)
+        .map(|_| {
+            let s = store(&redis.url(), "spread");
+            let b = rate_breaker();
+            s.attach(&b);
+            (s, b)
+        })
+        .collect();
+    // Four failures each: under every instance's own minimum of ten calls.
+    for (_, b) in &instances {
+        for _ in 0..4 {
+            b.try_acquire().unwrap().failure();
+        }
+        assert_eq!(b.state(), CircuitState::Closed);
+    }
+    let took = eventually("every instance open", BOUND, || {
+        instances
+            .iter()
+            .all(|(_, b)| b.state() == CircuitState::Open)
+    })
+    .await;
+    println!("shared trip reached all three instances in {took:?}");
+    let remaining = instances[2].1.try_acquire().unwrap_err().retry_after();
+    assert!(
+        remaining > Duration::from_secs(25),
+        "open-until comes from Redis: {remaining:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trip_or_a_reset_in_one_instance_reaches_every_instance() {
+    let redis = RedisServer::start();
+    let breakers: Vec<(RedisStore, Breaker)> = (0..3)
+        .map(|_| {
+            let s = store(&redis.url(), "spread-local");
+            let b = Breaker::builder("telephony")
+                .consecutive_failures(3)
+                .open_duration(Duration::from_secs(30))
+                .build()
+                .unwrap();
+            s.attach(&b);
+            (s, b)
+        })
+        .collect();
+    for _ in 0..3 {
+        breakers[0].1.try_acquire().unwrap().failure();
+    }
+    assert_eq!(breakers[0].1.state(), CircuitState::Open);
+    let took = eventually("open everywhere", BOUND, || {
+        breakers
+            .iter()
+            .all(|(_, b)| b.state() == CircuitState::Open)
+    })
+    .await;
+    println!("a local trip reached every instance in {took:?}");
+
+    breakers[1].1.reset();
+    eventually("closed everywhere", BOUND, || {
+        breakers
+            .iter()
+            .all(|(_, b)| b.state() == CircuitState::Closed)
+    })
+    .await;
+    breakers[2].1.force_open();
+    eventually("forced open everywhere", BOUND, || {
+        breakers
+            .iter()
+            .all(|(_, b)| b.state() == CircuitState::ForcedOpen)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_send_no_redis_commands() {
+    let redis = RedisServer::start();
+    let store = RedisStore::builder(redis.url(), "quiet")
+        .flush_interval(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    let b = rate_breaker();
+    store.attach(&b);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before = redis.commands().await;
+    let started = std::time::Instant::now();
+    for round in 0..10 {
+        for _ in 0..10_000 {
+            b.try_acquire().unwrap().success();
+        }
+        if round % 2 == 0 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let elapsed = started.elapsed();
+    let after = redis.commands().await;
+    let (commands, scripts) = (after.0 - before.0 - 1, after.1 - before.1); // minus one INFO
+    let flushes = (elapsed.as_millis() / 50) as u64 + 2;
+    println!(
+        "{scripts} script calls ({commands} commands with those the scripts ran) \
+         for 100,000 calls over {elapsed:?}"
+    );
+    assert!(
+        scripts <= flushes,
+        "{scripts} script calls for 100,000 calls; expected at most one per flush ({flushes})"
+    );
+    // Each flush script runs a handful of commands inside Redis; none of it scales with calls.
+    assert!(commands <= flushes * 8, "{commands} commands in all");
+    assert_eq!(b.metrics().successes, 100_000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_fails_no_call_and_sharing_resumes_when_it_returns() {
+    let port = free_port();
+    let url = format!("redis://127.0.0.1:{port}/");
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let a = store(&url, "outage");
+    a.subscribe(move |e: &Event<'_>| sink.lock().unwrap().push(e.kind))
+        .detach();
+    let breaker_a = Breaker::builder("email")
+        .consecutive_failures(3)
+        .open_duration(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    a.attach(&breaker_a);
+
+    // No Redis yet: calls work, the breaker decides locally, the store says it is degraded.
+    for _ in 0..1_000 {
+        breaker_a.try_acquire().unwrap().success();
+    }
+    eventually("degraded", BOUND, || a.is_degraded()).await;
+    assert_eq!(
+        events.lock().unwrap().first(),
+        Some(&EventKind::StoreDegraded)
+    );
+
+    let mut redis = RedisServer::start_on(port);
+    eventually("recovered", Duration::from_secs(10), || !a.is_degraded()).await;
+    assert!(events.lock().unwrap().contains(&EventKind::StoreRecovered));
+
+    // Sharing works: a trip in another instance reaches this one.
+    let b = store(&url, "outage");
+    let breaker_b = Breaker::builder("email")
+        .consecutive_failures(3)
+        .open_duration(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    b.attach(&breaker_b);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for _ in 0..3 {
+        breaker_b.try_acquire().unwrap().failure();
+    }
+    eventually("the trip reached the recovered instance", BOUND, || {
+        breaker_a.state() == CircuitState::Open
+    })
+    .await;
+
+    // Redis goes away under load: still no call fails because of the store.
+    breaker_a.reset();
+    breaker_b.reset();
+    redis.stop();
+    for _ in 0..10_000 {
+        breaker_a.try_acquire().unwrap().success();
+    }
+    eventually("degraded again", BOUND, || a.is_degraded()).await;
+    assert_eq!(breaker_a.metrics().successes, 11_000);
+}
