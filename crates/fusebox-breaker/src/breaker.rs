@@ -1,6 +1,6 @@
 use crate::config::{BreakerBuilder, Config, OpenDuration, WindowKind};
 use crate::error::CircuitOpen;
-use crate::machine::{Admission, Handle, Shared, Ticket, Transition};
+use crate::machine::{Admission, Handle, Shared, Ticket, Transition, WeakHandle};
 use fusebox_core::{
     CircuitState, EventBus, EventListener, Outcome, Subscription, TransitionReason,
 };
@@ -54,13 +54,7 @@ impl Breaker {
 
     pub(crate) fn from_parts(name: String, config: Config, events: EventBus) -> Breaker {
         Breaker {
-            shared: Handle::Counted(Arc::new(Shared::new(
-                name,
-                None,
-                config,
-                events,
-                EventBus::new(),
-            ))),
+            shared: Handle::Counted(Arc::new(Shared::new(name, None, config, events, None))),
         }
     }
 
@@ -69,7 +63,7 @@ impl Breaker {
         key: Option<(Box<str>, &'static str)>,
         config: Config,
         events: EventBus,
-        transitions: EventBus,
+        set_transitions: EventBus,
     ) -> Breaker {
         Breaker {
             shared: Handle::Counted(Arc::new(Shared::new(
@@ -77,7 +71,7 @@ impl Breaker {
                 key,
                 config,
                 events,
-                transitions,
+                Some(set_transitions),
             ))),
         }
     }
@@ -85,12 +79,15 @@ impl Breaker {
     pub(crate) fn from_parts_static(name: String, config: Config, events: EventBus) -> Breaker {
         Breaker {
             shared: Handle::Static(Box::leak(Box::new(Shared::new(
-                name,
-                None,
-                config,
-                events,
-                EventBus::new(),
+                name, None, config, events, None,
             )))),
+        }
+    }
+
+    /// A reference that does not keep the breaker alive.
+    pub fn downgrade(&self) -> WeakBreaker {
+        WeakBreaker {
+            handle: self.shared.downgrade(),
         }
     }
 
@@ -288,6 +285,50 @@ impl Breaker {
     pub fn min_calls(&self) -> u32 {
         self.shared.config.min_calls
     }
+}
+
+/// A reference to a breaker that does not keep it alive: what a shared-state store holds, so
+/// that a keyed set can still evict idle breakers.
+#[derive(Clone)]
+pub struct WeakBreaker {
+    handle: WeakHandle,
+}
+
+impl fmt::Debug for WeakBreaker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WeakBreaker").finish_non_exhaustive()
+    }
+}
+
+impl WeakBreaker {
+    /// The breaker, if it still exists.
+    pub fn upgrade(&self) -> Option<Breaker> {
+        self.handle.upgrade().map(|shared| Breaker { shared })
+    }
+}
+
+/// Shares breaker state beyond this process. A store is told of each breaker to share
+/// ([`attach`](Self::attach)) and then works through the breaker's public seams only:
+/// [`Breaker::on_transition`] to hear local decisions, the monotonic counters of
+/// [`Breaker::metrics`] to send outcome deltas, [`Breaker::apply_remote_state`] /
+/// [`Breaker::apply_remote_open`] for decisions made elsewhere, and
+/// [`Breaker::gate_probes`] / [`Breaker::grant_probes`] for one probe per cluster. Nothing of
+/// it runs on the path of a call.
+///
+/// [`KeyedBreakers`](crate::KeyedBreakers) and [`BreakerRegistry`](crate::BreakerRegistry)
+/// attach every breaker they make to their store. The in-process default, [`LocalState`],
+/// shares nothing.
+pub trait StateStore: Send + Sync + 'static {
+    /// Starts sharing `breaker`'s state. Called once per breaker.
+    fn attach(&self, breaker: &Breaker);
+}
+
+/// The default store: every breaker decides alone, in this process.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LocalState;
+
+impl StateStore for LocalState {
+    fn attach(&self, _: &Breaker) {}
 }
 
 /// Permission to make one call, from [`Breaker::try_acquire`]. Record the outcome with

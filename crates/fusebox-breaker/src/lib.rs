@@ -85,7 +85,9 @@ mod window;
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
 
-pub use breaker::{Breaker, BreakerMetrics, Permit, WindowMetrics};
+pub use breaker::{
+    Breaker, BreakerMetrics, LocalState, Permit, StateStore, WeakBreaker, WindowMetrics,
+};
 pub use config::{
     BreakerBuilder, ConfigError, OpenDuration, WindowKind, MAX_COUNT_WINDOW, MAX_PROBES,
     MAX_TIME_BUCKETS,

@@ -154,7 +154,7 @@ impl Handle {
         }
     }
 
-    fn downgrade(&self) -> WeakHandle {
+    pub(crate) fn downgrade(&self) -> WeakHandle {
         match self {
             Handle::Counted(shared) => WeakHandle::Counted(Arc::downgrade(shared)),
             Handle::Static(shared) => WeakHandle::Static(shared),
@@ -163,13 +163,14 @@ impl Handle {
 }
 
 /// Held by timers, so a pending timer does not keep a counted breaker alive.
-enum WeakHandle {
+#[derive(Clone)]
+pub(crate) enum WeakHandle {
     Counted(Weak<Shared>),
     Static(&'static Shared),
 }
 
 impl WeakHandle {
-    fn upgrade(&self) -> Option<Handle> {
+    pub(crate) fn upgrade(&self) -> Option<Handle> {
         match self {
             WeakHandle::Counted(weak) => weak.upgrade().map(Handle::Counted),
             WeakHandle::Static(shared) => Some(Handle::Static(shared)),
@@ -198,6 +199,8 @@ pub(crate) struct Shared {
     /// Listeners to transitions only: a shared-state store hears local decisions without
     /// making every call build an event.
     pub(crate) transitions: EventBus,
+    /// The transition listeners of the keyed set this breaker belongs to, if any.
+    set_transitions: Option<EventBus>,
     needs_clock: bool,
     plain_success_path: bool,
     /// When set, a half-open period starts with no probe slot until `grant_probes`: a shared
@@ -211,7 +214,7 @@ impl Shared {
         key: Option<(Box<str>, &'static str)>,
         config: Config,
         events: EventBus,
-        transitions: EventBus,
+        set_transitions: Option<EventBus>,
     ) -> Shared {
         let (key, key_label) = match key {
             Some((key, label)) => (Some(key), label),
@@ -235,7 +238,8 @@ impl Shared {
             probe_gate: std::sync::atomic::AtomicBool::new(false),
             config,
             events,
-            transitions,
+            transitions: EventBus::new(),
+            set_transitions,
         }
     }
 
@@ -715,6 +719,9 @@ impl Shared {
         let event = || self.event(EventKind::StateTransition { from, to, reason });
         self.events.emit(event);
         self.transitions.emit(event);
+        if let Some(set) = &self.set_transitions {
+            set.emit(event);
+        }
     }
 
     pub(crate) fn last_transition(&self) -> Option<Transition> {

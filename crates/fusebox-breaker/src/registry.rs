@@ -1,6 +1,6 @@
 //! Named breakers with per-name configuration, dependencies between them, and history.
 
-use crate::breaker::{Breaker, BreakerMetrics};
+use crate::breaker::{Breaker, BreakerMetrics, LocalState, StateStore};
 use crate::config::BreakerBuilder;
 use fusebox_core::{CircuitState, ConfigError, Event, EventKind};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -54,6 +54,7 @@ pub struct BreakerRegistry {
 
 struct Inner {
     factory: Box<Factory>,
+    store: RwLock<Arc<dyn StateStore>>,
     breakers: RwLock<BTreeMap<String, Breaker>>,
     dependencies: RwLock<HashMap<String, Vec<String>>>,
     transitions: Mutex<VecDeque<LoggedTransition>>,
@@ -181,6 +182,7 @@ impl BreakerRegistry {
         BreakerRegistry {
             inner: Arc::new(Inner {
                 factory: Box::new(factory),
+                store: RwLock::new(Arc::new(LocalState)),
                 breakers: RwLock::new(BTreeMap::new()),
                 dependencies: RwLock::new(HashMap::new()),
                 transitions: Mutex::new(VecDeque::new()),
@@ -188,6 +190,12 @@ impl BreakerRegistry {
                 snapshot_capacity: AtomicUsize::new(60),
             }),
         }
+    }
+
+    /// Shares the state of every breaker the registry makes or registers from now on through
+    /// `store`.
+    pub fn set_store(&self, store: impl StateStore) {
+        *self.inner.store.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(store);
     }
 
     /// Keeps at most `capacity` snapshots (default 60, at least 1); older ones are dropped.
@@ -260,6 +268,14 @@ impl BreakerRegistry {
             })
             .detach();
         map.insert(name.to_owned(), breaker.clone());
+        drop(map);
+        let store = self
+            .inner
+            .store
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        store.attach(&breaker);
         breaker
     }
 

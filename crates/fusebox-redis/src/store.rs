@@ -1,4 +1,6 @@
-use fusebox_breaker::{Breaker, CircuitState, OpenDuration, TransitionReason};
+use fusebox_breaker::{
+    Breaker, CircuitState, OpenDuration, StateStore, TransitionReason, WeakBreaker,
+};
 use fusebox_core::{ConfigError, Event, EventBus, EventKind, EventListener, Subscription};
 use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -145,7 +147,10 @@ struct Health {
 }
 
 struct Attached {
-    breaker: Breaker,
+    /// Weak, so a keyed set can still evict the breaker; the store forgets it then.
+    breaker: WeakBreaker,
+    /// The breaker's name, and its key if it has one: `name` or `name:key`.
+    id: String,
     /// The shared generation last applied or written; older news is ignored.
     generation: Mutex<i64>,
     /// Successes and failures already sent.
@@ -174,8 +179,13 @@ impl RedisStore {
     /// keeps the breaker for as long as the store lives.
     pub fn attach(&self, breaker: &Breaker) {
         breaker.gate_probes(true);
+        let id = match breaker.key() {
+            Some(key) => format!("{}:{key}", breaker.name()),
+            None => breaker.name().to_owned(),
+        };
         let attached = Arc::new(Attached {
-            breaker: breaker.clone(),
+            breaker: breaker.downgrade(),
+            id: id.clone(),
             generation: Mutex::new(0),
             flushed: Mutex::new(counts(breaker)),
             lease: Mutex::new(String::new()),
@@ -201,8 +211,10 @@ impl RedisStore {
                 let Some(me) = me.upgrade() else {
                     return;
                 };
-                let open_for = me
-                    .breaker
+                let Some(breaker) = me.breaker.upgrade() else {
+                    return;
+                };
+                let open_for = breaker
                     .metrics()
                     .open_until
                     .map(|until| until.saturating_duration_since(tokio::time::Instant::now()))
@@ -216,9 +228,15 @@ impl RedisStore {
             })
             .detach();
         lock(&self.inner.attached)
-            .entry(breaker.name().to_owned())
+            .entry(id)
             .or_default()
             .push(attached);
+    }
+
+    /// How many breakers the store shares (breakers dropped, or evicted from a keyed set, are
+    /// forgotten at the next flush).
+    pub fn attached(&self) -> usize {
+        lock(&self.inner.attached).values().map(Vec::len).sum()
     }
 
     /// Whether Redis is unreachable or failing right now.
@@ -232,6 +250,12 @@ impl RedisStore {
     }
 }
 
+impl StateStore for RedisStore {
+    fn attach(&self, breaker: &Breaker) {
+        RedisStore::attach(self, breaker);
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -242,8 +266,8 @@ fn counts(breaker: &Breaker) -> (u64, u64) {
 }
 
 /// The keys of one breaker; one hash tag, so every script touches one slot.
-fn keys(namespace: &str, name: &str) -> [String; 3] {
-    let base = format!("fusebox:{{{namespace}:{name}}}");
+fn keys(namespace: &str, id: &str) -> [String; 3] {
+    let base = format!("fusebox:{{{namespace}:{id}}}");
     [
         format!("{base}:state"),
         format!("{base}:win"),
@@ -355,13 +379,18 @@ impl Inner {
         }
     }
 
-    async fn flush(&self, flush: &Script, attached: &Attached) {
-        let b = &attached.breaker;
+    /// Sends one breaker's counts and applies the shared state; `false` once the breaker is
+    /// gone.
+    async fn flush(&self, flush: &Script, attached: &Attached) -> bool {
+        let Some(breaker) = attached.breaker.upgrade() else {
+            return false;
+        };
+        let b = &breaker;
         let now = counts(b);
         let before = *lock(&attached.flushed);
         let calls = (now.0 + now.1).saturating_sub(before.0 + before.1);
         let failures = now.1.saturating_sub(before.1);
-        let [state_key, window_key, _] = keys(&self.settings.namespace, b.name());
+        let [state_key, window_key, _] = keys(&self.settings.namespace, &attached.id);
         let buckets = 10u64;
         let bucket_ms = (self.settings.window.as_millis() as u64 / buckets).max(1);
         let open_ms = open_ms(b.open_duration());
@@ -377,19 +406,19 @@ impl Inner {
             .arg(open_ms)
             .arg(self.settings.key_ttl.as_millis() as u64)
             .arg(&self.channel)
-            .arg(b.name());
+            .arg(&attached.id);
         if let Some((state, generation, remaining)) =
             self.run::<(String, i64, u64)>(&mut invocation).await
         {
             // Sent: later flushes count from here.
             *lock(&attached.flushed) = now;
-            apply(attached, &state, generation, remaining);
+            apply(attached, b, &state, generation, remaining);
         }
+        true
     }
 
     async fn share(&self, script: &Script, attached: &Attached, action: &str, open_for: Duration) {
-        let b = &attached.breaker;
-        let [state_key, window_key, probe_key] = keys(&self.settings.namespace, b.name());
+        let [state_key, window_key, probe_key] = keys(&self.settings.namespace, &attached.id);
         let open_ms = (open_for.as_millis() as u64).max(1);
         let mut invocation = script.key(&state_key);
         invocation
@@ -399,7 +428,7 @@ impl Inner {
             .arg(open_ms)
             .arg(self.settings.key_ttl.as_millis() as u64)
             .arg(&self.channel)
-            .arg(b.name())
+            .arg(&attached.id)
             .arg(std::mem::take(&mut *lock(&attached.lease)));
         if let Some((_, generation, _)) = self.run::<(String, i64, u64)>(&mut invocation).await {
             let mut seen = lock(&attached.generation);
@@ -411,8 +440,11 @@ impl Inner {
     /// stay open until the lease (or a newer open period) ends. If Redis cannot be asked, the
     /// local breaker probes on its own.
     async fn request_probe(&self, script: &Script, attached: &Attached) {
-        let b = &attached.breaker;
-        let [state_key, window_key, probe_key] = keys(&self.settings.namespace, b.name());
+        let Some(breaker) = attached.breaker.upgrade() else {
+            return;
+        };
+        let b = &breaker;
+        let [state_key, window_key, probe_key] = keys(&self.settings.namespace, &attached.id);
         let lease_ms = (b.half_open_max_wait().as_millis() as u64).max(1);
         let mut invocation = script.key(&state_key);
         invocation
@@ -450,7 +482,7 @@ fn open_ms(open: OpenDuration) -> u64 {
 }
 
 /// Applies shared state `generation` to a local breaker, once.
-fn apply(attached: &Attached, state: &str, generation: i64, remaining_ms: u64) {
+fn apply(attached: &Attached, b: &Breaker, state: &str, generation: i64, remaining_ms: u64) {
     {
         let mut seen = lock(&attached.generation);
         if generation <= *seen {
@@ -458,7 +490,6 @@ fn apply(attached: &Attached, state: &str, generation: i64, remaining_ms: u64) {
         }
         *seen = generation;
     }
-    let b = &attached.breaker;
     let local = b.state();
     match state {
         "open" if remaining_ms > 0 && local != CircuitState::Open => {
@@ -495,8 +526,16 @@ async fn drive(
                 let Some(inner) = inner.upgrade() else { return };
                 let all: Vec<Arc<Attached>> =
                     lock(&inner.attached).values().flatten().cloned().collect();
+                let mut gone = false;
                 for attached in all {
-                    inner.flush(&flush, &attached).await;
+                    gone |= !inner.flush(&flush, &attached).await;
+                }
+                if gone {
+                    let mut map = lock(&inner.attached);
+                    for list in map.values_mut() {
+                        list.retain(|a| a.breaker.upgrade().is_some());
+                    }
+                    map.retain(|_, list| !list.is_empty());
                 }
             }
             message = transitions.recv() => {
@@ -532,8 +571,9 @@ async fn listen(inner: std::sync::Weak<Inner>) {
                     let Ok(payload) = message.get_payload::<String>() else {
                         continue;
                     };
-                    let mut parts = payload.split('\t');
-                    let (Some(name), Some(state), Some(generation), Some(remaining)) =
+                    // The id may hold anything; the last three fields are numbers and a word.
+                    let mut parts = payload.rsplitn(4, '\t');
+                    let (Some(remaining), Some(generation), Some(state), Some(id)) =
                         (parts.next(), parts.next(), parts.next(), parts.next())
                     else {
                         continue;
@@ -543,9 +583,11 @@ async fn listen(inner: std::sync::Weak<Inner>) {
                     else {
                         continue;
                     };
-                    let targets = lock(&inner.attached).get(name).cloned().unwrap_or_default();
+                    let targets = lock(&inner.attached).get(id).cloned().unwrap_or_default();
                     for attached in targets {
-                        apply(&attached, state, generation, remaining);
+                        if let Some(b) = attached.breaker.upgrade() {
+                            apply(&attached, &b, state, generation, remaining);
+                        }
                     }
                 }
             }

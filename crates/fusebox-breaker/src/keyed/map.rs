@@ -1,4 +1,4 @@
-use crate::breaker::Breaker;
+use crate::breaker::{Breaker, LocalState, StateStore};
 use crate::config::{BreakerBuilder, Config};
 use fusebox_core::{CircuitState, ConfigError, EventBus, EventListener, Subscription};
 use hashbrown::HashTable;
@@ -22,13 +22,25 @@ const SHARDS: usize = 16;
 /// | `idle_timeout` | 10 minutes |
 /// | `max_key_len` | 128 bytes |
 /// | `key_label` | `"key"` |
-#[derive(Debug)]
 pub struct KeyedBuilder {
     base: BreakerBuilder,
     max_keys: usize,
     idle_timeout: Duration,
     max_key_len: usize,
     key_label: &'static str,
+    store: Arc<dyn StateStore>,
+}
+
+impl fmt::Debug for KeyedBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyedBuilder")
+            .field("base", &self.base)
+            .field("max_keys", &self.max_keys)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("max_key_len", &self.max_key_len)
+            .field("key_label", &self.key_label)
+            .finish_non_exhaustive()
+    }
 }
 
 impl KeyedBuilder {
@@ -39,7 +51,15 @@ impl KeyedBuilder {
             idle_timeout: Duration::from_secs(600),
             max_key_len: 128,
             key_label: "key",
+            store: Arc::new(LocalState),
         }
+    }
+
+    /// Shares the state of every breaker of the set through `store` (each key's breaker is
+    /// attached when it is made).
+    pub fn store(mut self, store: impl StateStore) -> Self {
+        self.store = Arc::new(store);
+        self
     }
 
     /// Most live breakers; once reached, new keys share one overflow breaker
@@ -110,6 +130,8 @@ impl KeyedBuilder {
             events.clone(),
             transitions.clone(),
         );
+        self.store.attach(&overflow);
+        self.store.attach(&unkeyed);
         let now = Instant::now();
         Ok(KeyedBreakers {
             inner: Arc::new(Inner {
@@ -126,6 +148,7 @@ impl KeyedBuilder {
                 key_label: self.key_label,
                 overflow,
                 unkeyed,
+                store: self.store,
                 epoch: now,
                 last_sweep: AtomicU64::new(0),
             }),
@@ -160,6 +183,7 @@ struct Inner {
     key_label: &'static str,
     overflow: Breaker,
     unkeyed: Breaker,
+    store: Arc<dyn StateStore>,
     epoch: Instant,
     last_sweep: AtomicU64,
 }
@@ -254,23 +278,31 @@ impl KeyedBreakers {
         }
         let mut table = shard.write().unwrap_or_else(|p| p.into_inner());
         let hasher = &inner.hasher;
+        let mut made = None;
         let entry = table
             .entry(hash, |e| &*e.key == key, |e| hasher.hash_one(&*e.key))
             .or_insert_with(|| {
                 inner.live.fetch_add(1, Relaxed);
+                let breaker = Breaker::from_parts_keyed(
+                    inner.name.clone(),
+                    Some((key.into(), inner.key_label)),
+                    inner.config.clone(),
+                    inner.events.clone(),
+                    inner.transitions.clone(),
+                );
+                made = Some(breaker.clone());
                 Entry {
                     key: key.into(),
-                    breaker: Breaker::from_parts_keyed(
-                        inner.name.clone(),
-                        Some((key.into(), inner.key_label)),
-                        inner.config.clone(),
-                        inner.events.clone(),
-                        inner.transitions.clone(),
-                    ),
+                    breaker,
                     idle_ticks: AtomicU8::new(0),
                 }
             });
-        entry.get().breaker.clone()
+        let breaker = entry.get().breaker.clone();
+        drop(table);
+        if let Some(made) = made {
+            inner.store.attach(&made);
+        }
+        breaker
     }
 
     /// A tenth of the idle timeout, in nanoseconds: the sweep cadence.

@@ -1,0 +1,100 @@
+//! Keyed sets and the registry share state through a store they attach their breakers to.
+
+mod support;
+
+use fusebox_breaker::{Breaker, BreakerRegistry, CircuitState};
+use fusebox_redis::RedisStore;
+use std::time::Duration;
+use support::{eventually, RedisServer};
+
+const BOUND: Duration = Duration::from_secs(3);
+
+fn store(url: &str) -> RedisStore {
+    RedisStore::builder(url, "shared-keys")
+        .flush_interval(Duration::from_millis(20))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_tenants_breaker_is_shared_and_only_that_tenants() {
+    let redis = RedisServer::start();
+    let set = |store: RedisStore| {
+        Breaker::builder("calendar")
+            .consecutive_failures(2)
+            .open_duration(Duration::from_secs(30))
+            .keyed()
+            .key_label("tenant_id")
+            .store(store)
+            .build()
+            .unwrap()
+    };
+    let a = set(store(&redis.url()));
+    let b = set(store(&redis.url()));
+    // Instance b already serves both tenants.
+    let b_acme = b.get("acme");
+    let b_globex = b.get("globex");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for _ in 0..2 {
+        a.get("acme").try_acquire().unwrap().failure();
+    }
+    eventually("acme open on the other instance", BOUND, || {
+        b_acme.state() == CircuitState::Open
+    })
+    .await;
+    assert_eq!(b_globex.state(), CircuitState::Closed);
+    assert_eq!(b.get("acme").key(), Some("acme"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evicted_breakers_are_forgotten_by_the_store() {
+    let redis = RedisServer::start();
+    let shared = store(&redis.url());
+    let set = Breaker::builder("api")
+        .keyed()
+        .idle_timeout(Duration::from_millis(200))
+        .store(shared.clone())
+        .build()
+        .unwrap();
+    for i in 0..20 {
+        set.get(&format!("tenant-{i}"));
+    }
+    assert_eq!(
+        shared.attached(),
+        22,
+        "twenty tenants, the overflow and the unkeyed breakers"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        set.evict_idle(),
+        20,
+        "the store does not keep breakers alive"
+    );
+    eventually("forgotten", BOUND, || shared.attached() == 2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registries_share_their_named_breakers() {
+    let redis = RedisServer::start();
+    let registry = |store: RedisStore| {
+        let r = BreakerRegistry::new(|name| {
+            Breaker::builder(name)
+                .consecutive_failures(1)
+                .open_duration(Duration::from_secs(30))
+        });
+        r.set_store(store);
+        r
+    };
+    let one = registry(store(&redis.url()));
+    let two = registry(store(&redis.url()));
+    let calendar_two = two.get_or_create("calendar").unwrap();
+    let email_two = two.get_or_create("email").unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    one.force_open("calendar").unwrap();
+    eventually("forced open on the other instance", BOUND, || {
+        calendar_two.state() == CircuitState::ForcedOpen
+    })
+    .await;
+    assert_eq!(email_two.state(), CircuitState::Closed);
+    assert_eq!(two.summary().open, 1);
+}
