@@ -59,17 +59,20 @@ async fn evicted_breakers_are_forgotten_by_the_store() {
     for i in 0..20 {
         set.get(&format!("tenant-{i}"));
     }
+    // The store holds them weakly: nothing keeps them alive but the set.
     assert_eq!(
         shared.attached(),
         22,
         "twenty tenants, the overflow and the unkeyed breakers"
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(
-        set.evict_idle(),
-        20,
-        "the store does not keep breakers alive"
-    );
+    // A breaker being flushed at that instant is held for a moment and left for the next sweep.
+    let mut evicted = 0;
+    eventually("all idle tenants evicted", BOUND, || {
+        evicted += set.evict_idle();
+        evicted == 20
+    })
+    .await;
     eventually("forgotten", BOUND, || shared.attached() == 2).await;
 }
 
