@@ -412,9 +412,34 @@ impl Inner {
         {
             // Sent: later flushes count from here.
             *lock(&attached.flushed) = now;
-            apply(attached, b, &state, generation, remaining);
+            if generation == 0 {
+                // Redis has no state for this breaker (new, expired, or restarted empty): if
+                // this instance knows better, it seeds it.
+                self.reseed(attached, b).await;
+            } else {
+                apply(attached, b, &state, generation, remaining);
+            }
         }
         true
+    }
+
+    async fn reseed(&self, attached: &Attached, b: &Breaker) {
+        let action = match b.state() {
+            CircuitState::Open => "open",
+            CircuitState::ForcedOpen => "forced_open",
+            CircuitState::Disabled => "disabled",
+            _ => return,
+        };
+        let open_for = b
+            .metrics()
+            .open_until
+            .map(|until| until.saturating_duration_since(tokio::time::Instant::now()))
+            .unwrap_or_default();
+        if action == "open" && open_for.is_zero() {
+            return;
+        }
+        let script = Script::new(TRANSITION);
+        self.share(&script, attached, action, open_for).await;
     }
 
     async fn share(&self, script: &Script, attached: &Attached, action: &str, open_for: Duration) {

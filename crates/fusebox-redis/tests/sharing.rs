@@ -198,3 +198,148 @@ async fn redis_down_fails_no_call_and_sharing_resumes_when_it_returns() {
     eventually("degraded again", BOUND, || a.is_degraded()).await;
     assert_eq!(breaker_a.metrics().successes, 11_000);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_instances_flushing_at_once_lose_no_counts() {
+    let redis = RedisServer::start();
+    const INSTANCES: usize = 8;
+    let instances: Vec<(RedisStore, Breaker)> = (0..INSTANCES)
+        .map(|_| {
+            let s = RedisStore::builder(redis.url(), "counts")
+                .flush_interval(Duration::from_millis(5))
+                .window(Duration::from_secs(60))
+                .build()
+                .unwrap();
+            // A rule that cannot trip: the window only counts.
+            let b = Breaker::builder("ledger")
+                .failure_rate(1.0)
+                .time_window(Duration::from_secs(60), 10)
+                .min_calls(1_000_000)
+                .build()
+                .unwrap();
+            s.attach(&b);
+            (s, b)
+        })
+        .collect();
+    let tasks: Vec<_> = instances
+        .iter()
+        .map(|(_, b)| {
+            let b = b.clone();
+            tokio::spawn(async move {
+                for i in 0..2_000u32 {
+                    let p = b.try_acquire().unwrap();
+                    if i % 4 == 0 {
+                        p.failure();
+                    } else {
+                        p.success();
+                    }
+                    if i % 100 == 0 {
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut con = client.get_multiplexed_async_connection().await.unwrap();
+    let mut totals = (0u64, 0u64);
+    let expected = (INSTANCES as u64 * 2_000, INSTANCES as u64 * 500);
+    eventually("every count flushed", BOUND, || {
+        let window: std::collections::HashMap<String, u64> = futures_block(async {
+            redis::cmd("HGETALL")
+                .arg("fusebox:{counts:ledger}:win")
+                .query_async(&mut con)
+                .await
+                .unwrap()
+        });
+        totals = window.iter().fold((0, 0), |(c, f), (k, v)| {
+            if k.starts_with("c:") {
+                (c + v, f)
+            } else {
+                (c, f + v)
+            }
+        });
+        totals == expected
+    })
+    .await;
+    assert_eq!(totals, expected);
+}
+
+/// Runs a future to completion from synchronous code inside the multi-thread runtime.
+fn futures_block<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(f))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_reseed_a_redis_restarted_empty() {
+    let port = free_port();
+    let mut redis = RedisServer::start_on(port);
+    let url = redis.url();
+    let a = store(&url, "reseed");
+    let breaker_a = Breaker::builder("search")
+        .consecutive_failures(1)
+        .open_duration(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    a.attach(&breaker_a);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    breaker_a.try_acquire().unwrap().failure();
+    assert_eq!(breaker_a.state(), CircuitState::Open);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    redis.stop();
+    let _redis = RedisServer::start_on(port);
+    // A new instance, started after the restart, learns the open state from the old one.
+    let c = store(&url, "reseed");
+    let breaker_c = Breaker::builder("search")
+        .consecutive_failures(1)
+        .open_duration(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    c.attach(&breaker_c);
+    eventually(
+        "the restarted Redis is re-seeded",
+        Duration::from_secs(10),
+        || breaker_c.state() == CircuitState::Open,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_redis_does_not_hold_up_calls() {
+    let redis = RedisServer::start();
+    let s = store(&redis.url(), "stalled");
+    let b = rate_breaker();
+    s.attach(&b);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let client = redis::Client::open(redis.url()).unwrap();
+    let patient =
+        redis::AsyncConnectionConfig::new().set_response_timeout(Some(Duration::from_secs(10)));
+    let mut con = client
+        .get_multiplexed_async_connection_with_config(&patient)
+        .await
+        .unwrap();
+    let stall = tokio::spawn(async move {
+        let _: () = redis::cmd("DEBUG")
+            .arg("SLEEP")
+            .arg(2)
+            .query_async(&mut con)
+            .await
+            .unwrap();
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Redis is frozen for two seconds; calls go on regardless.
+    for _ in 0..100_000 {
+        b.try_acquire().unwrap().success();
+    }
+    assert!(
+        !stall.is_finished(),
+        "the calls finished while Redis was still stalled"
+    );
+    eventually("the store noticed", BOUND, || s.is_degraded()).await;
+    stall.await.unwrap();
+    eventually("and recovered", BOUND, || !s.is_degraded()).await;
+}

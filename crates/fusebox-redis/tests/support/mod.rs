@@ -37,23 +37,46 @@ fn binary() -> &'static str {
     );
 }
 
+/// The server's major version, from `--version` (`v=7.0.15`).
+fn major_version(binary: &str) -> u32 {
+    let out = Command::new(binary)
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    out.split("v=")
+        .nth(1)
+        .and_then(|v| v.split('.').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
 impl RedisServer {
     pub fn start() -> Self {
         Self::start_on(free_port())
     }
 
     pub fn start_on(port: u16) -> Self {
-        let child = Command::new(binary())
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
+        let binary = binary();
+        let mut args: Vec<String> = [
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if major_version(binary) >= 7 {
+            // For DEBUG SLEEP, from this host only (Redis 6 allows it without the option).
+            args.extend(["--enable-debug-command".into(), "local".into()]);
+        }
+        let child = Command::new(binary)
+            .args(&args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
