@@ -25,6 +25,7 @@ static INSTANCES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsiz
 /// | `command_timeout` | 250 ms |
 /// | `window` | 10 s, in 10 buckets |
 /// | `key_ttl` | 1 hour |
+/// | `quorum` | 1 instance |
 #[derive(Clone, Debug)]
 pub struct RedisStoreBuilder {
     url: String,
@@ -33,9 +34,23 @@ pub struct RedisStoreBuilder {
     command_timeout: Duration,
     window: Duration,
     key_ttl: Duration,
+    quorum: u32,
 }
 
 impl RedisStoreBuilder {
+    /// Trips the shared window only when at least `instances` distinct instances reported
+    /// failures within it (default 1).
+    ///
+    /// With 1, one instance whose own network or configuration is broken can open the circuit
+    /// for the whole fleet, if its failures alone meet the rule. A higher quorum keeps one bad
+    /// instance from poisoning the fleet, at a price: a real outage seen by fewer instances
+    /// than the quorum (little traffic, or few instances) trips only each instance's local
+    /// breaker. Local breakers always trip on their own failures, whatever the quorum.
+    pub fn quorum(mut self, instances: u32) -> Self {
+        self.quorum = instances;
+        self
+    }
+
     /// How often outcome counts are sent and the shared state read back.
     pub fn flush_interval(mut self, interval: Duration) -> Self {
         self.flush_interval = interval;
@@ -71,6 +86,9 @@ impl RedisStoreBuilder {
             if d.is_zero() {
                 return Err(ConfigError::new(field, "greater than zero", d));
             }
+        }
+        if self.quorum == 0 {
+            return Err(ConfigError::new("quorum", "at least 1", self.quorum));
         }
         if self.window < Duration::from_millis(10) {
             return Err(ConfigError::new("window", "at least 10ms", self.window));
@@ -170,6 +188,7 @@ impl RedisStore {
             command_timeout: Duration::from_millis(250),
             window: Duration::from_secs(10),
             key_ttl: Duration::from_secs(3600),
+            quorum: 1,
         }
     }
 
@@ -266,12 +285,13 @@ fn counts(breaker: &Breaker) -> (u64, u64) {
 }
 
 /// The keys of one breaker; one hash tag, so every script touches one slot.
-fn keys(namespace: &str, id: &str) -> [String; 3] {
+fn keys(namespace: &str, id: &str) -> [String; 4] {
     let base = format!("fusebox:{{{namespace}:{id}}}");
     [
         format!("{base}:state"),
         format!("{base}:win"),
         format!("{base}:probe"),
+        format!("{base}:reporters"),
     ]
 }
 
@@ -390,13 +410,15 @@ impl Inner {
         let before = *lock(&attached.flushed);
         let calls = (now.0 + now.1).saturating_sub(before.0 + before.1);
         let failures = now.1.saturating_sub(before.1);
-        let [state_key, window_key, _] = keys(&self.settings.namespace, &attached.id);
+        let [state_key, window_key, _, reporters_key] =
+            keys(&self.settings.namespace, &attached.id);
         let buckets = 10u64;
         let bucket_ms = (self.settings.window.as_millis() as u64 / buckets).max(1);
         let open_ms = open_ms(b.open_duration());
         let mut invocation = flush.key(&state_key);
         invocation
             .key(&window_key)
+            .key(&reporters_key)
             .arg(calls)
             .arg(failures)
             .arg(bucket_ms)
@@ -406,7 +428,9 @@ impl Inner {
             .arg(open_ms)
             .arg(self.settings.key_ttl.as_millis() as u64)
             .arg(&self.channel)
-            .arg(&attached.id);
+            .arg(&attached.id)
+            .arg(&self.instance)
+            .arg(self.settings.quorum);
         if let Some((state, generation, remaining)) =
             self.run::<(String, i64, u64)>(&mut invocation).await
         {
@@ -443,7 +467,7 @@ impl Inner {
     }
 
     async fn share(&self, script: &Script, attached: &Attached, action: &str, open_for: Duration) {
-        let [state_key, window_key, probe_key] = keys(&self.settings.namespace, &attached.id);
+        let [state_key, window_key, probe_key, _] = keys(&self.settings.namespace, &attached.id);
         let open_ms = (open_for.as_millis() as u64).max(1);
         let mut invocation = script.key(&state_key);
         invocation
@@ -469,7 +493,7 @@ impl Inner {
             return;
         };
         let b = &breaker;
-        let [state_key, window_key, probe_key] = keys(&self.settings.namespace, &attached.id);
+        let [state_key, window_key, probe_key, _] = keys(&self.settings.namespace, &attached.id);
         let lease_ms = (b.half_open_max_wait().as_millis() as u64).max(1);
         let mut invocation = script.key(&state_key);
         invocation

@@ -343,3 +343,50 @@ async fn a_stalled_redis_does_not_hold_up_calls() {
     stall.await.unwrap();
     eventually("and recovered", BOUND, || !s.is_degraded()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quorum_keeps_one_bad_instance_from_tripping_the_fleet() {
+    let redis = RedisServer::start();
+    let instances: Vec<(RedisStore, Breaker)> = (0..3)
+        .map(|_| {
+            let s = RedisStore::builder(redis.url(), "quorum")
+                .flush_interval(Duration::from_millis(20))
+                .quorum(2)
+                .build()
+                .unwrap();
+            let b = rate_breaker();
+            s.attach(&b);
+            (s, b)
+        })
+        .collect();
+    // Only one instance sees failures: 9 (under its own minimum of 10); with the others'
+    // successes the shared window holds 15 calls, 60% failed, which meets the rate rule.
+    for _ in 0..9 {
+        instances[0].1.try_acquire().unwrap().failure();
+    }
+    for (_, b) in &instances[1..] {
+        for _ in 0..3 {
+            b.try_acquire().unwrap().success();
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        instances
+            .iter()
+            .all(|(_, b)| b.state() == CircuitState::Closed),
+        "one reporting instance is not a quorum of two"
+    );
+    // A second instance sees failures too: now the fleet trips.
+    instances[1].1.try_acquire().unwrap().failure();
+    eventually("the fleet trips with a quorum", BOUND, || {
+        instances
+            .iter()
+            .all(|(_, b)| b.state() == CircuitState::Open)
+    })
+    .await;
+    let err = RedisStore::builder(redis.url(), "q")
+        .quorum(0)
+        .build()
+        .unwrap_err();
+    assert_eq!(err.to_string(), "quorum must be at least 1, got 0");
+}
