@@ -26,8 +26,14 @@
 //!   refreshed on write, so abandoned breakers vanish without a cleanup job; they share a hash
 //!   tag, so each script touches one slot.
 //!
-//! Not yet done (see `docs/distributed.md`): a quorum of reporting instances, Redis Cluster, and
-//! tests of a slow Redis (`DEBUG SLEEP`) and of Redis restarted empty.
+//! - **One bad instance cannot trip the fleet** with
+//!   [`quorum`](RedisStoreBuilder::quorum): the shared window trips only when that many
+//!   instances reported failures.
+//!
+//! [`RedisStore`] implements [`StateStore`](fusebox_breaker::StateStore), so keyed sets
+//! ([`KeyedBuilder::store`](fusebox_breaker::KeyedBuilder::store)) and registries
+//! ([`BreakerRegistry::set_store`](fusebox_breaker::BreakerRegistry::set_store)) share every
+//! breaker they make. Not yet done (see `docs/distributed.md`): Redis Cluster.
 //!
 //! ```no_run
 //! use fusebox_breaker::Breaker;
