@@ -75,9 +75,12 @@ impl RedisStoreBuilder {
         self
     }
 
-    /// Checks the settings and starts the store's background tasks. Must run inside a Tokio
+    /// Checks the settings and starts the store's background tasks on the current Tokio
     /// runtime. Does not wait for Redis: an unreachable Redis is retried in the background.
     pub fn build(self) -> Result<RedisStore, ConfigError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            ConfigError::new("runtime", "a Tokio runtime (call build inside one)", "none")
+        })?;
         for (field, d) in [
             ("flush_interval", self.flush_interval),
             ("command_timeout", self.command_timeout),
@@ -121,8 +124,8 @@ impl RedisStoreBuilder {
             health: Mutex::new(Health::default()),
             connection: tokio::sync::Mutex::new(None),
         });
-        tokio::spawn(drive(Arc::downgrade(&inner), receiver));
-        tokio::spawn(listen(Arc::downgrade(&inner)));
+        runtime.spawn(drive(Arc::downgrade(&inner), receiver));
+        runtime.spawn(listen(Arc::downgrade(&inner)));
         Ok(RedisStore { inner })
     }
 }
@@ -195,7 +198,8 @@ impl RedisStore {
     /// Shares `breaker`'s state from now on. Breakers with the same name, in any instance of
     /// the namespace, share one state. The hot path is untouched: the store reads the
     /// breaker's counters on its own schedule and listens only to its transitions. The store
-    /// keeps the breaker for as long as the store lives.
+    /// holds the breaker weakly: once the breaker is dropped (or evicted from a keyed set),
+    /// the store forgets it.
     pub fn attach(&self, breaker: &Breaker) {
         breaker.gate_probes(true);
         let id = match breaker.key() {
@@ -238,11 +242,14 @@ impl RedisStore {
                     .open_until
                     .map(|until| until.saturating_duration_since(tokio::time::Instant::now()))
                     .unwrap_or_default();
-                if sender.try_send((me.clone(), action, open_for)).is_err() {
-                    tracing::warn!(
+                match sender.try_send((me.clone(), action, open_for)) {
+                    Ok(()) => {}
+                    // The store is gone; the breaker goes on alone.
+                    Err(mpsc::error::TrySendError::Closed(_)) => {}
+                    Err(mpsc::error::TrySendError::Full(_)) => tracing::warn!(
                         breaker = e.source,
                         "shared-state queue full; transition not shared"
-                    );
+                    ),
                 }
             })
             .detach();

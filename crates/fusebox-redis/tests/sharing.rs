@@ -390,3 +390,30 @@ async fn a_quorum_keeps_one_bad_instance_from_tripping_the_fleet() {
         .unwrap_err();
     assert_eq!(err.to_string(), "quorum must be at least 1, got 0");
 }
+
+#[test]
+fn invalid_settings_are_named() {
+    let err = RedisStore::builder("redis://127.0.0.1:1/", "x")
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "runtime must be a Tokio runtime (call build inside one), got \"none\""
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let _guard = runtime.enter();
+    let err = RedisStore::builder("redis://127.0.0.1:1/", "a{b}")
+        .build()
+        .unwrap_err();
+    assert_eq!(err.field(), "namespace");
+    let err = RedisStore::builder("not a url", "x").build().unwrap_err();
+    assert_eq!(err.field(), "url");
+    let err = RedisStore::builder("redis://127.0.0.1:1/", "x")
+        .flush_interval(Duration::ZERO)
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "flush_interval must be greater than zero, got 0ns"
+    );
+}
