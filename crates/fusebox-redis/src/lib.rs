@@ -33,7 +33,11 @@
 //! [`RedisStore`] implements [`StateStore`](fusebox_breaker::StateStore), so keyed sets
 //! ([`KeyedBuilder::store`](fusebox_breaker::KeyedBuilder::store)) and registries
 //! ([`BreakerRegistry::set_store`](fusebox_breaker::BreakerRegistry::set_store)) share every
-//! breaker they make. Not yet done (see `docs/distributed.md`): Redis Cluster.
+//! breaker they make.
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `cluster` | no | `RedisStore::cluster_builder`, for Redis Cluster |
 //!
 //! ```no_run
 //! use fusebox_breaker::Breaker;

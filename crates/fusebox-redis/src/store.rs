@@ -29,6 +29,8 @@ static INSTANCES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsiz
 #[derive(Clone, Debug)]
 pub struct RedisStoreBuilder {
     url: String,
+    /// Cluster nodes, when the store talks to a Redis Cluster.
+    cluster: Option<Vec<String>>,
     namespace: String,
     flush_interval: Duration,
     command_timeout: Duration,
@@ -103,11 +105,26 @@ impl RedisStoreBuilder {
                 &self.namespace,
             ));
         }
-        let client = redis::Client::open(self.url.as_str())
-            .map_err(|e| ConfigError::new("url", "a Redis URL", format!("{} ({e})", self.url)))?;
+        if self.cluster.as_ref().is_some_and(Vec::is_empty) {
+            return Err(ConfigError::new("cluster", "at least one node URL", "none"));
+        }
+        let open = |url: &str| {
+            redis::Client::open(url)
+                .map_err(|e| ConfigError::new("url", "a Redis URL", format!("{url} ({e})")))
+        };
+        // Pub/sub in a cluster reaches every node: subscribing through any one node is enough.
+        let subscribers = match &self.cluster {
+            Some(nodes) => nodes
+                .iter()
+                .map(|n| open(n))
+                .collect::<Result<Vec<_>, _>>()?,
+            None => vec![open(&self.url)?],
+        };
+        let backend = Backend::new(&self, subscribers[0].clone())?;
         let (transitions, receiver) = mpsc::channel(1024);
         let inner = Arc::new(Inner {
-            client,
+            backend,
+            subscribers,
             channel: format!("fusebox:{}:transitions", self.namespace),
             instance: format!(
                 "{}-{:016x}",
@@ -146,8 +163,59 @@ impl fmt::Debug for RedisStore {
     }
 }
 
+/// How the store reaches Redis: one server, or a cluster.
+enum Backend {
+    Single(redis::Client),
+    #[cfg(feature = "cluster")]
+    Cluster(Box<redis::cluster::ClusterClient>),
+}
+
+impl Backend {
+    fn new(settings: &RedisStoreBuilder, single: redis::Client) -> Result<Backend, ConfigError> {
+        match &settings.cluster {
+            None => Ok(Backend::Single(single)),
+            #[cfg(feature = "cluster")]
+            Some(nodes) => redis::cluster::ClusterClient::builder(nodes.clone())
+                .connection_timeout(settings.command_timeout)
+                .response_timeout(settings.command_timeout)
+                .build()
+                .map(|client| Backend::Cluster(Box::new(client)))
+                .map_err(|e| ConfigError::new("cluster", "Redis Cluster node URLs", e.to_string())),
+            #[cfg(not(feature = "cluster"))]
+            Some(_) => Err(ConfigError::new(
+                "cluster",
+                "used with the `cluster` feature enabled",
+                "nodes",
+            )),
+        }
+    }
+}
+
+/// A live connection to the backend.
+#[derive(Clone)]
+enum Connection {
+    Single(ConnectionManager),
+    #[cfg(feature = "cluster")]
+    Cluster(redis::cluster_async::ClusterConnection),
+}
+
+impl Connection {
+    async fn invoke<T: redis::FromRedisValue>(
+        &mut self,
+        invocation: &redis::ScriptInvocation<'_>,
+    ) -> redis::RedisResult<T> {
+        match self {
+            Connection::Single(c) => invocation.invoke_async(c).await,
+            #[cfg(feature = "cluster")]
+            Connection::Cluster(c) => invocation.invoke_async(c).await,
+        }
+    }
+}
+
 struct Inner {
-    client: redis::Client,
+    backend: Backend,
+    /// Clients for the pub/sub subscription, tried in turn.
+    subscribers: Vec<redis::Client>,
     settings: RedisStoreBuilder,
     channel: String,
     /// Names this instance in probe leases.
@@ -156,7 +224,7 @@ struct Inner {
     transitions: mpsc::Sender<(Arc<Attached>, &'static str, Duration)>,
     events: EventBus,
     health: Mutex<Health>,
-    connection: tokio::sync::Mutex<Option<ConnectionManager>>,
+    connection: tokio::sync::Mutex<Option<Connection>>,
 }
 
 #[derive(Default)]
@@ -181,11 +249,27 @@ struct Attached {
 }
 
 impl RedisStore {
+    /// Starts building a store on a Redis Cluster reached through any of `nodes`
+    /// (`redis://host:port`), sharing state with every instance that uses the same `namespace`.
+    /// All keys of one breaker share a hash tag, so every script touches one slot.
+    #[cfg(feature = "cluster")]
+    pub fn cluster_builder(
+        nodes: impl IntoIterator<Item = impl Into<String>>,
+        namespace: impl Into<String>,
+    ) -> RedisStoreBuilder {
+        let nodes: Vec<String> = nodes.into_iter().map(Into::into).collect();
+        let mut builder =
+            RedisStore::builder(nodes.first().cloned().unwrap_or_default(), namespace);
+        builder.cluster = Some(nodes);
+        builder
+    }
+
     /// Starts building a store on the Redis at `url` (`redis://host:port/db`), sharing state
     /// with every instance that uses the same `namespace`.
     pub fn builder(url: impl Into<String>, namespace: impl Into<String>) -> RedisStoreBuilder {
         RedisStoreBuilder {
             url: url.into(),
+            cluster: None,
             namespace: namespace.into(),
             flush_interval: Duration::from_millis(100),
             command_timeout: Duration::from_millis(250),
@@ -303,7 +387,7 @@ fn keys(namespace: &str, id: &str) -> [String; 4] {
 }
 
 impl Inner {
-    async fn connection(&self) -> Option<ConnectionManager> {
+    async fn connection(&self) -> Option<Connection> {
         let mut slot = self.connection.lock().await;
         if slot.is_none() {
             if let Some((not_before, _)) = lock(&self.health).next_connect {
@@ -312,16 +396,24 @@ impl Inner {
                 }
             }
             let timeout = self.settings.command_timeout;
-            let config = ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(timeout))
-                .set_response_timeout(Some(timeout))
-                .set_number_of_retries(1);
-            match tokio::time::timeout(
-                timeout * 2,
-                ConnectionManager::new_with_config(self.client.clone(), config),
-            )
-            .await
-            {
+            let connect = async {
+                match &self.backend {
+                    Backend::Single(client) => {
+                        let config = ConnectionManagerConfig::new()
+                            .set_connection_timeout(Some(timeout))
+                            .set_response_timeout(Some(timeout))
+                            .set_number_of_retries(1);
+                        ConnectionManager::new_with_config(client.clone(), config)
+                            .await
+                            .map(Connection::Single)
+                    }
+                    #[cfg(feature = "cluster")]
+                    Backend::Cluster(client) => {
+                        client.get_async_connection().await.map(Connection::Cluster)
+                    }
+                }
+            };
+            match tokio::time::timeout(timeout * 2, connect).await {
                 Ok(Ok(manager)) => {
                     lock(&self.health).next_connect = None;
                     *slot = Some(manager);
@@ -387,7 +479,7 @@ impl Inner {
         let mut connection = self.connection().await?;
         let result = tokio::time::timeout(
             self.settings.command_timeout,
-            invocation.invoke_async::<T>(&mut connection),
+            connection.invoke::<T>(invocation),
         )
         .await;
         match result {
@@ -611,11 +703,19 @@ async fn drive(
 /// subscription drops.
 async fn listen(inner: std::sync::Weak<Inner>) {
     let mut backoff = Duration::from_millis(50);
+    let mut attempt = 0usize;
     loop {
         let (client, channel) = match inner.upgrade() {
-            Some(inner) => (inner.client.clone(), inner.channel.clone()),
+            Some(inner) => {
+                let clients = &inner.subscribers;
+                (
+                    clients[attempt % clients.len()].clone(),
+                    inner.channel.clone(),
+                )
+            }
             None => return,
         };
+        attempt = attempt.wrapping_add(1);
         if let Ok(Ok(mut pubsub)) =
             tokio::time::timeout(Duration::from_secs(1), client.get_async_pubsub()).await
         {

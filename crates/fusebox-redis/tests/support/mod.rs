@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 pub struct RedisServer {
     child: Option<Child>,
+    dir: std::path::PathBuf,
     pub port: u16,
 }
 
@@ -57,6 +58,11 @@ impl RedisServer {
     }
 
     pub fn start_on(port: u16) -> Self {
+        Self::start_with(port, &[])
+    }
+
+    /// A server with extra arguments, run in its own scratch directory.
+    pub fn start_with(port: u16, extra: &[&str]) -> Self {
         let binary = binary();
         let mut args: Vec<String> = [
             "--port",
@@ -75,14 +81,19 @@ impl RedisServer {
             // For DEBUG SLEEP, from this host only (Redis 6 allows it without the option).
             args.extend(["--enable-debug-command".into(), "local".into()]);
         }
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let dir = std::env::temp_dir().join(format!("fusebox-redis-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a scratch directory");
         let child = Command::new(binary)
             .args(&args)
+            .current_dir(&dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server starts");
         let server = RedisServer {
             child: Some(child),
+            dir,
             port,
         };
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -117,6 +128,7 @@ impl RedisServer {
             let _ = child.kill();
             let _ = child.wait();
         }
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 
     /// Commands the server has executed, from `INFO commandstats`: all of them (those that
@@ -161,4 +173,64 @@ pub async fn eventually(what: &str, within: Duration, mut check: impl FnMut() ->
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     started.elapsed()
+}
+
+/// A three-node Redis Cluster (no replicas) on free 127.0.0.1 ports.
+pub struct RedisCluster {
+    pub nodes: Vec<RedisServer>,
+}
+
+impl RedisCluster {
+    pub fn start() -> Self {
+        let nodes: Vec<RedisServer> = (0..3)
+            .map(|_| {
+                RedisServer::start_with(
+                    free_port(),
+                    &["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"],
+                )
+            })
+            .collect();
+        let addresses: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        let status = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addresses)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("redis-cli (installed with redis-server) creates the cluster");
+        assert!(status.success(), "redis-cli --cluster create failed");
+        let cluster = RedisCluster { nodes };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !cluster.ready() {
+            assert!(
+                Instant::now() < deadline,
+                "the cluster did not become ready"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        cluster
+    }
+
+    fn ready(&self) -> bool {
+        self.nodes.iter().all(|n| {
+            let Ok(mut stream) = TcpStream::connect(("127.0.0.1", n.port)) else {
+                return false;
+            };
+            let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+            if stream.write_all(b"CLUSTER INFO\r\n").is_err() {
+                return false;
+            }
+            let mut reply = vec![0u8; 4096];
+            let n = stream.read(&mut reply).unwrap_or(0);
+            String::from_utf8_lossy(&reply[..n]).contains("cluster_state:ok")
+        })
+    }
+
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes.iter().map(RedisServer::url).collect()
+    }
 }
