@@ -253,6 +253,7 @@ impl RedisStore {
     /// (`redis://host:port`), sharing state with every instance that uses the same `namespace`.
     /// All keys of one breaker share a hash tag, so every script touches one slot.
     #[cfg(feature = "cluster")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "cluster")))]
     pub fn cluster_builder(
         nodes: impl IntoIterator<Item = impl Into<String>>,
         namespace: impl Into<String>,
