@@ -40,8 +40,9 @@
 //!   Rates wait for [`min_calls`](BreakerBuilder::min_calls) calls, applied as soon as the window
 //!   holds that many. Windows truly slide and cost O(1) per call whatever their size.
 //! - **Open**: calls are rejected with [`CircuitOpen`] for a fixed or exponentially growing open
-//!   duration. A Tokio timer ends the period, so a rejection is one atomic load and reads no
-//!   clock (without a runtime, rejected calls compare the clock with the deadline instead).
+//!   duration. A Tokio timer ends the period, so deciding to reject takes one atomic load and
+//!   no clock read (without a runtime, rejected calls compare the clock with the deadline
+//!   instead).
 //! - **Half-open**: exactly [`half_open_probes`](BreakerBuilder::half_open_probes) concurrent
 //!   probes; [`half_open_successes`](BreakerBuilder::half_open_successes) successes close, any
 //!   failure reopens. A probe that never completes cannot wedge the breaker: after
