@@ -250,8 +250,9 @@ impl BreakerRegistry {
         }
         let weak: Weak<Inner> = Arc::downgrade(&self.inner);
         let logged_name = name.to_owned();
+        // Transitions only: registering a breaker must not make its calls build events.
         breaker
-            .subscribe(move |e: &Event<'_>| {
+            .on_transition(move |e: &Event<'_>| {
                 if let EventKind::StateTransition { to, .. } = e.kind {
                     if let Some(inner) = weak.upgrade() {
                         let mut log = inner.transitions.lock().unwrap_or_else(|p| p.into_inner());
