@@ -51,3 +51,55 @@ async fn a_failing_tenant_opens_only_its_own_breaker() {
     }
     assert_eq!(tenants.len(), 2);
 }
+
+#[tokio::test]
+async fn routes_are_keyed_by_their_template_and_hosts_by_name() {
+    use fusebox::breaker::{HostKey, KeyExtractor, PathKey};
+    let routes = Breaker::builder("api")
+        .keyed()
+        .key_label("route")
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route("/users/{id}", get(|| async { "user" }))
+        .route("/health", get(|| async { "ok" }))
+        .route_layer(KeyedCircuitBreakerRouteLayer::new(routes.clone(), PathKey));
+    let addr = serve(app).await;
+    let http = client();
+    for path in ["/users/1", "/users/2", "/users/3", "/health"] {
+        let r = http
+            .get(format!("http://{addr}{path}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let mut keys: Vec<String> = routes
+        .breakers()
+        .iter()
+        .map(|b| b.key().unwrap().to_owned())
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        ["/health", "/users/{id}"],
+        "one breaker per route template"
+    );
+
+    let to_host = http::Request::get("http://calendar.example:8080/events")
+        .body(())
+        .unwrap();
+    assert_eq!(
+        HostKey.extract(&to_host).as_deref(),
+        Some("calendar.example")
+    );
+    let by_header = http::Request::get("/events")
+        .header("host", "telephony.example")
+        .body(())
+        .unwrap();
+    assert_eq!(
+        HostKey.extract(&by_header).as_deref(),
+        Some("telephony.example")
+    );
+    assert_eq!(PathKey.extract(&by_header).as_deref(), Some("/events"));
+}
