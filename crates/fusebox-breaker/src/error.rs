@@ -48,7 +48,7 @@ impl CircuitOpen {
         if self.refusal.retry_at == u64::MAX {
             Instant::now() + self.breaker.open_duration().initial()
         } else {
-            self.breaker.shared.instant_at(self.refusal.retry_at)
+            self.breaker.shared.epoch.instant_at(self.refusal.retry_at)
         }
     }
 

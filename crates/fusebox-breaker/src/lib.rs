@@ -70,6 +70,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod breaker;
+mod clock;
 mod config;
 mod error;
 pub mod future;
@@ -80,6 +81,7 @@ mod registry;
 mod service;
 mod settings;
 mod stats;
+mod sync;
 mod window;
 
 #[cfg(feature = "axum")]

@@ -6,8 +6,10 @@
 //! Keeping the probe counters in the same word makes "admit a probe" and "record a probe" exact
 //! under contention: both are a single compare-and-swap against the whole state.
 
+use crate::clock::{nanos, Epoch};
 use crate::config::Config;
 use crate::stats::Stats;
+use crate::sync::lock;
 use crate::window::{Counts, Window};
 use crossbeam_utils::CachePadded;
 use fusebox_core::{CircuitState, Event, EventBus, EventKind, Outcome, TransitionReason};
@@ -187,7 +189,7 @@ pub(crate) struct Shared {
     trips: AtomicU32,
     open_until: AtomicU64,
     entered_at: AtomicU64,
-    epoch: Instant,
+    pub(crate) epoch: Epoch,
     last: Mutex<Option<Transition>>,
     pub(crate) name: Box<str>,
     /// The key (tenant, route, host) of a breaker made by a keyed layer.
@@ -228,7 +230,7 @@ impl Shared {
             trips: AtomicU32::new(0),
             open_until: AtomicU64::new(0),
             entered_at: AtomicU64::new(0),
-            epoch: Instant::now(),
+            epoch: Epoch::now(),
             last: Mutex::new(None),
             name: name.into_boxed_str(),
             key,
@@ -247,18 +249,6 @@ impl Shared {
     #[inline]
     fn event(&self, kind: EventKind) -> Event<'_> {
         Event::new(&self.name, kind).with_key(self.key.as_deref())
-    }
-
-    fn nanos(&self, at: Instant) -> u64 {
-        u64::try_from(at.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
-    }
-
-    pub(crate) fn instant_at(&self, nanos: u64) -> Instant {
-        self.epoch + Duration::from_nanos(nanos)
-    }
-
-    fn now_nanos(&self) -> u64 {
-        self.nanos(Instant::now())
     }
 
     #[inline]
@@ -310,7 +300,7 @@ impl Shared {
             OPEN => {
                 let open_until = this.open_until.load(Relaxed);
                 // With a timer armed, the timer ends the open period: a rejection reads no clock.
-                if !word.timer_armed() && this.now_nanos() >= open_until {
+                if !word.timer_armed() && this.epoch.now_nanos() >= open_until {
                     Shared::end_open_period(this, word.generation());
                     return Err(None);
                 }
@@ -330,8 +320,8 @@ impl Shared {
                     };
                 }
                 let entered = this.entered_at.load(Relaxed);
-                let deadline = entered.saturating_add(nanos_of(this.config.half_open_max_wait));
-                if this.now_nanos() >= deadline {
+                let deadline = entered.saturating_add(nanos(this.config.half_open_max_wait));
+                if this.epoch.now_nanos() >= deadline {
                     if let Some(new) = this.open(word, TransitionReason::ProbeTimedOut) {
                         Shared::arm_timer(this, new.generation());
                     }
@@ -382,7 +372,7 @@ impl Shared {
                 let now = Instant::now();
                 (
                     Some(now.saturating_duration_since(started)),
-                    this.nanos(now),
+                    this.epoch.nanos_at(now),
                 )
             }
             None => (None, 0),
@@ -555,8 +545,9 @@ impl Shared {
         let trips = self.trips.load(Relaxed).saturating_add(1);
         let now = Instant::now();
         let until = self
-            .nanos(now)
-            .saturating_add(nanos_of(self.config.open.for_trip(trips)));
+            .epoch
+            .nanos_at(now)
+            .saturating_add(nanos(self.config.open.for_trip(trips)));
         let new = word.next(OPEN);
         // Publish the deadline before the state, so whoever sees OPEN sees its deadline.
         let previous_until = self.open_until.swap(until, Relaxed);
@@ -583,7 +574,7 @@ impl Shared {
             match this.cas(word, half_open) {
                 Ok(()) => {
                     // Half-open from the moment the open period ended, however late the timer.
-                    let ended = this.instant_at(this.open_until.load(Relaxed));
+                    let ended = this.epoch.instant_at(this.open_until.load(Relaxed));
                     this.transitioned(
                         CircuitState::Open,
                         CircuitState::HalfOpen,
@@ -613,7 +604,7 @@ impl Shared {
                 Err(current) => word = current,
             }
         }
-        let deadline = this.instant_at(this.open_until.load(Relaxed));
+        let deadline = this.epoch.instant_at(this.open_until.load(Relaxed));
         // Built outside the task, so that a task dropped unpolled (runtime shutting down) still
         // disarms and the clock check takes over.
         let mut guard = TimerGuard {
@@ -679,7 +670,7 @@ impl Shared {
             let trips = this.trips.load(Relaxed).saturating_add(1);
             this.trips.store(trips, Relaxed);
             let open_for = open_for.unwrap_or_else(|| this.config.open.for_trip(trips));
-            let until = this.now_nanos().saturating_add(nanos_of(open_for));
+            let until = this.epoch.now_nanos().saturating_add(nanos(open_for));
             this.open_until.store(until, Relaxed);
         }
         let mut word = this.load();
@@ -702,8 +693,8 @@ impl Shared {
         reason: TransitionReason,
         at: Instant,
     ) {
-        self.entered_at.store(self.nanos(at), Relaxed);
-        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(Transition {
+        self.entered_at.store(self.epoch.nanos_at(at), Relaxed);
+        *lock(&self.last) = Some(Transition {
             from,
             to,
             reason,
@@ -725,18 +716,21 @@ impl Shared {
     }
 
     pub(crate) fn last_transition(&self) -> Option<Transition> {
-        *self.last.lock().unwrap_or_else(|p| p.into_inner())
+        *lock(&self.last)
     }
 
     pub(crate) fn time_in_state(&self) -> Duration {
         Duration::from_nanos(
-            self.now_nanos()
+            self.epoch
+                .now_nanos()
                 .saturating_sub(self.entered_at.load(Relaxed)),
         )
     }
 
     pub(crate) fn window_counts(&self) -> Option<Counts> {
-        self.window.as_ref().map(|w| w.counts(self.now_nanos()))
+        self.window
+            .as_ref()
+            .map(|w| w.counts(self.epoch.now_nanos()))
     }
 
     pub(crate) fn consecutive_failures(&self) -> u32 {
@@ -749,12 +743,8 @@ impl Shared {
 
     /// When the current open period ends, if the breaker is open.
     pub(crate) fn open_until(&self) -> Option<Instant> {
-        (self.load().code() == OPEN).then(|| self.instant_at(self.open_until.load(Relaxed)))
+        (self.load().code() == OPEN).then(|| self.epoch.instant_at(self.open_until.load(Relaxed)))
     }
-}
-
-fn nanos_of(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 struct TimerGuard {

@@ -2,6 +2,7 @@
 
 use crate::breaker::{Breaker, BreakerMetrics, LocalState, StateStore};
 use crate::config::BreakerBuilder;
+use crate::sync::{lock, read, write};
 use fusebox_core::{CircuitState, ConfigError, Event, EventKind};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fmt;
@@ -64,7 +65,7 @@ struct Inner {
 
 impl fmt::Debug for BreakerRegistry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<String> = self.read().keys().cloned().collect();
+        let names: Vec<String> = self.breakers().keys().cloned().collect();
         f.debug_struct("BreakerRegistry")
             .field("breakers", &names)
             .finish_non_exhaustive()
@@ -195,27 +196,20 @@ impl BreakerRegistry {
     /// Shares the state of every breaker the registry makes or registers from now on through
     /// `store`.
     pub fn set_store(&self, store: impl StateStore) {
-        *self.inner.store.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(store);
+        *write(&self.inner.store) = Arc::new(store);
     }
 
     /// Keeps at most `capacity` snapshots (default 60, at least 1); older ones are dropped.
     pub fn set_snapshot_capacity(&self, capacity: usize) {
         self.inner.snapshot_capacity.store(capacity.max(1), Relaxed);
-        let mut ring = self
-            .inner
-            .snapshots
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut ring = lock(&self.inner.snapshots);
         while ring.len() > capacity.max(1) {
             ring.pop_front();
         }
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Breaker>> {
-        self.inner
-            .breakers
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
+    fn breakers(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Breaker>> {
+        read(&self.inner.breakers)
     }
 
     /// The breaker named `name`, made with the registry's factory on first use.
@@ -229,7 +223,7 @@ impl BreakerRegistry {
 
     /// The breaker named `name`, if there is one.
     pub fn get(&self, name: &str) -> Option<Breaker> {
-        self.read().get(name).cloned()
+        self.breakers().get(name).cloned()
     }
 
     /// Adds a ready-made breaker under its name; if one is already registered under that name,
@@ -240,11 +234,7 @@ impl BreakerRegistry {
     }
 
     fn insert(&self, name: &str, breaker: Breaker) -> Breaker {
-        let mut map = self
-            .inner
-            .breakers
-            .write()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut map = write(&self.inner.breakers);
         if let Some(existing) = map.get(name) {
             return existing.clone();
         }
@@ -255,7 +245,7 @@ impl BreakerRegistry {
             .on_transition(move |e: &Event<'_>| {
                 if let EventKind::StateTransition { to, .. } = e.kind {
                     if let Some(inner) = weak.upgrade() {
-                        let mut log = inner.transitions.lock().unwrap_or_else(|p| p.into_inner());
+                        let mut log = lock(&inner.transitions);
                         if log.len() == TRANSITION_LOG {
                             log.pop_front();
                         }
@@ -270,19 +260,14 @@ impl BreakerRegistry {
             .detach();
         map.insert(name.to_owned(), breaker.clone());
         drop(map);
-        let store = self
-            .inner
-            .store
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let store = read(&self.inner.store).clone();
         store.attach(&breaker);
         breaker
     }
 
     /// Every breaker with its state and metrics, by name.
     pub fn list(&self) -> Vec<BreakerStatus> {
-        self.read()
+        self.breakers()
             .iter()
             .map(|(name, b)| {
                 let metrics = b.metrics();
@@ -302,7 +287,7 @@ impl BreakerRegistry {
 
     /// Resets every breaker.
     pub fn reset_all(&self) {
-        for b in self.read().values() {
+        for b in self.breakers().values() {
             b.reset();
         }
     }
@@ -319,11 +304,7 @@ impl BreakerRegistry {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let mut deps = self
-            .inner
-            .dependencies
-            .write()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut deps = write(&self.inner.dependencies);
         let entry = deps.entry(name.to_owned()).or_default();
         for d in dependencies {
             let d = d.into();
@@ -336,12 +317,8 @@ impl BreakerRegistry {
     /// Whether `name` can be used, and if not, why; a failing dependency is reported as the
     /// cause of its dependents' degradation.
     pub fn health(&self, name: &str) -> HealthStatus {
-        let breakers = self.read();
-        let deps = self
-            .inner
-            .dependencies
-            .read()
-            .unwrap_or_else(|p| p.into_inner());
+        let breakers = self.breakers();
+        let deps = read(&self.inner.dependencies);
         if let Some(b) = breakers.get(name) {
             let state = b.state();
             if rejects(state) {
@@ -361,7 +338,7 @@ impl BreakerRegistry {
     pub fn summary(&self) -> RegistrySummary {
         let mut s = RegistrySummary::default();
         let names: Vec<String> = {
-            let breakers = self.read();
+            let breakers = self.breakers();
             for b in breakers.values() {
                 s.total += 1;
                 match b.state() {
@@ -371,11 +348,7 @@ impl BreakerRegistry {
                     _ => s.open += 1,
                 }
             }
-            let deps = self
-                .inner
-                .dependencies
-                .read()
-                .unwrap_or_else(|p| p.into_inner());
+            let deps = read(&self.inner.dependencies);
             breakers.keys().chain(deps.keys()).cloned().collect()
         };
         let mut degraded: Vec<String> = names
@@ -394,11 +367,7 @@ impl BreakerRegistry {
             taken_at: SystemTime::now(),
             breakers: self.list(),
         };
-        let mut ring = self
-            .inner
-            .snapshots
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut ring = lock(&self.inner.snapshots);
         while ring.len() >= self.inner.snapshot_capacity.load(Relaxed) {
             ring.pop_front();
         }
@@ -408,22 +377,14 @@ impl BreakerRegistry {
 
     /// The kept snapshots, oldest first.
     pub fn snapshots(&self) -> Vec<RegistrySnapshot> {
-        let ring = self
-            .inner
-            .snapshots
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let ring = lock(&self.inner.snapshots);
         ring.iter().cloned().collect()
     }
 
     /// How often each breaker opened, and its mean time open, over the remembered transitions
     /// (the last 4,096), by name.
     pub fn patterns(&self) -> Vec<BreakerPattern> {
-        let log = self
-            .inner
-            .transitions
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let log = lock(&self.inner.transitions);
         let mut by_name: BTreeMap<&str, (usize, Option<Instant>, Duration, u32)> = BTreeMap::new();
         for t in log.iter() {
             let (opened, since, total, periods) = by_name.entry(&t.name).or_default();

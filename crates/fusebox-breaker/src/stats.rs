@@ -6,6 +6,7 @@
 //! `lock` prefix, no cache line shared with other writers). Threads past the bound share one
 //! more stripe, updated with `fetch_add`. Readers sum all stripes.
 
+use crate::sync::lock;
 use crossbeam_utils::CachePadded;
 use std::cell::Cell;
 use std::cmp::Reverse;
@@ -65,10 +66,7 @@ impl Drop for IndexRelease {
     fn drop(&mut self) {
         let index = THREAD_INDEX.with(|i| i.replace(RELEASED));
         if index < RELEASED {
-            FREE_INDICES
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(Reverse(index));
+            lock(&FREE_INDICES).push(Reverse(index));
         }
     }
 }
@@ -89,11 +87,7 @@ fn claim_index() -> usize {
     if INDEX_RELEASE.try_with(|_| ()).is_err() {
         return RELEASED;
     }
-    let reused = FREE_INDICES
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .pop()
-        .map(|Reverse(i)| i);
+    let reused = lock(&FREE_INDICES).pop().map(|Reverse(i)| i);
     let index = reused.unwrap_or_else(|| NEXT_INDEX.fetch_add(1, Relaxed));
     THREAD_INDEX.with(|i| i.set(index));
     index

@@ -1,5 +1,7 @@
 use crate::breaker::{Breaker, LocalState, StateStore};
+use crate::clock::{nanos, Epoch};
 use crate::config::{BreakerBuilder, Config};
+use crate::sync::{read, write};
 use fusebox_core::{CircuitState, ConfigError, EventBus, EventListener, Subscription};
 use hashbrown::HashTable;
 use std::fmt;
@@ -7,7 +9,6 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
-use tokio::time::Instant;
 
 /// The key of the breaker that keys share once the set is full.
 pub const OVERFLOW_KEY: &str = "(overflow)";
@@ -132,7 +133,6 @@ impl KeyedBuilder {
         );
         self.store.attach(&overflow);
         self.store.attach(&unkeyed);
-        let now = Instant::now();
         Ok(KeyedBreakers {
             inner: Arc::new(Inner {
                 name,
@@ -149,7 +149,7 @@ impl KeyedBuilder {
                 overflow,
                 unkeyed,
                 store: self.store,
-                epoch: now,
+                epoch: Epoch::now(),
                 last_sweep: AtomicU64::new(0),
             }),
         })
@@ -184,7 +184,7 @@ struct Inner {
     overflow: Breaker,
     unkeyed: Breaker,
     store: Arc<dyn StateStore>,
-    epoch: Instant,
+    epoch: Epoch,
     last_sweep: AtomicU64,
 }
 
@@ -254,7 +254,7 @@ impl KeyedBreakers {
         // The table takes the low bits (slot) and the top seven (tag); middle bits pick it.
         let shard = &inner.shards[(hash >> 32) as usize % SHARDS];
         {
-            let table = shard.read().unwrap_or_else(|p| p.into_inner());
+            let table = read(shard);
             if let Some(entry) = table.find(hash, |e| &*e.key == key) {
                 if entry.idle_ticks.load(Relaxed) != 0 {
                     entry.idle_ticks.store(0, Relaxed);
@@ -276,7 +276,7 @@ impl KeyedBreakers {
         if inner.live.load(Relaxed) >= inner.max_keys {
             return inner.overflow.clone();
         }
-        let mut table = shard.write().unwrap_or_else(|p| p.into_inner());
+        let mut table = write(shard);
         let hasher = &inner.hasher;
         let mut made = None;
         let entry = table
@@ -336,7 +336,7 @@ impl KeyedBreakers {
             .shards
             .iter()
             .flat_map(|s| {
-                let table = s.read().unwrap_or_else(|p| p.into_inner());
+                let table = read(s);
                 table.iter().map(|e| e.breaker.clone()).collect::<Vec<_>>()
             })
             .collect()
@@ -365,7 +365,7 @@ impl KeyedBreakers {
     }
 
     fn now(&self) -> u64 {
-        nanos(self.inner.epoch.elapsed())
+        self.inner.epoch.now_nanos()
     }
 
     fn shorten(&self, key: &str) -> String {
@@ -386,7 +386,7 @@ impl KeyedBreakers {
         let ticks = u8::try_from(now.saturating_sub(last) / self.tick()).unwrap_or(u8::MAX);
         let mut dropped = 0;
         for shard in inner.shards.iter() {
-            let mut table = shard.write().unwrap_or_else(|p| p.into_inner());
+            let mut table = write(shard);
             table.retain(|e| {
                 let age = e.idle_ticks.load(Relaxed).saturating_add(ticks);
                 e.idle_ticks.store(age, Relaxed);
@@ -400,10 +400,6 @@ impl KeyedBreakers {
         inner.live.fetch_sub(dropped, Relaxed);
         dropped
     }
-}
-
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]

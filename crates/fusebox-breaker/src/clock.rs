@@ -1,0 +1,34 @@
+//! Time as nanoseconds since a fixed instant, so that it fits in an atomic.
+
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// The instant a component's stored times count from.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Epoch(Instant);
+
+impl Epoch {
+    pub(crate) fn now() -> Epoch {
+        Epoch(Instant::now())
+    }
+
+    /// `at`, in nanoseconds since the epoch (0 for an earlier instant).
+    pub(crate) fn nanos_at(self, at: Instant) -> u64 {
+        nanos(at.saturating_duration_since(self.0))
+    }
+
+    /// Now, in nanoseconds since the epoch.
+    pub(crate) fn now_nanos(self) -> u64 {
+        self.nanos_at(Instant::now())
+    }
+
+    /// The instant `nanos` after the epoch.
+    pub(crate) fn instant_at(self, nanos: u64) -> Instant {
+        self.0 + Duration::from_nanos(nanos)
+    }
+}
+
+/// `d` in whole nanoseconds, saturating.
+pub(crate) fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
