@@ -266,6 +266,14 @@ impl Breaker {
         }
     }
 
+    /// Time left in the current open period; `None` unless the breaker is open. Cheaper than
+    /// [`metrics`](Self::metrics), which sums every counter.
+    pub fn open_remaining(&self) -> Option<Duration> {
+        self.shared
+            .open_until()
+            .map(|until| until.saturating_duration_since(tokio::time::Instant::now()))
+    }
+
     /// The open duration after the first trip.
     pub fn open_duration(&self) -> OpenDuration {
         self.shared.config.open

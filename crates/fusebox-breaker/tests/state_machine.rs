@@ -472,3 +472,19 @@ async fn a_gated_half_open_period_admits_probes_only_once_granted() {
     assert_eq!(b.try_acquire().unwrap_err().state(), CircuitState::Open);
     assert_eq!(last_reason(&b), TransitionReason::ProbeTimedOut);
 }
+
+#[tokio::test(start_paused = true)]
+async fn open_remaining_counts_down_the_open_period() {
+    let b = Breaker::builder("t")
+        .consecutive_failures(1)
+        .open_duration(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    assert_eq!(b.open_remaining(), None);
+    call(&b, F);
+    assert_eq!(b.open_remaining(), Some(Duration::from_secs(10)));
+    advance(Duration::from_secs(4)).await;
+    assert_eq!(b.open_remaining(), Some(Duration::from_secs(6)));
+    b.force_open();
+    assert_eq!(b.open_remaining(), None, "forced open has no open period");
+}

@@ -322,11 +322,7 @@ impl RedisStore {
                 let Some(breaker) = me.breaker.upgrade() else {
                     return;
                 };
-                let open_for = breaker
-                    .metrics()
-                    .open_until
-                    .map(|until| until.saturating_duration_since(tokio::time::Instant::now()))
-                    .unwrap_or_default();
+                let open_for = breaker.open_remaining().unwrap_or_default();
                 match sender.try_send((me.clone(), action, open_for)) {
                     Ok(()) => {}
                     // The store is gone; the breaker goes on alone.
@@ -554,11 +550,7 @@ impl Inner {
             CircuitState::Disabled => "disabled",
             _ => return,
         };
-        let open_for = b
-            .metrics()
-            .open_until
-            .map(|until| until.saturating_duration_since(tokio::time::Instant::now()))
-            .unwrap_or_default();
+        let open_for = b.open_remaining().unwrap_or_default();
         if action == "open" && open_for.is_zero() {
             return;
         }
