@@ -44,12 +44,11 @@ async fn collect_probes(
     held
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn exactly_one_instance_probes_and_its_success_closes_all() {
-    let redis = RedisServer::start();
+/// Three instances sharing one breaker, tripped open everywhere.
+async fn tripped_cluster(url: &str, max_wait: Duration) -> Vec<(Option<RedisStore>, Breaker)> {
     let instances: Vec<(Option<RedisStore>, Breaker)> = (0..3)
         .map(|_| {
-            let (s, b) = instance(&redis.url(), Duration::from_secs(5));
+            let (s, b) = instance(url, max_wait);
             (Some(s), b)
         })
         .collect();
@@ -61,6 +60,28 @@ async fn exactly_one_instance_probes_and_its_success_closes_all() {
             .all(|(_, b)| b.state() == CircuitState::Open)
     })
     .await;
+    instances
+}
+
+/// The probes admitted in the first 20 ms window in which any instance admits one.
+async fn first_probes(
+    instances: &[(Option<RedisStore>, Breaker)],
+    what: &str,
+) -> (Vec<(usize, Permit)>, Duration) {
+    let started = Instant::now();
+    loop {
+        assert!(started.elapsed() < Duration::from_secs(3), "{what}");
+        let probes = collect_probes(instances, Duration::from_millis(20)).await;
+        if !probes.is_empty() {
+            return (probes, started.elapsed());
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exactly_one_instance_probes_and_its_success_closes_all() {
+    let redis = RedisServer::start();
+    let instances = tripped_cluster(&redis.url(), Duration::from_secs(5)).await;
 
     let mut probes = collect_probes(&instances, Duration::from_millis(1_500)).await;
     assert_eq!(probes.len(), 1, "one probe for the whole cluster");
@@ -77,29 +98,8 @@ async fn exactly_one_instance_probes_and_its_success_closes_all() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_prober_that_dies_loses_its_lease_and_another_instance_probes() {
     let redis = RedisServer::start();
-    let mut instances: Vec<(Option<RedisStore>, Breaker)> = (0..3)
-        .map(|_| {
-            let (s, b) = instance(&redis.url(), Duration::from_millis(500));
-            (Some(s), b)
-        })
-        .collect();
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    instances[0].1.try_acquire().unwrap().failure();
-    eventually("open everywhere", Duration::from_secs(3), || {
-        instances
-            .iter()
-            .all(|(_, b)| b.state() == CircuitState::Open)
-    })
-    .await;
-    let mut first = Vec::new();
-    let started = Instant::now();
-    while first.is_empty() {
-        assert!(
-            started.elapsed() < Duration::from_secs(3),
-            "no instance probed"
-        );
-        first = collect_probes(&instances, Duration::from_millis(20)).await;
-    }
+    let mut instances = tripped_cluster(&redis.url(), Duration::from_millis(500)).await;
+    let (first, _) = first_probes(&instances, "no instance probed").await;
     assert_eq!(first.len(), 1);
     let dead = first[0].0;
     // The prober dies mid-probe: its store stops, its probe never completes.
@@ -110,16 +110,7 @@ async fn a_prober_that_dies_loses_its_lease_and_another_instance_probes() {
         .filter(|(i, _)| *i != dead)
         .map(|(_, (s, b))| (s.clone(), b.clone()))
         .collect();
-    let started = Instant::now();
-    let mut second = Vec::new();
-    while second.is_empty() {
-        assert!(
-            started.elapsed() < Duration::from_secs(3),
-            "no other instance took over the probe"
-        );
-        second = collect_probes(&others, Duration::from_millis(20)).await;
-    }
-    let took = started.elapsed();
+    let (second, took) = first_probes(&others, "no other instance took over the probe").await;
     assert_eq!(second.len(), 1, "one instance took over");
     assert!(
         took >= Duration::from_millis(300),
