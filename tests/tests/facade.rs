@@ -8,18 +8,24 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use tower::{service_fn, BoxError, ServiceBuilder, ServiceExt};
 
-#[tokio::test]
-async fn http_circuit_breaker_trips_on_5xx_and_stops_calling_the_server() {
+/// A server answering `status` to every request, counting them.
+async fn failing_upstream(status: StatusCode) -> (std::net::SocketAddr, Arc<AtomicUsize>) {
     let hits = Arc::new(AtomicUsize::new(0));
     let counter = hits.clone();
     let addr = serve(Router::new().route(
         "/",
         get(move || {
             counter.fetch_add(1, Ordering::SeqCst);
-            async { StatusCode::SERVICE_UNAVAILABLE }
+            async move { status }
         }),
     ))
     .await;
+    (addr, hits)
+}
+
+#[tokio::test]
+async fn http_circuit_breaker_trips_on_5xx_and_stops_calling_the_server() {
+    let (addr, hits) = failing_upstream(StatusCode::SERVICE_UNAVAILABLE).await;
 
     let breaker = Breaker::builder("upstream")
         .consecutive_failures(2)
@@ -72,16 +78,7 @@ async fn retry_outside_a_breaker_stops_sending_once_the_breaker_opens() {
     use hyper_util::rt::TokioExecutor;
     use std::time::Duration;
 
-    let hits = Arc::new(AtomicUsize::new(0));
-    let counter = hits.clone();
-    let addr = serve(Router::new().route(
-        "/",
-        get(move || {
-            counter.fetch_add(1, Ordering::SeqCst);
-            async { StatusCode::BAD_GATEWAY }
-        }),
-    ))
-    .await;
+    let (addr, hits) = failing_upstream(StatusCode::BAD_GATEWAY).await;
     let breaker = Breaker::builder("upstream")
         .consecutive_failures(4)
         .open_duration(Duration::from_secs(60))
