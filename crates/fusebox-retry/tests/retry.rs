@@ -67,6 +67,18 @@ fn flaky(
     (arrivals, svc)
 }
 
+/// The scheduled retries in the log: delay, and whether it came from the server.
+fn scheduled(log: &Mutex<Vec<Seen>>) -> Vec<(Duration, bool)> {
+    log.lock()
+        .unwrap()
+        .iter()
+        .filter_map(|s| match s {
+            Seen::Scheduled(_, delay, hint) => Some((*delay, *hint)),
+            _ => None,
+        })
+        .collect()
+}
+
 fn gaps(arrivals: &[Instant]) -> Vec<Duration> {
     arrivals.windows(2).map(|w| w[1] - w[0]).collect()
 }
@@ -107,16 +119,8 @@ async fn delays_follow_the_backoff_exactly_for_every_jitter() {
             .map(|d| Duration::from_millis(d.as_nanos().div_ceil(1_000_000) as u64))
             .collect();
         assert_eq!(gaps(&arrivals.lock().unwrap()), rounded, "{jitter:?}");
-        let scheduled: Vec<Duration> = log
-            .lock()
-            .unwrap()
-            .iter()
-            .filter_map(|s| match s {
-                Seen::Scheduled(_, d, false) => Some(*d),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(scheduled, expected, "{jitter:?}");
+        let from_backoff: Vec<(Duration, bool)> = expected.iter().map(|d| (*d, false)).collect();
+        assert_eq!(scheduled(&log), from_backoff, "{jitter:?}");
         assert_eq!(log.lock().unwrap().last(), Some(&Seen::Succeeded(5)));
     }
 }
@@ -218,15 +222,7 @@ async fn retry_after_replaces_the_backoff_and_is_capped() {
         [Duration::from_secs(2), Duration::from_secs(5), MS * 100],
         "server hint, capped hint, malformed hint ignored"
     );
-    let hints: Vec<bool> = log
-        .lock()
-        .unwrap()
-        .iter()
-        .filter_map(|s| match s {
-            Seen::Scheduled(_, _, hint) => Some(*hint),
-            _ => None,
-        })
-        .collect();
+    let hints: Vec<bool> = scheduled(&log).iter().map(|(_, hint)| *hint).collect();
     assert_eq!(hints, [true, true, false]);
 }
 
