@@ -28,10 +28,7 @@ pin_project! {
         policy: Arc<Policy>,
         classifier: C,
         requests: R,
-        attempt: u32,
-        previous_delay: Duration,
-        deadline: Option<Instant>,
-        random: Option<fastrand::Rng>,
+        progress: Progress,
         span: tracing::Span,
     }
 }
@@ -58,7 +55,7 @@ where
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseFuture")
             .field("retry", &self.policy.name)
-            .field("attempt", &self.attempt)
+            .field("attempt", &self.progress.attempt)
             .finish_non_exhaustive()
     }
 }
@@ -100,10 +97,12 @@ where
             policy,
             classifier,
             requests,
-            attempt: 1,
-            previous_delay: Duration::ZERO,
-            deadline,
-            random: None,
+            progress: Progress {
+                attempt: 1,
+                previous_delay: Duration::ZERO,
+                deadline,
+                random: None,
+            },
             span,
         }
     }
@@ -153,7 +152,7 @@ where
                         ready!(future.poll(cx))
                     };
                     let outcome = this.classifier.classify(result.as_ref());
-                    let attempt = *this.attempt;
+                    let attempt = this.progress.attempt;
                     let policy: &Policy = this.policy;
                     let emit = |kind| {
                         policy
@@ -178,15 +177,11 @@ where
                         return Poll::Ready(result.map_err(Into::into));
                     }
                     let result = result.map_err(Into::into);
-                    let next = decide(
+                    let next = this.progress.decide(
                         policy,
                         &outcome,
                         result.as_ref().err(),
-                        attempt,
                         this.spare.as_ref().err().copied(),
-                        *this.previous_delay,
-                        *this.deadline,
-                        this.random,
                     );
                     match next {
                         Next::GiveUp(reason) => {
@@ -220,7 +215,7 @@ where
                                 server_hint,
                                 "attempt failed, retrying"
                             );
-                            *this.previous_delay = delay;
+                            this.progress.previous_delay = delay;
                             // The failed response (or error) is dropped before waiting.
                             drop(result);
                             this.state.set(State::Waiting {
@@ -245,8 +240,8 @@ where
                             }
                         };
                     *this.spare = this.requests.resend(&request);
-                    *this.attempt += 1;
-                    let attempt = *this.attempt;
+                    this.progress.attempt += 1;
+                    let attempt = this.progress.attempt;
                     *this.span = attempt_span(this.policy, &*this.requests, &*this.spare, attempt);
                     let policy: &Policy = this.policy;
                     policy.events.emit(|| {
@@ -265,58 +260,70 @@ where
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn decide(
-    policy: &Policy,
-    outcome: &Outcome,
-    error: Option<&BoxError>,
+/// Where one call's attempts stand.
+struct Progress {
+    /// The attempt in flight, from 1.
     attempt: u32,
-    not_resendable: Option<GiveUpReason>,
+    /// The wait before it (decorrelated jitter grows from it).
     previous_delay: Duration,
+    /// When the whole call must be over, if it has a deadline.
     deadline: Option<Instant>,
-    random: &mut Option<fastrand::Rng>,
-) -> Next {
-    if let Some(reason) = not_resendable {
-        return Next::GiveUp(reason);
-    }
-    if attempt >= policy.max_attempts {
-        return Next::GiveUp(GiveUpReason::AttemptsExhausted);
-    }
-    let (delay, server_hint, late_reason) = match circuit_open_wait(error) {
-        Some(wait) if wait > policy.max_retry_after => {
-            return Next::GiveUp(GiveUpReason::CircuitOpen);
+    /// Drawn on the first computed delay only, so calls that need no retry draw nothing.
+    random: Option<fastrand::Rng>,
+}
+
+impl Progress {
+    /// What to do after a retryable failure of the current attempt.
+    fn decide(
+        &mut self,
+        policy: &Policy,
+        outcome: &Outcome,
+        error: Option<&BoxError>,
+        not_resendable: Option<GiveUpReason>,
+    ) -> Next {
+        let attempt = self.attempt;
+        if let Some(reason) = not_resendable {
+            return Next::GiveUp(reason);
         }
-        Some(wait) => (wait, true, GiveUpReason::CircuitOpen),
-        None => match outcome.retry_after() {
-            Some(hint) => (
-                hint.min(policy.max_retry_after),
-                true,
-                GiveUpReason::DeadlineExceeded,
-            ),
-            None => {
-                let random = random.get_or_insert_with(|| match policy.seed {
-                    Some(seed) => fastrand::Rng::with_seed(seed),
-                    None => fastrand::Rng::new(),
-                });
-                (
-                    policy.backoff.delay(attempt, previous_delay, random),
-                    false,
-                    GiveUpReason::DeadlineExceeded,
-                )
+        if attempt >= policy.max_attempts {
+            return Next::GiveUp(GiveUpReason::AttemptsExhausted);
+        }
+        let (delay, server_hint, late_reason) = match circuit_open_wait(error) {
+            Some(wait) if wait > policy.max_retry_after => {
+                return Next::GiveUp(GiveUpReason::CircuitOpen);
             }
-        },
-    };
-    if let Some(deadline) = deadline {
-        if Instant::now() + delay > deadline {
-            return Next::GiveUp(late_reason);
+            Some(wait) => (wait, true, GiveUpReason::CircuitOpen),
+            None => match outcome.retry_after() {
+                Some(hint) => (
+                    hint.min(policy.max_retry_after),
+                    true,
+                    GiveUpReason::DeadlineExceeded,
+                ),
+                None => {
+                    let random = self.random.get_or_insert_with(|| match policy.seed {
+                        Some(seed) => fastrand::Rng::with_seed(seed),
+                        None => fastrand::Rng::new(),
+                    });
+                    (
+                        policy.backoff.delay(attempt, self.previous_delay, random),
+                        false,
+                        GiveUpReason::DeadlineExceeded,
+                    )
+                }
+            },
+        };
+        if let Some(deadline) = self.deadline {
+            if Instant::now() + delay > deadline {
+                return Next::GiveUp(late_reason);
+            }
         }
-    }
-    if let Some(budget) = &policy.budget {
-        if !budget.try_withdraw() {
-            return Next::GiveUp(GiveUpReason::BudgetExhausted);
+        if let Some(budget) = &policy.budget {
+            if !budget.try_withdraw() {
+                return Next::GiveUp(GiveUpReason::BudgetExhausted);
+            }
         }
+        Next::RetryAfter(delay, server_hint)
     }
-    Next::RetryAfter(delay, server_hint)
 }
 
 /// The time until an inner circuit breaker's next probe, if the error is its rejection.
