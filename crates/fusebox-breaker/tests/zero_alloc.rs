@@ -56,6 +56,27 @@ fn closed_and_open_paths_allocate_nothing() {
     assert_eq!(ok, CALLS);
     assert_eq!(allocs, 0, "closed path, consecutive-failure policy");
 
+    let process_lifetime = Breaker::builder("static").build_static().unwrap();
+    let (allocs, (ok, _)) = allocations_for(process_lifetime, 0);
+    assert_eq!(ok, CALLS);
+    assert_eq!(allocs, 0, "closed path, static breaker");
+
+    // What a shared-state store attaches: a transition listener.
+    let followed = Breaker::builder("followed").build().unwrap();
+    followed
+        .on_transition(|_: &fusebox_core::Event<'_>| {})
+        .detach();
+    let (allocs, (ok, _)) = allocations_for(followed, 0);
+    assert_eq!(ok, CALLS);
+    assert_eq!(allocs, 0, "closed path with a transition listener");
+
+    // A breaker in a registry, which follows its transitions.
+    let registry = fusebox_breaker::BreakerRegistry::new(|name| Breaker::builder(name));
+    let registered = registry.get_or_create("registered").unwrap();
+    let (allocs, (ok, _)) = allocations_for(registered, 0);
+    assert_eq!(ok, CALLS);
+    assert_eq!(allocs, 0, "closed path, breaker in a registry");
+
     // Occasional failures exercise the failure path without tripping.
     let failing = Breaker::builder("failures")
         .consecutive_failures(5)
@@ -81,6 +102,12 @@ fn closed_and_open_paths_allocate_nothing() {
         .unwrap();
     let (allocs, _) = allocations_for(time_window, 10);
     assert_eq!(allocs, 0, "closed path, time window and slow calls");
+
+    let static_open = Breaker::builder("static-open").build_static().unwrap();
+    static_open.force_open();
+    let (allocs, (_, err)) = allocations_for(static_open, 0);
+    assert_eq!(err, CALLS);
+    assert_eq!(allocs, 0, "open path, static breaker");
 
     let open = Breaker::builder("open").build().unwrap();
     open.force_open();
