@@ -326,6 +326,33 @@ impl WeakBreaker {
 /// [`KeyedBreakers`](crate::KeyedBreakers) and [`BreakerRegistry`](crate::BreakerRegistry)
 /// attach every breaker they make to their store. The in-process default, [`LocalState`],
 /// shares nothing.
+///
+/// ```
+/// use fusebox_breaker::{Breaker, StateStore};
+/// use std::sync::{Arc, Mutex};
+///
+/// /// Keeps a list of the breakers it was given (a real store would start sharing them).
+/// #[derive(Clone, Default)]
+/// struct Roster(Arc<Mutex<Vec<String>>>);
+///
+/// impl StateStore for Roster {
+///     fn attach(&self, breaker: &Breaker) {
+///         let key = breaker.key().unwrap_or("-");
+///         self.0.lock().unwrap().push(format!("{}/{key}", breaker.name()));
+///     }
+/// }
+///
+/// let roster = Roster::default();
+/// let tenants = Breaker::builder("calendar").keyed().store(roster.clone()).build()?;
+/// tenants.get("acme");
+/// tenants.get("acme");
+/// assert_eq!(
+///     *roster.0.lock().unwrap(),
+///     ["calendar/(overflow)", "calendar/-", "calendar/acme"],
+///     "the overflow and unkeyed breakers, then each key once"
+/// );
+/// # Ok::<(), fusebox_breaker::ConfigError>(())
+/// ```
 pub trait StateStore: Send + Sync + 'static {
     /// Starts sharing `breaker`'s state. Called once per breaker.
     fn attach(&self, breaker: &Breaker);
