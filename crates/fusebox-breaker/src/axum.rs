@@ -27,8 +27,8 @@
 use crate::breaker::Breaker;
 use crate::error::{CircuitBreakerError, CircuitOpen};
 use crate::future::ResponseFuture;
-use crate::keyed::{KeyExtractor, KeyedBreakers, KeyedCircuitBreaker, KeyedCircuitBreakerLayer};
-use crate::service::CircuitBreaker;
+use crate::keyed::{ByKey, KeyedBreakers, KeyedCircuitBreakerLayer};
+use crate::service::{CircuitBreaker, PickBreaker};
 use axum::response::{IntoResponse, Response};
 use fusebox_core::HttpClassifier;
 use http::{header, HeaderValue, StatusCode};
@@ -109,22 +109,24 @@ impl<S> Layer<S> for CircuitBreakerRouteLayer {
 }
 
 /// A route guarded by a breaker, answering `503` when open; built by
-/// [`CircuitBreakerRouteLayer`].
+/// [`CircuitBreakerRouteLayer`], or with one breaker per key ([`KeyedCircuitBreakerRoute`]) by
+/// [`KeyedCircuitBreakerRouteLayer`].
 #[derive(Clone, Debug)]
-pub struct CircuitBreakerRoute<S> {
-    inner: CircuitBreaker<S, HttpClassifier>,
+pub struct CircuitBreakerRoute<S, B = Breaker> {
+    inner: CircuitBreaker<S, HttpClassifier, B>,
 }
 
-impl<S> CircuitBreakerRoute<S> {
-    /// The breaker guarding this route.
-    pub fn breaker(&self) -> &Breaker {
+impl<S, B> CircuitBreakerRoute<S, B> {
+    /// The breaker guarding this route (for a keyed route, what picks it).
+    pub fn breaker(&self) -> &B {
         self.inner.breaker()
     }
 }
 
-impl<S, Request> Service<Request> for CircuitBreakerRoute<S>
+impl<S, B, Request> Service<Request> for CircuitBreakerRoute<S, B>
 where
     S: Service<Request, Response = Response>,
+    B: PickBreaker<Request>,
 {
     type Response = Response;
     type Error = S::Error;
@@ -176,7 +178,7 @@ impl<S, K: Clone> Layer<S> for KeyedCircuitBreakerRouteLayer<K> {
     type Service = KeyedCircuitBreakerRoute<S, K>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        KeyedCircuitBreakerRoute {
+        CircuitBreakerRoute {
             inner: self.inner.layer(inner),
         }
     }
@@ -184,30 +186,7 @@ impl<S, K: Clone> Layer<S> for KeyedCircuitBreakerRouteLayer<K> {
 
 /// A route guarded by one breaker per key, answering `503` when the key's breaker is open;
 /// built by [`KeyedCircuitBreakerRouteLayer`].
-#[derive(Clone, Debug)]
-pub struct KeyedCircuitBreakerRoute<S, K> {
-    inner: KeyedCircuitBreaker<S, K, HttpClassifier>,
-}
-
-impl<S, K, Request> Service<Request> for KeyedCircuitBreakerRoute<S, K>
-where
-    S: Service<Request, Response = Response>,
-    K: KeyExtractor<Request>,
-{
-    type Response = Response;
-    type Error = S::Error;
-    type Future = RouteFuture<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.get_mut().poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request) -> Self::Future {
-        RouteFuture {
-            inner: self.inner.call(request),
-        }
-    }
-}
+pub type KeyedCircuitBreakerRoute<S, K> = CircuitBreakerRoute<S, ByKey<K>>;
 
 pin_project! {
     /// The future of [`CircuitBreakerRoute`] and [`KeyedCircuitBreakerRoute`].

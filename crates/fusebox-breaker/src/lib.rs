@@ -97,17 +97,17 @@ pub use config::{
 };
 pub use error::{CircuitBreakerError, CircuitOpen};
 pub use fusebox_core::{CircuitState, TransitionReason};
+pub use keyed::{
+    ByKey, KeyExtractor, KeyedBreakers, KeyedBuilder, KeyedCircuitBreaker,
+    KeyedCircuitBreakerLayer, OVERFLOW_KEY,
+};
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use keyed::{HeaderKey, HostKey, PathKey};
-pub use keyed::{
-    KeyExtractor, KeyedBreakers, KeyedBuilder, KeyedCircuitBreaker, KeyedCircuitBreakerLayer,
-    OVERFLOW_KEY,
-};
 pub use layer::CircuitBreakerLayer;
 pub use machine::Transition;
 pub use registry::{
     BreakerPattern, BreakerRegistry, BreakerStatus, HealthStatus, RegistrySnapshot, RegistrySummary,
 };
-pub use service::CircuitBreaker;
+pub use service::{CircuitBreaker, PickBreaker};
 pub use settings::{parse_duration, BreakerSettings, EnvSettings, RegistrySettings};

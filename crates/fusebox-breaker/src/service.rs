@@ -1,25 +1,41 @@
-use crate::breaker::Breaker;
-use crate::error::CircuitBreakerError;
+use crate::breaker::{Breaker, Permit};
+use crate::error::{CircuitBreakerError, CircuitOpen};
 use crate::future::ResponseFuture;
 use fusebox_core::{Classify, ResultClassifier};
 use std::fmt;
 use std::task::{Context, Poll};
 use tower_service::Service;
 
+/// Chooses the breaker that guards a request and asks it for a permit.
+///
+/// [`Breaker`] guards every request; [`ByKey`](crate::ByKey) picks one breaker per key.
+pub trait PickBreaker<Request> {
+    /// A permit for `request`, or the rejection of its breaker.
+    fn acquire(&self, request: &Request) -> Result<Permit, CircuitOpen>;
+}
+
+impl<Request> PickBreaker<Request> for Breaker {
+    #[inline]
+    fn acquire(&self, _: &Request) -> Result<Permit, CircuitOpen> {
+        self.try_acquire()
+    }
+}
+
 /// A service guarded by a circuit breaker; built by
-/// [`CircuitBreakerLayer`](crate::CircuitBreakerLayer).
+/// [`CircuitBreakerLayer`](crate::CircuitBreakerLayer), or, with one breaker per key
+/// (`B` = [`ByKey`](crate::ByKey)), by [`KeyedCircuitBreakerLayer`](crate::KeyedCircuitBreakerLayer).
 ///
 /// `poll_ready` passes through to the inner service. `call` asks the breaker first: an open
 /// circuit answers at once with [`CircuitBreakerError::Open`] without calling the inner service;
 /// otherwise the call goes through and its result is classified and counted when it completes.
 #[derive(Clone)]
-pub struct CircuitBreaker<S, C = ResultClassifier> {
+pub struct CircuitBreaker<S, C = ResultClassifier, B = Breaker> {
     inner: S,
-    breaker: Breaker,
+    breaker: B,
     classifier: C,
 }
 
-impl<S: fmt::Debug, C> fmt::Debug for CircuitBreaker<S, C> {
+impl<S: fmt::Debug, C, B: fmt::Debug> fmt::Debug for CircuitBreaker<S, C, B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CircuitBreaker")
             .field("inner", &self.inner)
@@ -35,9 +51,10 @@ impl<S> CircuitBreaker<S> {
     }
 }
 
-impl<S, C> CircuitBreaker<S, C> {
-    /// Guards `inner` with `breaker`, classifying results with `classifier`.
-    pub fn with_classifier(inner: S, breaker: Breaker, classifier: C) -> Self {
+impl<S, C, B> CircuitBreaker<S, C, B> {
+    /// Guards `inner` with `breaker` (a [`Breaker`], or any [`PickBreaker`]), classifying
+    /// results with `classifier`.
+    pub fn with_classifier(inner: S, breaker: B, classifier: C) -> Self {
         CircuitBreaker {
             inner,
             breaker,
@@ -45,18 +62,19 @@ impl<S, C> CircuitBreaker<S, C> {
         }
     }
 
-    /// The breaker guarding this service.
-    pub fn breaker(&self) -> &Breaker {
+    /// The breaker guarding this service (for a keyed service, what picks it).
+    pub fn breaker(&self) -> &B {
         &self.breaker
     }
 
     fusebox_core::define_inner_service_accessors!();
 }
 
-impl<S, C, Request> Service<Request> for CircuitBreaker<S, C>
+impl<S, C, B, Request> Service<Request> for CircuitBreaker<S, C, B>
 where
     S: Service<Request>,
     C: Classify<S::Response, S::Error> + Clone,
+    B: PickBreaker<Request>,
 {
     type Response = S::Response;
     type Error = CircuitBreakerError<S::Error>;
@@ -71,7 +89,7 @@ where
 
     #[inline]
     fn call(&mut self, request: Request) -> Self::Future {
-        match self.breaker.try_acquire() {
+        match self.breaker.acquire(&request) {
             Ok(permit) => {
                 ResponseFuture::called(self.inner.call(request), permit, self.classifier.clone())
             }

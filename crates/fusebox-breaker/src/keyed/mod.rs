@@ -12,5 +12,5 @@ mod map;
 pub use extract::KeyExtractor;
 #[cfg(feature = "http")]
 pub use extract::{HeaderKey, HostKey, PathKey};
-pub use layer::{KeyedCircuitBreaker, KeyedCircuitBreakerLayer};
+pub use layer::{ByKey, KeyedCircuitBreaker, KeyedCircuitBreakerLayer};
 pub use map::{KeyedBreakers, KeyedBuilder, OVERFLOW_KEY};
