@@ -97,6 +97,7 @@ impl<K, Request> PickBreaker<Request> for ByKey<K>
 where
     K: KeyExtractor<Request>,
 {
+    #[inline]
     fn acquire(&self, request: &Request) -> Result<Permit, CircuitOpen> {
         let breaker = match self.extractor.extract(request) {
             Some(key) => self.breakers.get(&key),
