@@ -35,6 +35,10 @@
 //! ([`BreakerRegistry::set_store`](fusebox_breaker::BreakerRegistry::set_store)) share every
 //! breaker they make.
 //!
+//! **Servers.** Redis 6.2 and 7 and Valkey 8, single node or (feature `cluster`) Redis Cluster:
+//! the scripts use only commands Redis 6 has (no functions, no `EXPIRE` options). The whole
+//! test suite of this crate runs against Redis 7.0, Redis 6.2 and Valkey 8.0 on every CI run.
+//!
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `cluster` | no | `RedisStore::cluster_builder`, for Redis Cluster |

@@ -20,7 +20,23 @@ pub fn free_port() -> u16 {
         .expect("a free port on 127.0.0.1")
 }
 
-fn binary() -> &'static str {
+/// The server binary: `FUSEBOX_REDIS_SERVER` when set (how `scripts/test` runs these tests
+/// against Redis 6 and Valkey too), else `redis-server` or `valkey-server` from `PATH`.
+fn binary() -> String {
+    if let Some(path) = std::env::var_os("FUSEBOX_REDIS_SERVER") {
+        let path = path.to_string_lossy().into_owned();
+        let runs = Command::new(&path)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            runs,
+            "FUSEBOX_REDIS_SERVER={path} does not run (`{path} --version` failed)"
+        );
+        return path;
+    }
     for name in ["redis-server", "valkey-server"] {
         let found = Command::new(name)
             .arg("--version")
@@ -29,13 +45,19 @@ fn binary() -> &'static str {
             .status()
             .is_ok();
         if found {
-            return name;
+            return name.to_owned();
         }
     }
     panic!(
         "redis-server (or valkey-server) was not found on PATH. Install it \
          (Debian/Ubuntu: apt-get install redis-server), or run scripts/test, which installs it."
     );
+}
+
+/// The command-line client that creates clusters: `FUSEBOX_REDIS_CLI` when set, else
+/// `redis-cli`.
+fn cli() -> String {
+    std::env::var("FUSEBOX_REDIS_CLI").unwrap_or_else(|_| "redis-cli".to_owned())
 }
 
 /// The server's major version, from `--version` (`v=7.0.15`).
@@ -77,20 +99,20 @@ impl RedisServer {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        if major_version(binary) >= 7 {
+        if major_version(&binary) >= 7 {
             // For DEBUG SLEEP, from this host only (Redis 6 allows it without the option).
             args.extend(["--enable-debug-command".into(), "local".into()]);
         }
         args.extend(extra.iter().map(|s| s.to_string()));
         let dir = std::env::temp_dir().join(format!("fusebox-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("a scratch directory");
-        let child = Command::new(binary)
+        let child = Command::new(&binary)
             .args(&args)
             .current_dir(&dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("redis-server starts");
+            .unwrap_or_else(|e| panic!("{binary} does not start: {e}"));
         let server = RedisServer {
             child: Some(child),
             dir,
@@ -131,16 +153,21 @@ impl RedisServer {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 
+    /// One section of `INFO`.
+    pub async fn info(&self, section: &str) -> String {
+        let client = redis::Client::open(self.url()).unwrap();
+        let mut con = client.get_multiplexed_async_connection().await.unwrap();
+        redis::cmd("INFO")
+            .arg(section)
+            .query_async(&mut con)
+            .await
+            .unwrap()
+    }
+
     /// Commands the server has executed, from `INFO commandstats`: all of them (those that
     /// scripts run included), and the script invocations (`EVAL`, `EVALSHA`) alone.
     pub async fn commands(&self) -> (u64, u64) {
-        let client = redis::Client::open(self.url()).unwrap();
-        let mut con = client.get_multiplexed_async_connection().await.unwrap();
-        let info: String = redis::cmd("INFO")
-            .arg("commandstats")
-            .query_async(&mut con)
-            .await
-            .unwrap();
+        let info = self.info("commandstats").await;
         let calls = |line: &str| -> u64 {
             line.split("calls=")
                 .nth(1)
@@ -194,14 +221,16 @@ impl RedisCluster {
             .iter()
             .map(|n| format!("127.0.0.1:{}", n.port))
             .collect();
-        let status = Command::new("redis-cli")
+        let status = Command::new(cli())
             .args(["--cluster", "create"])
             .args(&addresses)
             .args(["--cluster-replicas", "0", "--cluster-yes"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
-            .expect("redis-cli (installed with redis-server) creates the cluster");
+            .unwrap_or_else(|e| {
+                panic!("{} (installed with redis-server) does not run: {e}", cli())
+            });
         assert!(status.success(), "redis-cli --cluster create failed");
         let cluster = RedisCluster { nodes };
         let deadline = Instant::now() + Duration::from_secs(20);
