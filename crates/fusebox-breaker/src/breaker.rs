@@ -1,6 +1,7 @@
 use crate::config::{BreakerBuilder, Config, OpenDuration, WindowKind};
 use crate::error::CircuitOpen;
 use crate::machine::{Admission, Handle, Shared, Ticket, Transition, WeakHandle};
+use crate::stats::Layout;
 use fusebox_core::{
     CircuitState, EventBus, EventListener, Outcome, Subscription, TransitionReason,
 };
@@ -54,16 +55,19 @@ impl Breaker {
 
     pub(crate) fn from_parts(name: String, config: Config, events: EventBus) -> Breaker {
         Breaker {
-            shared: Handle::Counted(Arc::new(Shared::new(name, None, config, events, None))),
+            shared: Handle::Counted(Arc::new(Shared::unkeyed(name, config, events))),
         }
     }
 
+    /// A breaker of a keyed set: `layout` is [`Layout::Single`] for the one-per-key breakers,
+    /// so a set of many keys costs the same per key on any machine.
     pub(crate) fn from_parts_keyed(
         name: String,
         key: Option<(Box<str>, &'static str)>,
         config: Config,
         events: EventBus,
         set_transitions: EventBus,
+        layout: Layout,
     ) -> Breaker {
         Breaker {
             shared: Handle::Counted(Arc::new(Shared::new(
@@ -72,15 +76,14 @@ impl Breaker {
                 config,
                 events,
                 Some(set_transitions),
+                layout,
             ))),
         }
     }
 
     pub(crate) fn from_parts_static(name: String, config: Config, events: EventBus) -> Breaker {
         Breaker {
-            shared: Handle::Static(Box::leak(Box::new(Shared::new(
-                name, None, config, events, None,
-            )))),
+            shared: Handle::Static(Box::leak(Box::new(Shared::unkeyed(name, config, events)))),
         }
     }
 

@@ -8,7 +8,7 @@
 
 use crate::clock::{nanos, Epoch};
 use crate::config::Config;
-use crate::stats::Stats;
+use crate::stats::{Layout, Stats};
 use crate::sync::lock;
 use crate::window::{Counts, Window};
 use crossbeam_utils::CachePadded;
@@ -185,7 +185,9 @@ pub(crate) struct Shared {
     word: CachePadded<AtomicU64>,
     consecutive: CachePadded<AtomicU32>,
     pub(crate) stats: Stats,
-    window: Option<Window>,
+    /// Boxed: a window's padded counters would make every breaker 500 bytes larger, with a
+    /// window or without.
+    window: Option<Box<Window>>,
     trips: AtomicU32,
     open_until: AtomicU64,
     entered_at: AtomicU64,
@@ -217,6 +219,7 @@ impl Shared {
         config: Config,
         events: EventBus,
         set_transitions: Option<EventBus>,
+        layout: Layout,
     ) -> Shared {
         let (key, key_label) = match key {
             Some((key, label)) => (Some(key), label),
@@ -225,8 +228,8 @@ impl Shared {
         Shared {
             word: CachePadded::new(AtomicU64::new(Word::new(CLOSED, 0).0)),
             consecutive: CachePadded::new(AtomicU32::new(0)),
-            stats: Stats::new(),
-            window: config.window.map(Window::new),
+            stats: Stats::new(layout),
+            window: config.window.map(|kind| Box::new(Window::new(kind))),
             trips: AtomicU32::new(0),
             open_until: AtomicU64::new(0),
             entered_at: AtomicU64::new(0),
@@ -243,6 +246,11 @@ impl Shared {
             transitions: EventBus::new(),
             set_transitions,
         }
+    }
+
+    /// A breaker of its own, outside any keyed set.
+    pub(crate) fn unkeyed(name: String, config: Config, events: EventBus) -> Shared {
+        Shared::new(name, None, config, events, None, Layout::PerThread)
     }
 
     /// An event from this breaker, with its key.

@@ -5,6 +5,10 @@
 //! thread writes only its own stripe, so it can bump a counter with a plain load and store (no
 //! `lock` prefix, no cache line shared with other writers). Threads past the bound share one
 //! more stripe, updated with `fetch_add`. Readers sum all stripes.
+//!
+//! The per-thread stripes cost 128 bytes per core (up to 64 of them) for each breaker, which is
+//! right for a breaker in front of a whole dependency but not for one of a hundred thousand
+//! per-tenant breakers: those use [`Layout::Single`], the shared stripe alone.
 
 use crate::sync::lock;
 use crossbeam_utils::CachePadded;
@@ -31,6 +35,16 @@ pub(crate) struct Totals {
     pub(crate) slow: u64,
     pub(crate) ignored: u64,
     pub(crate) rejections: u64,
+}
+
+/// Where a breaker's threads count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Layout {
+    /// A stripe per thread, bumped without `lock` prefix: fastest under many threads, 128 bytes
+    /// per core.
+    PerThread,
+    /// One shared stripe, bumped with `fetch_add`: the same size on any machine.
+    Single,
 }
 
 #[derive(Debug)]
@@ -115,11 +129,15 @@ impl Stripe {
 }
 
 impl Stats {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(layout: Layout) -> Self {
+        let owned = match layout {
+            Layout::PerThread => owned_stripes(),
+            // No owned stripes (an empty boxed slice allocates nothing): every thread counts
+            // in the shared stripe, on the same path as threads past the bound.
+            Layout::Single => 0,
+        };
         Stats {
-            owned: (0..owned_stripes())
-                .map(|_| CachePadded::default())
-                .collect(),
+            owned: (0..owned).map(|_| CachePadded::default()).collect(),
             overflow: CachePadded::default(),
         }
     }
@@ -184,7 +202,18 @@ mod tests {
 
     #[test]
     fn many_threads_lose_no_counts_even_past_the_owned_stripes() {
-        let stats = Arc::new(Stats::new());
+        many_threads_lose_no_counts(Layout::PerThread);
+    }
+
+    #[test]
+    fn many_threads_lose_no_counts_in_one_stripe() {
+        let stats = Stats::new(Layout::Single);
+        assert!(stats.owned.is_empty());
+        many_threads_lose_no_counts(Layout::Single);
+    }
+
+    fn many_threads_lose_no_counts(layout: Layout) {
+        let stats = Arc::new(Stats::new(layout));
         let threads = owned_stripes() * 2 + 3;
         let handles: Vec<_> = (0..threads)
             .map(|_| {

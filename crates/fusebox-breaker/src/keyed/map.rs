@@ -1,6 +1,7 @@
 use crate::breaker::{Breaker, LocalState, StateStore};
 use crate::clock::{nanos, Epoch};
 use crate::config::{BreakerBuilder, Config};
+use crate::stats::Layout;
 use crate::sync::{read, write};
 use fusebox_core::{CircuitState, ConfigError, EventBus, EventListener, Subscription};
 use hashbrown::HashTable;
@@ -123,6 +124,8 @@ impl KeyedBuilder {
             config.clone(),
             events.clone(),
             transitions.clone(),
+            // Every key past max_keys shares it: it may be as hot as a plain breaker.
+            Layout::PerThread,
         );
         let unkeyed = Breaker::from_parts_keyed(
             name.clone(),
@@ -130,6 +133,7 @@ impl KeyedBuilder {
             config.clone(),
             events.clone(),
             transitions.clone(),
+            Layout::PerThread,
         );
         self.store.attach(&overflow);
         self.store.attach(&unkeyed);
@@ -289,6 +293,7 @@ impl KeyedBreakers {
                     inner.config.clone(),
                     inner.events.clone(),
                     inner.transitions.clone(),
+                    Layout::Single,
                 );
                 made = Some(breaker.clone());
                 Entry {
