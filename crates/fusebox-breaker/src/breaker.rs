@@ -165,6 +165,24 @@ impl Breaker {
 
     /// Lets every call through and keeps counting outcomes, but never trips, until
     /// [`reset`](Self::reset).
+    ///
+    /// The trip policies still run: when one fires, the breaker emits
+    /// [`EventKind::TripSuppressed`](fusebox_core::EventKind::TripSuppressed), logs a warning,
+    /// counts it in [`BreakerMetrics::suppressed_trips`] and starts counting again. A new
+    /// breaker can so be tried on live traffic, to see when it would open, before it rejects
+    /// anything:
+    ///
+    /// ```
+    /// use fusebox_breaker::Breaker;
+    ///
+    /// let breaker = Breaker::builder("payments").consecutive_failures(3).build()?;
+    /// breaker.disable();
+    /// for _ in 0..3 {
+    ///     breaker.try_acquire()?.failure(); // never rejected
+    /// }
+    /// assert_eq!(breaker.metrics().suppressed_trips, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn disable(&self) {
         Shared::force(
             &self.shared,
@@ -263,6 +281,7 @@ impl Breaker {
             consecutive_failures: s.consecutive_failures(),
             window,
             trips: s.trips(),
+            suppressed_trips: s.suppressed_trips(),
             time_in_state: s.time_in_state(),
             open_until: s.open_until(),
             last_transition: s.last_transition(),
@@ -490,6 +509,9 @@ pub struct BreakerMetrics {
     pub window: Option<WindowMetrics>,
     /// Trips since the breaker last closed.
     pub trips: u32,
+    /// Times a trip policy fired while the breaker was disabled: it would have opened
+    /// (see [`EventKind::TripSuppressed`](fusebox_core::EventKind::TripSuppressed)).
+    pub suppressed_trips: u64,
     /// Time since the last transition (since creation if none).
     pub time_in_state: Duration,
     /// When the current open period ends, if open.

@@ -81,6 +81,7 @@ pub(crate) struct Config {
     pub(crate) half_open_probes: u32,
     pub(crate) half_open_successes: u32,
     pub(crate) half_open_max_wait: Duration,
+    pub(crate) start_disabled: bool,
 }
 
 impl Config {
@@ -133,6 +134,7 @@ pub struct BreakerBuilder {
     half_open_probes: u32,
     half_open_successes: u32,
     half_open_max_wait: Duration,
+    start_disabled: bool,
     events: EventBus,
 }
 
@@ -149,6 +151,7 @@ impl fmt::Debug for BreakerBuilder {
             .field("half_open_probes", &self.half_open_probes)
             .field("half_open_successes", &self.half_open_successes)
             .field("half_open_max_wait", &self.half_open_max_wait)
+            .field("start_disabled", &self.start_disabled)
             .finish_non_exhaustive()
     }
 }
@@ -166,6 +169,7 @@ impl BreakerBuilder {
             half_open_probes: 1,
             half_open_successes: 1,
             half_open_max_wait: Duration::from_secs(30),
+            start_disabled: false,
             events: EventBus::new(),
         }
     }
@@ -246,6 +250,26 @@ impl BreakerBuilder {
     /// rejected call reopens it, and a fresh half-open period follows the open one.
     pub fn half_open_max_wait(mut self, wait: Duration) -> Self {
         self.half_open_max_wait = wait;
+        self
+    }
+
+    /// Starts the breaker [disabled](Breaker::disable): it lets every call through and reports
+    /// the trips its policies would have made, until [`reset`](Breaker::reset). Every breaker a
+    /// [keyed set](Self::keyed) makes starts so too, which is how per-tenant breakers are tried
+    /// on live traffic before they reject anything.
+    ///
+    /// With a shared state store, a state already shared by other instances (an operator's
+    /// reset, say) replaces this starting state once the store learns it.
+    ///
+    /// ```
+    /// use fusebox_breaker::{Breaker, CircuitState};
+    ///
+    /// let tenants = Breaker::builder("calendar").start_disabled(true).keyed().build()?;
+    /// assert_eq!(tenants.get("acme").state(), CircuitState::Disabled);
+    /// # Ok::<(), fusebox_breaker::ConfigError>(())
+    /// ```
+    pub fn start_disabled(mut self, disabled: bool) -> Self {
+        self.start_disabled = disabled;
         self
     }
 
@@ -425,6 +449,7 @@ impl BreakerBuilder {
             half_open_probes: self.half_open_probes,
             half_open_successes: self.half_open_successes,
             half_open_max_wait: self.half_open_max_wait,
+            start_disabled: self.start_disabled,
         })
     }
 }

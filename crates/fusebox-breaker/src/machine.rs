@@ -189,6 +189,8 @@ pub(crate) struct Shared {
     /// window or without.
     window: Option<Box<Window>>,
     trips: AtomicU32,
+    /// Times a policy fired while disabled.
+    suppressed: AtomicU64,
     open_until: AtomicU64,
     entered_at: AtomicU64,
     pub(crate) epoch: Epoch,
@@ -226,11 +228,22 @@ impl Shared {
             None => (None, "key"),
         };
         Shared {
-            word: CachePadded::new(AtomicU64::new(Word::new(CLOSED, 0).0)),
+            word: CachePadded::new(AtomicU64::new(
+                Word::new(
+                    if config.start_disabled {
+                        DISABLED
+                    } else {
+                        CLOSED
+                    },
+                    0,
+                )
+                .0,
+            )),
             consecutive: CachePadded::new(AtomicU32::new(0)),
             stats: Stats::new(layout),
             window: config.window.map(|kind| Box::new(Window::new(kind))),
             trips: AtomicU32::new(0),
+            suppressed: AtomicU64::new(0),
             open_until: AtomicU64::new(0),
             entered_at: AtomicU64::new(0),
             epoch: Epoch::now(),
@@ -417,9 +430,10 @@ impl Shared {
             }
             Admission::Probe => Shared::record_probe(this, ticket.generation, failed, slow),
             Admission::Disabled => {
-                if let Some(window) = &this.window {
-                    if this.load().generation() == ticket.generation {
-                        window.record(failed, slow, now_nanos);
+                let word = this.load();
+                if word.generation() == ticket.generation {
+                    if let Some(reason) = this.count_against_policy(failed, slow, now_nanos) {
+                        this.suppress_trip(word, reason);
                     }
                 }
             }
@@ -432,26 +446,59 @@ impl Shared {
         if word.generation() != generation {
             return;
         }
-        if let Some(threshold) = this.config.consecutive_failures {
+        if let Some(reason) = this.count_against_policy(failed, slow, now_nanos) {
+            Shared::trip(this, word, reason);
+        }
+    }
+
+    /// Counts an outcome in the consecutive-failure count and the window; returns why the
+    /// breaker should trip if a policy fires.
+    #[inline]
+    fn count_against_policy(
+        &self,
+        failed: bool,
+        slow: bool,
+        now_nanos: u64,
+    ) -> Option<TransitionReason> {
+        if let Some(threshold) = self.config.consecutive_failures {
             if failed {
-                let count = this.consecutive.fetch_add(1, Relaxed).saturating_add(1);
+                let count = self.consecutive.fetch_add(1, Relaxed).saturating_add(1);
                 if count >= threshold {
-                    Shared::trip(this, word, TransitionReason::ConsecutiveFailures { count });
-                    return;
+                    return Some(TransitionReason::ConsecutiveFailures { count });
                 }
-            } else if this.consecutive.load(Relaxed) != 0 {
+            } else if self.consecutive.load(Relaxed) != 0 {
                 // Written only when it changes: successes after successes touch no shared line.
-                this.consecutive.store(0, Relaxed);
+                self.consecutive.store(0, Relaxed);
             }
         }
-        if let Some(window) = &this.window {
+        if let Some(window) = &self.window {
             let counts = window.record(failed, slow, now_nanos);
             if failed || slow {
-                if let Some(reason) = this.evaluate(counts) {
-                    Shared::trip(this, word, reason);
-                }
+                return self.evaluate(counts);
             }
         }
+        None
+    }
+
+    /// A disabled breaker's policy fired: say so, and start counting again. Moving to the next
+    /// generation (still disabled) lets one caller win, and drops the outcomes of calls admitted
+    /// before, as a real trip would.
+    #[cold]
+    fn suppress_trip(&self, word: Word, reason: TransitionReason) {
+        if self.cas(word, word.next(DISABLED)).is_err() {
+            return;
+        }
+        self.clear_counts();
+        self.suppressed.fetch_add(1, Relaxed);
+        let (name, key) = (&*self.name, self.key.as_deref());
+        tracing::warn!(
+            breaker = name,
+            key,
+            %reason,
+            "circuit breaker would have opened, but it is disabled"
+        );
+        self.events
+            .emit(|| self.event(EventKind::TripSuppressed { reason }));
     }
 
     fn evaluate(&self, counts: Counts) -> Option<TransitionReason> {
@@ -747,6 +794,10 @@ impl Shared {
 
     pub(crate) fn trips(&self) -> u32 {
         self.trips.load(Relaxed)
+    }
+
+    pub(crate) fn suppressed_trips(&self) -> u64 {
+        self.suppressed.load(Relaxed)
     }
 
     /// When the current open period ends, if the breaker is open.

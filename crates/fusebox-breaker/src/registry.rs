@@ -298,6 +298,13 @@ impl BreakerRegistry {
         Ok(())
     }
 
+    /// Disables the breaker named `name` (calls pass, trips are only reported), making it with
+    /// the factory if needed.
+    pub fn disable(&self, name: &str) -> Result<(), ConfigError> {
+        self.get_or_create(name)?.disable();
+        Ok(())
+    }
+
     /// Declares that `name` depends on each of `dependencies`.
     pub fn depends_on<I, S>(&self, name: &str, dependencies: I)
     where

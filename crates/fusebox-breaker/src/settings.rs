@@ -60,6 +60,9 @@ pub struct BreakerSettings {
     /// Longest wait in half-open before reopening.
     #[cfg_attr(feature = "serde", serde(with = "humantime_serde"))]
     pub half_open_max_wait: Option<Duration>,
+    /// Start disabled: calls pass and trips are only reported
+    /// ([`BreakerBuilder::start_disabled`]).
+    pub start_disabled: Option<bool>,
 }
 
 macro_rules! merge_fields {
@@ -87,7 +90,8 @@ impl BreakerSettings {
             open_duration_max,
             half_open_probes,
             half_open_successes,
-            half_open_max_wait
+            half_open_max_wait,
+            start_disabled
         )
     }
 
@@ -158,6 +162,9 @@ impl BreakerSettings {
         if let Some(d) = self.half_open_max_wait {
             b = b.half_open_max_wait(d);
         }
+        if let Some(disabled) = self.start_disabled {
+            b = b.start_disabled(disabled);
+        }
         Ok(b)
     }
 
@@ -209,6 +216,7 @@ enum Kind {
     Count,
     Rate,
     Duration,
+    Flag,
 }
 
 /// Environment suffixes, longest first so `SLOW_CALL_RATE` wins over a shorter match.
@@ -226,6 +234,7 @@ const FIELDS: &[(&str, &str, Kind)] = &[
     ("FAILURE_THRESHOLD", "consecutive_failures", Kind::Count),
     ("OPEN_DURATION_MAX", "open_duration_max", Kind::Duration),
     ("HALF_OPEN_PROBES", "half_open_probes", Kind::Count),
+    ("START_DISABLED", "start_disabled", Kind::Flag),
     ("SLOW_CALL_RATE", "slow_call_rate", Kind::Rate),
     ("OPEN_DURATION", "open_duration", Kind::Duration),
     ("COUNT_WINDOW", "count_window", Kind::Count),
@@ -238,6 +247,7 @@ enum Value {
     Count(u32),
     Rate(f64),
     Duration(Duration),
+    Flag(bool),
 }
 
 fn parse(variable: &str, value: &str, kind: Kind) -> Result<Value, ConfigError> {
@@ -251,6 +261,15 @@ fn parse(variable: &str, value: &str, kind: Kind) -> Result<Value, ConfigError> 
             .parse::<f64>()
             .map(Value::Rate)
             .map_err(|_| ConfigError::new(variable.to_owned(), "a number", value)),
+        Kind::Flag => match v.to_ascii_lowercase().as_str() {
+            "true" | "yes" | "on" | "1" => Ok(Value::Flag(true)),
+            "false" | "no" | "off" | "0" => Ok(Value::Flag(false)),
+            _ => Err(ConfigError::new(
+                variable.to_owned(),
+                "true or false (or yes/no, on/off, 1/0)",
+                value,
+            )),
+        },
         Kind::Duration => parse_duration(v).map(Value::Duration).ok_or_else(|| {
             ConfigError::new(
                 variable.to_owned(),
@@ -286,6 +305,7 @@ fn set(settings: &mut BreakerSettings, field: &str, value: Value) {
         ("open_duration", Value::Duration(d)) => settings.open_duration = Some(d),
         ("open_duration_max", Value::Duration(d)) => settings.open_duration_max = Some(d),
         ("half_open_max_wait", Value::Duration(d)) => settings.half_open_max_wait = Some(d),
+        ("start_disabled", Value::Flag(b)) => settings.start_disabled = Some(b),
         _ => unreachable!("FIELDS pairs each field with its kind"),
     }
 }
@@ -461,6 +481,7 @@ mod tests {
                 ("FB_HALF_OPEN_SUCCESSES", "2"),
                 ("FB_HALF_OPEN_MAX_WAIT", "45"),
                 ("FB_PAYMENT_GATEWAY_TIME_WINDOW", "30s"),
+                ("FB_PAYMENT_GATEWAY_START_DISABLED", "Yes"),
                 ("FB_PAYMENT_GATEWAY_TIME_WINDOW_BUCKETS", "6"),
                 ("FB_OTHER", "x"),
                 ("UNRELATED", "y"),
@@ -476,10 +497,13 @@ mod tests {
         let gw = &env.settings.breakers["payment_gateway"];
         assert_eq!(gw.time_window, Some(Duration::from_secs(30)));
         assert_eq!(gw.time_window_buckets, Some(6));
+        assert_eq!(gw.start_disabled, Some(true));
+        assert_eq!(d.start_disabled, None);
         assert_eq!(env.unknown, ["FB_OTHER"]);
         let merged = env.settings.for_breaker("payment_gateway");
         assert_eq!(merged.failure_rate, Some(0.5), "defaults fill the rest");
         let b = merged.build("payment_gateway").unwrap();
+        assert_eq!(b.state(), crate::CircuitState::Disabled);
         assert_eq!(
             b.window(),
             Some(crate::WindowKind::Time {
@@ -511,6 +535,10 @@ mod tests {
             (
                 ("FB_CALENDAR_FAILURE_RATE", "1.5"),
                 "FB_CALENDAR_FAILURE_RATE must be in (0, 1], got 1.5",
+            ),
+            (
+                ("FB_START_DISABLED", "maybe"),
+                "FB_START_DISABLED must be true or false (or yes/no, on/off, 1/0), got \"maybe\"",
             ),
         ];
         for ((k, v), message) in cases {

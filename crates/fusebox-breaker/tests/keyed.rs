@@ -79,3 +79,45 @@ async fn one_tenants_failures_do_not_open_another_tenants_breaker() {
     assert_eq!(tenants.get("b").state(), CircuitState::Closed);
     assert_eq!(tenants.get("a").state(), CircuitState::Open);
 }
+
+#[tokio::test(start_paused = true)]
+async fn tenants_can_start_disabled_and_report_the_trips_they_would_make() {
+    let tenants = Breaker::builder("api")
+        .consecutive_failures(2)
+        .start_disabled(true)
+        .keyed()
+        .key_label("tenant_id")
+        .build()
+        .unwrap();
+    let suppressed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = suppressed.clone();
+    let _subscription = tenants.subscribe(move |e: &fusebox_core::Event<'_>| {
+        if let fusebox_core::EventKind::TripSuppressed { .. } = e.kind {
+            sink.lock().unwrap().push(e.key.map(str::to_owned));
+        }
+    });
+    let svc =
+        KeyedCircuitBreakerLayer::new(tenants.clone(), |tenant: &&str| Some(tenant.to_string()))
+            .layer(service_fn(|tenant: &'static str| async move {
+                if tenant == "acme" {
+                    Err(std::io::Error::other("down for acme"))
+                } else {
+                    Ok(())
+                }
+            }));
+    for _ in 0..4 {
+        let err = svc.clone().oneshot("acme").await.unwrap_err();
+        assert!(
+            err.to_string().contains("down for acme"),
+            "the call went through: {err}"
+        );
+        svc.clone().oneshot("globex").await.unwrap();
+    }
+    assert_eq!(tenants.get("acme").state(), CircuitState::Disabled);
+    assert_eq!(tenants.get("acme").metrics().suppressed_trips, 2);
+    assert_eq!(tenants.get("globex").metrics().suppressed_trips, 0);
+    assert_eq!(
+        *suppressed.lock().unwrap(),
+        [Some("acme".to_owned()), Some("acme".to_owned())]
+    );
+}

@@ -1,4 +1,4 @@
-//! Transitions are logged with tracing.
+//! Transitions, and trips a disabled breaker suppressed, are logged with tracing.
 //!
 //! The only test in its binary: tracing caches per-callsite interest process-wide, so a test
 //! without a subscriber running beside it could hide these logs.
@@ -36,10 +36,13 @@ fn transitions_are_logged_with_name_from_to_and_reason() {
         b.try_acquire().unwrap().failure();
         b.try_acquire().unwrap().failure();
         b.reset();
+        b.disable();
+        b.try_acquire().unwrap().failure();
+        b.try_acquire().unwrap().failure();
     });
     let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     let lines: Vec<&str> = log.lines().collect();
-    assert_eq!(lines.len(), 2, "{log}");
+    assert_eq!(lines.len(), 4, "{log}");
     assert!(lines[0].contains("WARN"), "{}", lines[0]);
     for field in [
         "breaker=\"payments\"",
@@ -55,4 +58,13 @@ fn transitions_are_logged_with_name_from_to_and_reason() {
         "{}",
         lines[1]
     );
+    assert!(lines[2].contains("to=disabled"), "{}", lines[2]);
+    for field in [
+        "WARN",
+        "breaker=\"payments\"",
+        "reason=2 consecutive failures",
+        "circuit breaker would have opened, but it is disabled",
+    ] {
+        assert!(lines[3].contains(field), "missing {field}: {}", lines[3]);
+    }
 }

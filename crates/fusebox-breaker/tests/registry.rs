@@ -104,6 +104,8 @@ async fn reset_all_and_force_open() {
     assert_eq!(r.get("payments").unwrap().state(), CircuitState::Closed);
     r.reset_all();
     assert_eq!(r.summary().closed, 2);
+    r.disable("payments").unwrap();
+    assert_eq!(r.get("payments").unwrap().state(), CircuitState::Disabled);
 }
 
 #[tokio::test(start_paused = true)]

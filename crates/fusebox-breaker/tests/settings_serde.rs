@@ -16,6 +16,7 @@ failure_rate = 0.5
 count_window = 20
 slow_call_duration = "1500ms"
 slow_call_rate = 0.8
+start_disabled = true
 "#;
 
 #[test]
@@ -31,6 +32,8 @@ fn toml_loads_and_round_trips() {
     );
     let calendar = settings.for_breaker("calendar");
     assert_eq!(calendar.consecutive_failures, Some(3));
+    assert_eq!(calendar.start_disabled, Some(true));
+    assert_eq!(settings.defaults.start_disabled, None);
     assert_eq!(
         calendar.slow_call_duration,
         Some(Duration::from_millis(1500))

@@ -333,6 +333,88 @@ async fn operators_force_open_disable_and_reset() {
     assert_eq!(b.state(), CircuitState::Open);
 }
 
+/// The reasons of the `TripSuppressed` events a breaker emitted, collected by `on_event`.
+fn suppressed_log() -> (
+    Arc<Mutex<Vec<TransitionReason>>>,
+    impl Fn(&Event<'_>) + Send + Sync + 'static,
+) {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let sink = log.clone();
+    let listener = move |e: &Event<'_>| {
+        if let EventKind::TripSuppressed { reason } = e.kind {
+            sink.lock().unwrap().push(reason);
+        }
+    };
+    (log, listener)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_disabled_breaker_reports_each_trip_it_suppressed_and_counts_afresh() {
+    let (log, listener) = suppressed_log();
+    let b = Breaker::builder("t")
+        .consecutive_failures(3)
+        .on_event(listener)
+        .build()
+        .unwrap();
+    b.disable();
+    calls(&b, &[F, F, S, F, F]);
+    assert!(log.lock().unwrap().is_empty(), "a success broke the run");
+    let early = b.try_acquire().unwrap();
+    call(&b, F);
+    assert_eq!(b.state(), CircuitState::Disabled, "calls still pass");
+    assert_eq!(
+        *log.lock().unwrap(),
+        [TransitionReason::ConsecutiveFailures { count: 3 }]
+    );
+    let m = b.metrics();
+    assert_eq!((m.suppressed_trips, m.consecutive_failures), (1, 0));
+
+    // A call admitted before the suppressed trip does not count after it, as after a real trip.
+    early.record(F);
+    assert_eq!(b.metrics().consecutive_failures, 0);
+    calls(&b, &[F, F]);
+    assert_eq!(b.metrics().suppressed_trips, 1);
+    call(&b, F);
+    assert_eq!(b.metrics().suppressed_trips, 2);
+    assert_eq!(log.lock().unwrap().len(), 2);
+    assert_eq!(b.metrics().rejections, 0);
+
+    b.reset();
+    calls(&b, &[F, F, F]);
+    assert_eq!(b.state(), CircuitState::Open, "enabled again, it trips");
+    assert_eq!(log.lock().unwrap().len(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_disabled_breaker_reports_a_failure_rate_it_did_not_act_on() {
+    let (log, listener) = suppressed_log();
+    let b = Breaker::builder("t")
+        .failure_rate(0.5)
+        .count_window(10)
+        .min_calls(10)
+        .on_event(listener)
+        .build()
+        .unwrap();
+    b.disable();
+    calls(&b, &[S, S, S, S, S, F, F, F, F]);
+    assert!(
+        log.lock().unwrap().is_empty(),
+        "9 calls, fewer than min_calls"
+    );
+    call(&b, F);
+    assert_eq!(b.state(), CircuitState::Disabled);
+    let reasons = log.lock().unwrap().clone();
+    assert!(
+        matches!(
+            reasons.as_slice(),
+            [TransitionReason::FailureRate { calls: 10, .. }]
+        ),
+        "{reasons:?}"
+    );
+    let window = b.metrics().window.expect("a window");
+    assert_eq!(window.calls, 0, "the window starts over");
+}
+
 #[tokio::test(start_paused = true)]
 async fn every_transition_rejection_and_outcome_is_an_event() {
     let log = Arc::new(Mutex::new(Vec::new()));

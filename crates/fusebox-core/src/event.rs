@@ -71,6 +71,14 @@ pub enum EventKind {
         /// The state that rejected it.
         state: CircuitState,
     },
+    /// A disabled breaker's trip policy fired: it would have opened, but it lets calls through.
+    /// Its counts start over, as after a real trip, so the next one needs a fresh run of
+    /// failures. Disabling a new breaker and watching these is how to try thresholds on live
+    /// traffic before they reject anything.
+    TripSuppressed {
+        /// What would have opened it.
+        reason: TransitionReason,
+    },
     /// The breaker changed state.
     StateTransition {
         /// State before.
