@@ -42,6 +42,16 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `cluster` | no | `RedisStore::cluster_builder`, for Redis Cluster |
+//! | `tls` | no | `rediss://` URLs (rustls with ring), a private CA, client certificates |
+//!
+//! **Security.** A password (and an ACL user) go in the URL:
+//! `redis://user:password@host:6379/`. With the `tls` feature, `rediss://` URLs connect over
+//! TLS, trusting the system's root certificates, or the CA given to
+//! `RedisStoreBuilder::tls_root_certificates`; `RedisStoreBuilder::tls_client_certificate`
+//! adds a client certificate for servers that require one. rustls needs a process-wide crypto
+//! provider: the store installs ring's unless the application installed one first. A store
+//! that cannot authenticate or verify the server degrades (a `StoreDegraded` event, a
+//! warning naming the error) and its breakers keep deciding locally; calls never fail for it.
 //!
 //! ```no_run
 //! use fusebox_breaker::Breaker;

@@ -26,7 +26,7 @@ static INSTANCES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsiz
 /// | `window` | 10 s, in 10 buckets |
 /// | `key_ttl` | 1 hour |
 /// | `quorum` | 1 instance |
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct RedisStoreBuilder {
     url: String,
     /// Cluster nodes, when the store talks to a Redis Cluster.
@@ -37,6 +37,100 @@ pub struct RedisStoreBuilder {
     window: Duration,
     key_ttl: Duration,
     quorum: u32,
+    #[cfg(feature = "tls")]
+    tls: Tls,
+}
+
+impl fmt::Debug for RedisStoreBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("RedisStoreBuilder");
+        d.field("url", &redacted(&self.url)).field(
+            "cluster",
+            &self
+                .cluster
+                .as_ref()
+                .map(|nodes| nodes.iter().map(|n| redacted(n)).collect::<Vec<_>>()),
+        );
+        d.field("namespace", &self.namespace)
+            .field("flush_interval", &self.flush_interval)
+            .field("command_timeout", &self.command_timeout)
+            .field("window", &self.window)
+            .field("key_ttl", &self.key_ttl)
+            .field("quorum", &self.quorum);
+        #[cfg(feature = "tls")]
+        d.field("tls", &self.tls);
+        d.finish()
+    }
+}
+
+/// `url` with its password, if any, replaced by `***`, for errors and `Debug`.
+fn redacted(url: &str) -> std::borrow::Cow<'_, str> {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.into();
+    };
+    let authority_end = url[scheme_end..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| scheme_end + i);
+    let Some(at) = url[scheme_end..authority_end]
+        .rfind('@')
+        .map(|i| scheme_end + i)
+    else {
+        return url.into();
+    };
+    match url[scheme_end..at].find(':').map(|i| scheme_end + i) {
+        Some(colon) => format!("{}***{}", &url[..=colon], &url[at..]).into(),
+        None => url.into(),
+    }
+}
+
+/// Certificates for `rediss://` connections; the key is kept out of `Debug`.
+#[cfg(feature = "tls")]
+#[derive(Clone, Default)]
+struct Tls {
+    root: Option<Vec<u8>>,
+    client: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+#[cfg(feature = "tls")]
+impl fmt::Debug for Tls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tls")
+            .field("root", &self.root.as_ref().map(|_| "PEM"))
+            .field(
+                "client",
+                &self.client.as_ref().map(|_| "PEM certificate and key"),
+            )
+            .finish()
+    }
+}
+
+#[cfg(feature = "tls")]
+impl Tls {
+    fn is_set(&self) -> bool {
+        self.root.is_some() || self.client.is_some()
+    }
+
+    fn certificates(&self) -> redis::TlsCertificates {
+        redis::TlsCertificates {
+            client_tls: self.client.clone().map(|(client_cert, client_key)| {
+                redis::ClientTlsConfig {
+                    client_cert,
+                    client_key,
+                }
+            }),
+            root_cert: self.root.clone(),
+        }
+    }
+}
+
+/// rustls needs a process-wide crypto provider; install ring's unless the application chose
+/// one already.
+#[cfg(feature = "tls")]
+fn ensure_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Losing a race to another installer is fine: a provider is installed either way.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
 }
 
 impl RedisStoreBuilder {
@@ -77,6 +171,61 @@ impl RedisStoreBuilder {
         self
     }
 
+    /// Trusts the CA certificates in `pem` (PEM) for `rediss://` connections, instead of the
+    /// system's root certificates: for a Redis behind a private CA.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls_root_certificates(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls.root = Some(pem.into());
+        self
+    }
+
+    /// Presents this client certificate and key (both PEM) to a Redis that asks for one
+    /// (mutual TLS, `tls-auth-clients yes`).
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls_client_certificate(
+        mut self,
+        certificate_pem: impl Into<Vec<u8>>,
+        key_pem: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.tls.client = Some((certificate_pem.into(), key_pem.into()));
+        self
+    }
+
+    /// A client for one server (or one cluster node), with this builder's TLS certificates.
+    fn client(&self, url: &str) -> Result<redis::Client, ConfigError> {
+        let shown = redacted(url);
+        let bad =
+            |e: redis::RedisError| ConfigError::new("url", "a Redis URL", format!("{shown} ({e})"));
+        let tls = url.starts_with("rediss://");
+        #[cfg(not(feature = "tls"))]
+        if tls {
+            return Err(ConfigError::new(
+                "url",
+                "a redis:// URL (rediss:// needs fusebox-redis's `tls` feature)",
+                &*shown,
+            ));
+        }
+        #[cfg(feature = "tls")]
+        {
+            if tls {
+                ensure_crypto_provider();
+            }
+            if self.tls.is_set() {
+                if !tls {
+                    return Err(ConfigError::new(
+                        "url",
+                        "a rediss:// URL when TLS certificates are set",
+                        &*shown,
+                    ));
+                }
+                return redis::Client::build_with_tls(url, self.tls.certificates()).map_err(bad);
+            }
+        }
+        redis::Client::open(url).map_err(bad)
+    }
+
     /// Checks the settings and starts the store's background tasks on the current Tokio
     /// runtime. Does not wait for Redis: an unreachable Redis is retried in the background.
     pub fn build(self) -> Result<RedisStore, ConfigError> {
@@ -108,10 +257,7 @@ impl RedisStoreBuilder {
         if self.cluster.as_ref().is_some_and(Vec::is_empty) {
             return Err(ConfigError::new("cluster", "at least one node URL", "none"));
         }
-        let open = |url: &str| {
-            redis::Client::open(url)
-                .map_err(|e| ConfigError::new("url", "a Redis URL", format!("{url} ({e})")))
-        };
+        let open = |url: &str| self.client(url);
         // Pub/sub in a cluster reaches every node: subscribing through any one node is enough.
         let subscribers = match &self.cluster {
             Some(nodes) => nodes
@@ -165,7 +311,7 @@ impl fmt::Debug for RedisStore {
 
 /// How the store reaches Redis: one server, or a cluster.
 enum Backend {
-    Single(redis::Client),
+    Single(Box<redis::Client>),
     #[cfg(feature = "cluster")]
     Cluster(Box<redis::cluster::ClusterClient>),
 }
@@ -173,14 +319,25 @@ enum Backend {
 impl Backend {
     fn new(settings: &RedisStoreBuilder, single: redis::Client) -> Result<Backend, ConfigError> {
         match &settings.cluster {
-            None => Ok(Backend::Single(single)),
+            None => Ok(Backend::Single(Box::new(single))),
             #[cfg(feature = "cluster")]
-            Some(nodes) => redis::cluster::ClusterClient::builder(nodes.clone())
-                .connection_timeout(settings.command_timeout)
-                .response_timeout(settings.command_timeout)
-                .build()
-                .map(|client| Backend::Cluster(Box::new(client)))
-                .map_err(|e| ConfigError::new("cluster", "Redis Cluster node URLs", e.to_string())),
+            Some(nodes) => {
+                let builder = redis::cluster::ClusterClient::builder(nodes.clone())
+                    .connection_timeout(settings.command_timeout)
+                    .response_timeout(settings.command_timeout);
+                #[cfg(feature = "tls")]
+                let builder = if settings.tls.is_set() {
+                    builder.certs(settings.tls.certificates())
+                } else {
+                    builder
+                };
+                builder
+                    .build()
+                    .map(|client| Backend::Cluster(Box::new(client)))
+                    .map_err(|e| {
+                        ConfigError::new("cluster", "Redis Cluster node URLs", e.to_string())
+                    })
+            }
             #[cfg(not(feature = "cluster"))]
             Some(_) => Err(ConfigError::new(
                 "cluster",
@@ -277,6 +434,8 @@ impl RedisStore {
             window: Duration::from_secs(10),
             key_ttl: Duration::from_secs(3600),
             quorum: 1,
+            #[cfg(feature = "tls")]
+            tls: Tls::default(),
         }
     }
 
@@ -400,7 +559,7 @@ impl Inner {
                             .set_connection_timeout(Some(timeout))
                             .set_response_timeout(Some(timeout))
                             .set_number_of_retries(1);
-                        ConnectionManager::new_with_config(client.clone(), config)
+                        ConnectionManager::new_with_config((**client).clone(), config)
                             .await
                             .map(Connection::Single)
                     }
@@ -743,5 +902,30 @@ async fn listen(inner: std::sync::Weak<Inner>) {
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(2));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted;
+
+    #[test]
+    fn passwords_are_redacted_from_urls() {
+        for (url, shown) in [
+            ("redis://:s3cret@host:6379/0", "redis://:***@host:6379/0"),
+            ("rediss://user:p@ss:w@host/", "rediss://user:***@host/"),
+            ("redis://user@host/", "redis://user@host/"),
+            ("redis://host:6379/", "redis://host:6379/"),
+            ("redis://host/path@x", "redis://host/path@x"),
+            ("not a url", "not a url"),
+        ] {
+            assert_eq!(redacted(url), shown, "{url}");
+        }
+        let builder = crate::RedisStore::builder("redis://:s3cret@127.0.0.1:1/", "ns");
+        let debug = format!("{builder:?}");
+        assert!(
+            !debug.contains("s3cret") && debug.contains(":***@"),
+            "{debug}"
+        );
     }
 }

@@ -27,6 +27,8 @@
 //! | `grpc` | no | gRPC status classification (`GrpcClassifier`) |
 //! | `serde` | no | breaker and registry settings from any serde format |
 //! | `redis` | no | [`redis`]: breaker state shared across servers through Redis |
+//! | `redis-cluster` | no | the Redis store on a Redis Cluster |
+//! | `redis-tls` | no | the Redis store over TLS (`rediss://`), with mutual TLS |
 //! | `axum` | no | `503` responses for open circuits, route layers |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

@@ -137,8 +137,10 @@ impl RedisServer {
         if stream.write_all(b"PING\r\n").is_err() {
             return false;
         }
+        // A server with a password answers too, by asking for it.
         let mut reply = [0u8; 7];
-        stream.read_exact(&mut reply).is_ok() && &reply == b"+PONG\r\n"
+        stream.read_exact(&mut reply).is_ok()
+            && (&reply == b"+PONG\r\n" || reply.starts_with(b"-NOAUTH"))
     }
 
     pub fn url(&self) -> String {
