@@ -9,16 +9,16 @@
 use crate::clock::{nanos, Epoch};
 use crate::config::Config;
 use crate::stats::{Layout, Stats};
+use crate::sync::atomic::{
+    AtomicBool, AtomicU32, AtomicU64,
+    Ordering::{AcqRel, Acquire, Relaxed},
+};
 use crate::sync::lock;
 use crate::window::{Counts, Window};
 use crossbeam_utils::CachePadded;
 use fusebox_core::{CircuitState, Event, EventBus, EventKind, Outcome, TransitionReason};
 use std::fmt;
 use std::ops::Deref;
-use std::sync::atomic::{
-    AtomicU32, AtomicU64,
-    Ordering::{AcqRel, Acquire, Relaxed},
-};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -211,7 +211,7 @@ pub(crate) struct Shared {
     plain_success_path: bool,
     /// When set, a half-open period starts with no probe slot until `grant_probes`: a shared
     /// store lets one instance of a cluster probe.
-    probe_gate: std::sync::atomic::AtomicBool,
+    probe_gate: AtomicBool,
 }
 
 impl Shared {
@@ -253,7 +253,7 @@ impl Shared {
             key_label,
             needs_clock: config.needs_clock(),
             plain_success_path: !config.needs_clock() && config.window.is_none(),
-            probe_gate: std::sync::atomic::AtomicBool::new(false),
+            probe_gate: AtomicBool::new(false),
             config,
             events,
             transitions: EventBus::new(),
