@@ -644,8 +644,12 @@ impl Shared {
     }
 
     /// Spawns a timer that ends the open period of `generation`, so rejected calls read no clock.
-    /// Without a Tokio runtime, rejected calls compare the clock with the deadline instead.
+    /// Without a Tokio runtime, or in one without a time driver, rejected calls compare the
+    /// clock with the deadline instead.
     fn arm_timer(this: &Handle, generation: u32) {
+        if NO_TIME_DRIVER.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
@@ -806,6 +810,12 @@ impl Shared {
     }
 }
 
+/// Set once a timer task found its runtime without a time driver (the task panics inside Tokio,
+/// which prints the panic once): from then on no breaker in the process arms timers, and open
+/// periods end on the first call after them. Correct either way; a timer only saves rejected
+/// calls a clock read.
+static NO_TIME_DRIVER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 struct TimerGuard {
     shared: WeakHandle,
     generation: u32,
@@ -816,6 +826,15 @@ impl Drop for TimerGuard {
     fn drop(&mut self) {
         if self.fired {
             return;
+        }
+        if std::thread::panicking()
+            && !NO_TIME_DRIVER.swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            tracing::warn!(
+                "a circuit breaker's timer could not run (a Tokio runtime without a time driver: \
+                 call enable_time or enable_all on its builder); breakers now end open periods \
+                 on the first call after them"
+            );
         }
         if let Some(shared) = self.shared.upgrade() {
             let mut word = shared.load();
