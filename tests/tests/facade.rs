@@ -128,3 +128,75 @@ async fn retry_outside_a_breaker_stops_sending_once_the_breaker_opens() {
         "nothing reached the server while open"
     );
 }
+
+#[tokio::test]
+async fn http_keyed_circuit_breaker_opens_for_the_failing_tenant_only() {
+    // Each tenant has its own path on the upstream; acme's answers 503.
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    let addr = serve(Router::new().route(
+        "/{tenant}",
+        get(
+            move |axum::extract::Path(tenant): axum::extract::Path<String>| {
+                counter.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    if tenant == "acme" {
+                        StatusCode::SERVICE_UNAVAILABLE
+                    } else {
+                        StatusCode::OK
+                    }
+                }
+            },
+        ),
+    ))
+    .await;
+    let tenants = Breaker::builder("upstream")
+        .consecutive_failures(2)
+        .keyed()
+        .key_label("tenant_id")
+        .build()
+        .unwrap();
+    let http = fusebox_tests::client();
+    let client = ServiceBuilder::new()
+        .http_keyed_circuit_breaker(tenants.clone(), |tenant: &String| Some(tenant.clone()))
+        .service(service_fn(move |tenant: String| {
+            let (http, url) = (http.clone(), format!("http://{addr}/{tenant}"));
+            async move {
+                let response = http.get(url).send().await?;
+                let mut out = http::Response::new(());
+                *out.status_mut() = response.status();
+                Ok::<_, reqwest::Error>(out)
+            }
+        }));
+
+    for _ in 0..2 {
+        let response = client.clone().oneshot("acme".to_owned()).await.unwrap();
+        assert_eq!(response.status(), 503);
+    }
+    let err: BoxError = client
+        .clone()
+        .oneshot("acme".to_owned())
+        .await
+        .unwrap_err()
+        .into();
+    let open = err
+        .downcast_ref::<CircuitOpen>()
+        .expect("acme's circuit is open");
+    assert_eq!(open.key(), Some("acme"));
+    assert!(
+        open.to_string()
+            .starts_with("circuit breaker `upstream` for tenant_id `acme` is open"),
+        "{open}"
+    );
+    for _ in 0..3 {
+        let response = client.clone().oneshot("globex".to_owned()).await.unwrap();
+        assert_eq!(response.status(), 200, "globex is still served");
+    }
+    assert_eq!(tenants.get("acme").state(), CircuitState::Open);
+    assert_eq!(tenants.get("globex").state(), CircuitState::Closed);
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        5,
+        "the rejected call never left"
+    );
+}

@@ -7,8 +7,8 @@ use tokio::time::Instant;
 
 /// A call was rejected because the circuit is open.
 ///
-/// Carries the breaker's name, the state that rejected the call, and when a call may next be
-/// admitted. Converts into `tower::BoxError` and downcasts back:
+/// Carries the breaker's name, its key (for a breaker of a keyed set), the state that rejected
+/// the call, and when a call may next be admitted. Converts into `tower::BoxError` and downcasts back:
 ///
 /// ```
 /// use fusebox_breaker::{Breaker, CircuitOpen};
@@ -33,6 +33,12 @@ impl CircuitOpen {
     /// The breaker's name.
     pub fn name(&self) -> &str {
         self.breaker.name()
+    }
+
+    /// The key of the rejecting breaker, for a breaker of a keyed set (the tenant, route or
+    /// host); `None` for a plain breaker.
+    pub fn key(&self) -> Option<&str> {
+        self.breaker.key()
     }
 
     /// The state that rejected the call: `Open`, `HalfOpen` (all probe slots taken) or
@@ -68,6 +74,7 @@ impl fmt::Debug for CircuitOpen {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CircuitOpen")
             .field("name", &self.name())
+            .field("key", &self.key())
             .field("state", &self.state())
             .field("retry_after", &self.retry_after())
             .finish()
@@ -76,10 +83,13 @@ impl fmt::Debug for CircuitOpen {
 
 impl fmt::Display for CircuitOpen {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "circuit breaker `{}`", self.name())?;
+        if let Some(key) = self.key() {
+            write!(f, " for {} `{key}`", self.breaker.key_label())?;
+        }
         write!(
             f,
-            "circuit breaker `{}` is {}; retry in {:.1}s",
-            self.name(),
+            " is {}; retry in {:.1}s",
             self.state(),
             self.retry_after().as_secs_f64()
         )

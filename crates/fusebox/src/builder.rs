@@ -18,6 +18,29 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed + Sized {
         breaker: fusebox_breaker::Breaker,
     ) -> ServiceBuilder<Stack<fusebox_breaker::CircuitBreakerLayer, L>>;
 
+    /// Guards the services below with one breaker per key, picked from `breakers` by
+    /// `extractor` (a [`KeyExtractor`](fusebox_breaker::KeyExtractor) such as
+    /// [`HeaderKey`](fusebox_breaker::HeaderKey), or a closure); every `Err` is a failure.
+    #[cfg(feature = "breaker")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "breaker")))]
+    fn keyed_circuit_breaker<K>(
+        self,
+        breakers: fusebox_breaker::KeyedBreakers,
+        extractor: K,
+    ) -> ServiceBuilder<Stack<fusebox_breaker::KeyedCircuitBreakerLayer<K>, L>>;
+
+    /// Like [`keyed_circuit_breaker`](Self::keyed_circuit_breaker), for HTTP services: 5xx,
+    /// 408, 429 and transport errors are failures.
+    #[cfg(all(feature = "breaker", feature = "http"))]
+    #[cfg_attr(docsrs, doc(cfg(all(feature = "breaker", feature = "http"))))]
+    fn http_keyed_circuit_breaker<K>(
+        self,
+        breakers: fusebox_breaker::KeyedBreakers,
+        extractor: K,
+    ) -> ServiceBuilder<
+        Stack<fusebox_breaker::KeyedCircuitBreakerLayer<K, fusebox_core::HttpClassifier>, L>,
+    >;
+
     /// Re-sends requests to the services below as `layer` says (build it with
     /// [`RetryLayer::builder`](fusebox_retry::RetryLayer::builder)).
     ///
@@ -65,5 +88,29 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
     ) -> ServiceBuilder<Stack<fusebox_breaker::CircuitBreakerLayer<fusebox_core::HttpClassifier>, L>>
     {
         self.layer(fusebox_breaker::CircuitBreakerLayer::http(breaker))
+    }
+
+    #[cfg(feature = "breaker")]
+    fn keyed_circuit_breaker<K>(
+        self,
+        breakers: fusebox_breaker::KeyedBreakers,
+        extractor: K,
+    ) -> ServiceBuilder<Stack<fusebox_breaker::KeyedCircuitBreakerLayer<K>, L>> {
+        self.layer(fusebox_breaker::KeyedCircuitBreakerLayer::new(
+            breakers, extractor,
+        ))
+    }
+
+    #[cfg(all(feature = "breaker", feature = "http"))]
+    fn http_keyed_circuit_breaker<K>(
+        self,
+        breakers: fusebox_breaker::KeyedBreakers,
+        extractor: K,
+    ) -> ServiceBuilder<
+        Stack<fusebox_breaker::KeyedCircuitBreakerLayer<K, fusebox_core::HttpClassifier>, L>,
+    > {
+        self.layer(fusebox_breaker::KeyedCircuitBreakerLayer::http(
+            breakers, extractor,
+        ))
     }
 }

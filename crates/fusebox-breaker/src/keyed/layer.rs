@@ -47,6 +47,17 @@ impl<K> KeyedCircuitBreakerLayer<K> {
     }
 }
 
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+impl<K> KeyedCircuitBreakerLayer<K, fusebox_core::HttpClassifier> {
+    /// A layer for HTTP services, one breaker per key: 5xx, 408, 429 and transport errors are
+    /// failures.
+    pub fn http(breakers: KeyedBreakers, extractor: K) -> Self {
+        KeyedCircuitBreakerLayer::new(breakers, extractor)
+            .classifier(fusebox_core::HttpClassifier::new())
+    }
+}
+
 impl<K, C> KeyedCircuitBreakerLayer<K, C> {
     /// Uses `classifier` to decide what counts as a failure.
     pub fn classifier<C2>(self, classifier: C2) -> KeyedCircuitBreakerLayer<K, C2> {
