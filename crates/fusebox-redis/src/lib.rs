@@ -6,8 +6,9 @@
 //!
 //! - **Calls stay local.** A call through an attached breaker sends no Redis command. Each
 //!   instance counts outcomes locally; every flush interval it sends the counts since the last
-//!   flush (one `EVALSHA` per breaker), and a Lua script adds them to a shared time-bucketed
-//!   window and trips the shared state when the window meets the breaker's failure-rate rule.
+//!   flush (one `EVALSHA` per breaker that saw calls; an idle one is only read back, every
+//!   poll interval), and a Lua script adds them to a shared time-bucketed window and trips
+//!   the shared state when the window meets the breaker's failure-rate rule.
 //! - **Transitions spread.** A trip decided anywhere (by the shared window, or by one instance's
 //!   own breaker) is recorded atomically in Redis and published; every instance applies it
 //!   within milliseconds. Each flush also returns the shared state, a safety net for missed

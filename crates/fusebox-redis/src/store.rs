@@ -22,6 +22,7 @@ static INSTANCES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsiz
 /// | setting | default |
 /// |---|---|
 /// | `flush_interval` | 100 ms |
+/// | `poll_interval` | 1 s |
 /// | `command_timeout` | 250 ms |
 /// | `window` | 10 s, in 10 buckets |
 /// | `key_ttl` | 1 hour |
@@ -33,6 +34,7 @@ pub struct RedisStoreBuilder {
     cluster: Option<Vec<String>>,
     namespace: String,
     flush_interval: Duration,
+    poll_interval: Duration,
     command_timeout: Duration,
     window: Duration,
     key_ttl: Duration,
@@ -53,6 +55,7 @@ impl fmt::Debug for RedisStoreBuilder {
         );
         d.field("namespace", &self.namespace)
             .field("flush_interval", &self.flush_interval)
+            .field("poll_interval", &self.poll_interval)
             .field("command_timeout", &self.command_timeout)
             .field("window", &self.window)
             .field("key_ttl", &self.key_ttl)
@@ -147,9 +150,19 @@ impl RedisStoreBuilder {
         self
     }
 
-    /// How often outcome counts are sent and the shared state read back.
+    /// How often a breaker that saw calls sends their counts (and reads the shared state back
+    /// in the same script).
     pub fn flush_interval(mut self, interval: Duration) -> Self {
         self.flush_interval = interval;
+        self
+    }
+
+    /// How often a breaker that saw no calls reads the shared state anyway: the safety net for
+    /// a missed pub/sub message (rounded up to a whole number of flush intervals). Idle
+    /// breakers cost Redis nothing in between, so a keyed set of many quiet tenants stays
+    /// cheap.
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.poll_interval = interval;
         self
     }
 
@@ -234,6 +247,7 @@ impl RedisStoreBuilder {
         })?;
         for (field, d) in [
             ("flush_interval", self.flush_interval),
+            ("poll_interval", self.poll_interval),
             ("command_timeout", self.command_timeout),
             ("key_ttl", self.key_ttl),
         ] {
@@ -267,7 +281,9 @@ impl RedisStoreBuilder {
             None => vec![open(&self.url)?],
         };
         let backend = Backend::new(&self, subscribers[0].clone())?;
-        let (transitions, receiver) = mpsc::channel(1024);
+        // Unbounded, yet never longer than the number of attached breakers: a breaker is queued
+        // only when its pending actions go from none to some (see `Pending`).
+        let (transitions, receiver) = mpsc::unbounded_channel();
         let inner = Arc::new(Inner {
             backend,
             subscribers,
@@ -378,7 +394,8 @@ struct Inner {
     /// Names this instance in probe leases.
     instance: String,
     attached: Mutex<HashMap<String, Vec<Arc<Attached>>>>,
-    transitions: mpsc::Sender<(Arc<Attached>, &'static str, Duration)>,
+    /// Breakers with local transitions to share.
+    transitions: mpsc::UnboundedSender<Arc<Attached>>,
     events: EventBus,
     health: Mutex<Health>,
     connection: tokio::sync::Mutex<Option<Connection>>,
@@ -403,6 +420,37 @@ struct Attached {
     flushed: Mutex<(u64, u64)>,
     /// The probe lease this instance holds (`<instance>:<token>`), if any.
     lease: Mutex<String>,
+    /// Local transitions not yet shared.
+    pending: Mutex<Pending>,
+    /// Whether a flush has read the shared state back yet: the first one is not put off.
+    read: std::sync::atomic::AtomicBool,
+}
+
+/// A breaker's local transitions waiting to be shared, newest last: at most two, because a
+/// newer transition supersedes the older ones. The one exception is a request to probe right
+/// after the trip that opened the breaker, which keeps the trip too, so Redis learns of the
+/// open period before it is asked who probes after it. However fast a keyed set's tenants
+/// trip, nothing is dropped and memory stays bounded by the number of attached breakers.
+#[derive(Debug, Default)]
+struct Pending {
+    actions: Vec<(&'static str, Duration)>,
+}
+
+impl Pending {
+    /// Adds `action`; `true` if nothing was pending before (the breaker must be queued).
+    fn push(&mut self, action: &'static str, open_for: Duration) -> bool {
+        let was_empty = self.actions.is_empty();
+        let follows_trip = action == "probe" && matches!(self.actions.last(), Some(("open", _)));
+        if !follows_trip {
+            self.actions.clear();
+        }
+        self.actions.push((action, open_for));
+        was_empty
+    }
+
+    fn take(&mut self) -> Vec<(&'static str, Duration)> {
+        std::mem::take(&mut self.actions)
+    }
 }
 
 impl RedisStore {
@@ -430,6 +478,7 @@ impl RedisStore {
             cluster: None,
             namespace: namespace.into(),
             flush_interval: Duration::from_millis(100),
+            poll_interval: Duration::from_secs(1),
             command_timeout: Duration::from_millis(250),
             window: Duration::from_secs(10),
             key_ttl: Duration::from_secs(3600),
@@ -456,6 +505,8 @@ impl RedisStore {
             generation: Mutex::new(0),
             flushed: Mutex::new(counts(breaker)),
             lease: Mutex::new(String::new()),
+            pending: Mutex::new(Pending::default()),
+            read: std::sync::atomic::AtomicBool::new(false),
         });
         let sender = self.inner.transitions.clone();
         // Weak: the breaker holds this listener, and the store holds the breaker.
@@ -482,14 +533,9 @@ impl RedisStore {
                     return;
                 };
                 let open_for = breaker.open_remaining().unwrap_or_default();
-                match sender.try_send((me.clone(), action, open_for)) {
-                    Ok(()) => {}
-                    // The store is gone; the breaker goes on alone.
-                    Err(mpsc::error::TrySendError::Closed(_)) => {}
-                    Err(mpsc::error::TrySendError::Full(_)) => tracing::warn!(
-                        breaker = e.source,
-                        "shared-state queue full; transition not shared"
-                    ),
+                if lock(&me.pending).push(action, open_for) {
+                    // An error means the store is gone; the breaker goes on alone.
+                    let _ = sender.send(me.clone());
                 }
             })
             .detach();
@@ -655,8 +701,8 @@ impl Inner {
     }
 
     /// Sends one breaker's counts and applies the shared state; `false` once the breaker is
-    /// gone.
-    async fn flush(&self, flush: &Script, attached: &Attached) -> bool {
+    /// gone. A breaker with no new calls is skipped unless `poll` (or it was never read).
+    async fn flush(&self, flush: &Script, attached: &Attached, poll: bool) -> bool {
         let Some(breaker) = attached.breaker.upgrade() else {
             return false;
         };
@@ -665,6 +711,10 @@ impl Inner {
         let before = *lock(&attached.flushed);
         let calls = (now.0 + now.1).saturating_sub(before.0 + before.1);
         let failures = now.1.saturating_sub(before.1);
+        let read = attached.read.load(std::sync::atomic::Ordering::Relaxed);
+        if calls == 0 && !poll && read {
+            return true;
+        }
         let [state_key, window_key, _, reporters_key] =
             keys(&self.settings.namespace, &attached.id);
         let buckets = 10u64;
@@ -691,6 +741,9 @@ impl Inner {
         {
             // Sent: later flushes count from here.
             *lock(&attached.flushed) = now;
+            attached
+                .read
+                .store(true, std::sync::atomic::Ordering::Relaxed);
             if generation == 0 {
                 // Redis has no state for this breaker (new, expired, or restarted empty): if
                 // this instance knows better, it seeds it.
@@ -783,6 +836,12 @@ fn open_ms(open: OpenDuration) -> u64 {
 
 /// Applies shared state `generation` to a local breaker, once.
 fn apply(attached: &Attached, b: &Breaker, state: &str, generation: i64, remaining_ms: u64) {
+    if !lock(&attached.pending).actions.is_empty() {
+        // This instance decided something Redis has not heard yet (a breaker that tripped
+        // before its first flush, say): the local news is newer, and Redis's answer to it
+        // comes back once it is shared.
+        return;
+    }
     {
         let mut seen = lock(&attached.generation);
         if generation <= *seen {
@@ -809,26 +868,53 @@ fn apply(attached: &Attached, b: &Breaker, state: &str, generation: i64, remaini
 /// Flushes every attached breaker on the interval, and shares local transitions as they come.
 async fn drive(
     inner: std::sync::Weak<Inner>,
-    mut transitions: mpsc::Receiver<(Arc<Attached>, &'static str, Duration)>,
+    mut transitions: mpsc::UnboundedReceiver<Arc<Attached>>,
 ) {
     let flush = Script::new(FLUSH);
     let transition = Script::new(TRANSITION);
     let probe = Script::new(PROBE);
-    let interval = match inner.upgrade() {
-        Some(inner) => inner.settings.flush_interval,
+    let (interval, poll_every) = match inner.upgrade() {
+        Some(inner) => {
+            let s = &inner.settings;
+            let every = s
+                .poll_interval
+                .as_nanos()
+                .div_ceil(s.flush_interval.as_nanos());
+            (
+                s.flush_interval,
+                u64::try_from(every).unwrap_or(u64::MAX).max(1),
+            )
+        }
         None => return,
     };
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ticks = 0u64;
     loop {
         tokio::select! {
+            // Local transitions first: a flush of many breakers must not hold them up.
+            biased;
+            message = transitions.recv() => {
+                let Some(attached) = message else { return };
+                let Some(inner) = inner.upgrade() else { return };
+                let actions = lock(&attached.pending).take();
+                for (action, open_for) in actions {
+                    if action == "probe" {
+                        inner.request_probe(&probe, &attached).await;
+                    } else {
+                        inner.share(&transition, &attached, action, open_for).await;
+                    }
+                }
+            }
             _ = ticker.tick() => {
                 let Some(inner) = inner.upgrade() else { return };
+                let poll = ticks.is_multiple_of(poll_every);
+                ticks = ticks.wrapping_add(1);
                 let all: Vec<Arc<Attached>> =
                     lock(&inner.attached).values().flatten().cloned().collect();
                 let mut gone = false;
                 for attached in all {
-                    gone |= !inner.flush(&flush, &attached).await;
+                    gone |= !inner.flush(&flush, &attached, poll).await;
                 }
                 if gone {
                     let mut map = lock(&inner.attached);
@@ -836,15 +922,6 @@ async fn drive(
                         list.retain(|a| a.breaker.upgrade().is_some());
                     }
                     map.retain(|_, list| !list.is_empty());
-                }
-            }
-            message = transitions.recv() => {
-                let Some((attached, action, open_for)) = message else { return };
-                let Some(inner) = inner.upgrade() else { return };
-                if action == "probe" {
-                    inner.request_probe(&probe, &attached).await;
-                } else {
-                    inner.share(&transition, &attached, action, open_for).await;
                 }
             }
         }
@@ -907,7 +984,59 @@ async fn listen(inner: std::sync::Weak<Inner>) {
 
 #[cfg(test)]
 mod tests {
-    use super::redacted;
+    use super::{apply, redacted, Attached, Pending};
+    use fusebox_breaker::{Breaker, CircuitState};
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    #[test]
+    fn shared_state_waits_while_a_local_transition_is_unshared() {
+        let b = Breaker::builder("x")
+            .consecutive_failures(1)
+            .build()
+            .unwrap();
+        b.try_acquire().unwrap().failure();
+        assert_eq!(b.state(), CircuitState::Open);
+        let attached = Attached {
+            breaker: b.downgrade(),
+            id: "x".to_owned(),
+            generation: Mutex::new(0),
+            flushed: Mutex::new((0, 0)),
+            lease: Mutex::new(String::new()),
+            pending: Mutex::new(Pending::default()),
+            read: std::sync::atomic::AtomicBool::new(false),
+        };
+        attached
+            .pending
+            .lock()
+            .unwrap()
+            .push("open", Duration::from_secs(30));
+        // Redis still says closed: it has not heard of the trip.
+        apply(&attached, &b, "closed", 5, 0);
+        assert_eq!(b.state(), CircuitState::Open, "the local trip is newer");
+        attached.pending.lock().unwrap().take();
+        // Once shared, a newer closed state (an operator's reset, say) applies.
+        apply(&attached, &b, "closed", 6, 0);
+        assert_eq!(b.state(), CircuitState::Closed);
+    }
+
+    #[test]
+    fn pending_transitions_keep_the_newest_and_a_trip_before_its_probe() {
+        let mut p = Pending::default();
+        let s = Duration::from_secs(1);
+        assert!(p.push("open", s), "the first queues the breaker");
+        assert!(!p.push("probe", s), "already queued");
+        assert_eq!(p.actions, [("open", s), ("probe", s)]);
+        p.push("close", s);
+        assert_eq!(p.actions, [("close", s)], "a close supersedes both");
+        p.push("probe", s);
+        assert_eq!(p.actions, [("probe", s)], "no trip to keep before it");
+        p.push("open", s);
+        p.push("open", s);
+        assert_eq!(p.actions, [("open", s)]);
+        assert_eq!(p.take(), [("open", s)]);
+        assert!(p.push("reset", s), "queued again once taken");
+    }
 
     #[test]
     fn passwords_are_redacted_from_urls() {

@@ -47,6 +47,52 @@ async fn each_tenants_breaker_is_shared_and_only_that_tenants() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousands_of_tenants_tripping_at_once_all_reach_the_other_instance() {
+    const TENANTS: usize = 3_000;
+    let redis = RedisServer::start();
+    let set = |store: RedisStore| {
+        Breaker::builder("payments")
+            .consecutive_failures(1)
+            .open_duration(Duration::from_secs(60))
+            .keyed()
+            .max_keys(TENANTS)
+            .store(store)
+            .build()
+            .unwrap()
+    };
+    let tenants: Vec<String> = (0..TENANTS).map(|i| format!("tenant-{i}")).collect();
+    // Redis already knows every tenant, closed (as after an earlier outage and its recovery),
+    // so no instance re-seeds it: a trip reaches the other instance only by being shared.
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut con = client.get_multiplexed_async_connection().await.unwrap();
+    let mut pipe = redis::pipe();
+    for t in &tenants {
+        pipe.hset_multiple(
+            format!("fusebox:{{shared-keys:payments:{t}}}:state"),
+            &[("state", "closed"), ("gen", "1"), ("until", "0")],
+        )
+        .ignore();
+    }
+    pipe.query_async::<()>(&mut con).await.unwrap();
+    let a = set(store(&redis.url()));
+    let b = set(store(&redis.url()));
+    let on_b: Vec<Breaker> = tenants.iter().map(|t| b.get(t)).collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // An outage trips every tenant on instance a within a few milliseconds: far more
+    // transitions than the store shares in that time.
+    for t in &tenants {
+        a.get(t).try_acquire().unwrap().failure();
+    }
+    let took = eventually(
+        "every tenant open on the other instance",
+        Duration::from_secs(30),
+        || on_b.iter().all(|b| b.state() == CircuitState::Open),
+    )
+    .await;
+    println!("the last of {TENANTS} tenant trips reached the other instance {took:?} after it");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn evicted_breakers_are_forgotten_by_the_store() {
     let redis = RedisServer::start();
     let shared = store(&redis.url());

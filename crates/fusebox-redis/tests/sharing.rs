@@ -142,6 +142,44 @@ async fn calls_send_no_redis_commands() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_breakers_are_read_back_at_the_poll_interval_only() {
+    const BREAKERS: u64 = 200;
+    let redis = RedisServer::start();
+    let store = RedisStore::builder(redis.url(), "idle")
+        .flush_interval(Duration::from_millis(20))
+        .poll_interval(Duration::from_millis(400))
+        .build()
+        .unwrap();
+    let breakers: Vec<Breaker> = (0..BREAKERS)
+        .map(|i| {
+            let b = Breaker::builder(format!("tenant-{i}")).build().unwrap();
+            store.attach(&b);
+            b
+        })
+        .collect();
+    // Each is read once as soon as it is attached.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before = redis.commands().await.1;
+    let started = std::time::Instant::now();
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    let elapsed = started.elapsed();
+    let polls = redis.commands().await.1 - before;
+    let flushes = elapsed.as_millis() as u64 / 20;
+    let poll_rounds = elapsed.as_millis() as u64 / 400 + 1;
+    println!("{polls} scripts for {BREAKERS} idle breakers over {elapsed:?}");
+    assert!(
+        polls <= BREAKERS * poll_rounds,
+        "{polls} scripts: idle breakers were flushed every interval ({} would be)",
+        BREAKERS * flushes
+    );
+    assert!(
+        polls >= BREAKERS,
+        "{polls} scripts: idle breakers were never polled"
+    );
+    drop(breakers);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_down_fails_no_call_and_sharing_resumes_when_it_returns() {
     let port = free_port();
     let url = format!("redis://127.0.0.1:{port}/");
