@@ -25,23 +25,78 @@ fn breaker() -> Breaker {
         .expect("valid breaker")
 }
 
-fn commands(url: &str, runtime: &tokio::runtime::Runtime) -> u64 {
+/// One section of the server's `INFO`.
+fn info(url: &str, runtime: &tokio::runtime::Runtime, section: &str) -> String {
     runtime.block_on(async {
         let client = redis::Client::open(url).expect("url");
         let mut con = client
             .get_multiplexed_async_connection()
             .await
             .expect("connection");
-        let info: String = redis::cmd("INFO")
-            .arg("stats")
+        redis::cmd("INFO")
+            .arg(section)
             .query_async(&mut con)
             .await
-            .expect("INFO");
-        info.lines()
-            .find_map(|l| l.strip_prefix("total_commands_processed:"))
-            .and_then(|v| v.trim().parse().ok())
-            .expect("total_commands_processed")
+            .expect("INFO")
     })
+}
+
+/// Commands the server has processed so far.
+fn commands(url: &str, runtime: &tokio::runtime::Runtime) -> u64 {
+    info(url, runtime, "stats")
+        .lines()
+        .find_map(|l| l.strip_prefix("total_commands_processed:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("total_commands_processed")
+}
+
+/// `EVALSHA` calls the server has executed so far.
+fn script_calls(url: &str, runtime: &tokio::runtime::Runtime) -> u64 {
+    info(url, runtime, "commandstats")
+        .lines()
+        .find_map(|l| l.strip_prefix("cmdstat_evalsha:calls="))
+        .and_then(|v| v.split(',').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// How long one flush of `n` breakers that each saw a call takes, from the calls to the last
+/// script counted by Redis (the store flushes every 10 ms, so up to 10 ms of it is waiting).
+fn flush_of_many(url: &str, runtime: &tokio::runtime::Runtime, n: usize) -> Duration {
+    let (store, breakers) = runtime.block_on(async {
+        let store = RedisStore::builder(url, "bench-many")
+            .flush_interval(Duration::from_millis(10))
+            .poll_interval(Duration::from_secs(3600))
+            .build()
+            .expect("valid store");
+        let breakers: Vec<Breaker> = (0..n)
+            .map(|i| {
+                let b = Breaker::builder(format!("tenant-{i}"))
+                    .build()
+                    .expect("valid breaker");
+                store.attach(&b);
+                b
+            })
+            .collect();
+        // Every breaker is read once when attached; let that settle.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        (store, breakers)
+    });
+    let before = script_calls(url, runtime);
+    let started = std::time::Instant::now();
+    for b in &breakers {
+        b.try_acquire().expect("closed").success();
+    }
+    while script_calls(url, runtime) < before + n as u64 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "flush never finished"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let took = started.elapsed();
+    drop(store);
+    took
 }
 
 fn main() {
@@ -117,6 +172,16 @@ fn main() {
         sent as f64 / calls * 1_000.0
     );
     drop(store);
+
+    println!("\nflush of many breakers that each saw a call (one flush script each)");
+    for n in [100, 1_000, 3_000] {
+        let took = flush_of_many(&url, &runtime, n);
+        println!(
+            "  {n:>6} breakers: {:>8.1} ms ({:.1} µs per breaker)",
+            took.as_secs_f64() * 1e3,
+            took.as_secs_f64() * 1e6 / n as f64
+        );
+    }
     let _ = server.kill();
     let _ = server.wait();
 }

@@ -865,6 +865,9 @@ fn apply(attached: &Attached, b: &Breaker, state: &str, generation: i64, remaini
     }
 }
 
+/// Flush scripts sent at once, per store.
+const FLUSHES_IN_FLIGHT: usize = 64;
+
 /// Flushes every attached breaker on the interval, and shares local transitions as they come.
 async fn drive(
     inner: std::sync::Weak<Inner>,
@@ -912,10 +915,14 @@ async fn drive(
                 ticks = ticks.wrapping_add(1);
                 let all: Vec<Arc<Attached>> =
                     lock(&inner.attached).values().flatten().cloned().collect();
-                let mut gone = false;
-                for attached in all {
-                    gone |= !inner.flush(&flush, &attached, poll).await;
-                }
+                // Many scripts in flight at once on the multiplexed connection: a flush of
+                // thousands of breakers takes a few dozen round trips, not thousands.
+                let (inner, flush) = (&inner, &flush);
+                let gone = futures_util::stream::iter(all)
+                    .map(|attached| async move { !inner.flush(flush, &attached, poll).await })
+                    .buffer_unordered(FLUSHES_IN_FLIGHT)
+                    .fold(false, |gone, this| async move { gone | this })
+                    .await;
                 if gone {
                     let mut map = lock(&inner.attached);
                     for list in map.values_mut() {
