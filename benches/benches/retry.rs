@@ -33,6 +33,10 @@ fn main() {
             .build()
             .expect("valid layer")
     };
+    let retry_static = RetryLayer::builder("bench")
+        .max_attempts(3)
+        .build_static()
+        .expect("valid layer");
     let with_deadline = || {
         RetryLayer::builder("bench")
             .max_attempts(3)
@@ -46,12 +50,20 @@ fn main() {
         ("bare service (baseline)", bare),
         ("retry", measure(&mut retry().layer(Bare { fail: false }))),
         (
+            "retry, static policy (build_static)",
+            measure(&mut retry_static.layer(Bare { fail: false })),
+        ),
+        (
             "retry with a deadline (reads the clock)",
             measure(&mut with_deadline().layer(Bare { fail: false })),
         ),
         (
             "retry + breaker (static)",
             measure(&mut retry().layer(fusebox(fusebox_breaker(true), false))),
+        ),
+        (
+            "retry (static) + breaker (static)",
+            measure(&mut retry_static.layer(fusebox(fusebox_breaker(true), false))),
         ),
     ];
     println!("success path, one task");

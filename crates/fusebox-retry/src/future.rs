@@ -1,13 +1,12 @@
 //! The [`ResponseFuture`] of [`Retry`](crate::Retry).
 
-use crate::config::Policy;
+use crate::config::{Policy, PolicyHandle};
 use crate::policy::ResendPolicy;
 use fusebox_core::{Classify, Event, EventKind, GiveUpReason, Outcome};
 use pin_project_lite::pin_project;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
@@ -25,7 +24,7 @@ pin_project! {
         state: State<S::Future>,
         service: S,
         spare: Result<Req, GiveUpReason>,
-        policy: Arc<Policy>,
+        policy: PolicyHandle,
         classifier: C,
         requests: R,
         progress: Progress,
@@ -75,7 +74,7 @@ where
         future: S::Future,
         service: S,
         spare: Result<Req, GiveUpReason>,
-        policy: Arc<Policy>,
+        policy: PolicyHandle,
         classifier: C,
         requests: R,
     ) -> Self {

@@ -1,9 +1,8 @@
-use crate::config::{Policy, RetryLayerBuilder};
+use crate::config::{PolicyHandle, RetryLayerBuilder};
 use crate::policy::CloneRequest;
 use crate::service::Retry;
 use fusebox_core::{EventListener, ResultClassifier, Subscription};
 use std::fmt;
-use std::sync::Arc;
 use tower_layer::Layer;
 
 /// Re-sends requests whose outcome the classifier calls retryable; builds [`Retry`].
@@ -38,7 +37,7 @@ use tower_layer::Layer;
 /// ```
 #[derive(Clone)]
 pub struct RetryLayer<C = ResultClassifier, R = CloneRequest> {
-    policy: Arc<Policy>,
+    policy: PolicyHandle,
     classifier: C,
     requests: R,
 }
@@ -59,7 +58,7 @@ impl RetryLayer {
 }
 
 impl<C, R> RetryLayer<C, R> {
-    pub(crate) fn from_parts(policy: Arc<Policy>, classifier: C, requests: R) -> Self {
+    pub(crate) fn from_parts(policy: PolicyHandle, classifier: C, requests: R) -> Self {
         RetryLayer {
             policy,
             classifier,

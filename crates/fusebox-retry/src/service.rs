@@ -1,9 +1,8 @@
-use crate::config::Policy;
+use crate::config::PolicyHandle;
 use crate::future::ResponseFuture;
 use crate::policy::{CloneRequest, ResendPolicy};
 use fusebox_core::{Classify, ResultClassifier};
 use std::fmt;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use tower_service::Service;
 
@@ -17,7 +16,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 #[derive(Clone)]
 pub struct Retry<S, C = ResultClassifier, R = CloneRequest> {
     inner: S,
-    policy: Arc<Policy>,
+    policy: PolicyHandle,
     classifier: C,
     requests: R,
 }
@@ -32,7 +31,7 @@ impl<S: fmt::Debug, C, R> fmt::Debug for Retry<S, C, R> {
 }
 
 impl<S, C, R> Retry<S, C, R> {
-    pub(crate) fn from_parts(inner: S, policy: Arc<Policy>, classifier: C, requests: R) -> Self {
+    pub(crate) fn from_parts(inner: S, policy: PolicyHandle, classifier: C, requests: R) -> Self {
         Retry {
             inner,
             policy,

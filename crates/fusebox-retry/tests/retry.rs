@@ -152,6 +152,23 @@ async fn attempts_are_capped_and_the_last_error_is_returned() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_static_layer_retries_like_a_counted_one() {
+    let (log, listener) = recorder();
+    let (arrivals, svc) = flaky(2);
+    let layer = RetryLayer::builder("t")
+        .backoff(Backoff::constant(MS * 10))
+        .max_attempts(3)
+        .on_event(listener)
+        .build_static()
+        .unwrap();
+    assert_eq!(layer.clone().layer(svc).oneshot(7).await.unwrap(), 7);
+    assert_eq!(arrivals.lock().unwrap().len(), 3);
+    assert_eq!(log.lock().unwrap().last(), Some(&Seen::Succeeded(3)));
+    let err = RetryLayer::builder(" ").build_static().unwrap_err();
+    assert_eq!(err.field(), "name", "checked like build");
+}
+
+#[tokio::test(start_paused = true)]
 async fn the_deadline_stops_retrying_before_a_wait_would_pass_it() {
     let (log, listener) = recorder();
     let (arrivals, svc) = flaky(u32::MAX);
