@@ -202,14 +202,18 @@ impl Breaker {
     }
 
     /// Opens the breaker for `remaining`, as decided elsewhere (a shared store that keeps the
-    /// open-until time on its own clock and sends what is left of it).
+    /// open-until time on its own clock and sends what is left of it). A breaker already open
+    /// stays open until the later of its own deadline and this one, with no new transition:
+    /// when another instance reopened the fleet's circuit, this one does not probe early.
     pub fn apply_remote_open(&self, remaining: Duration) {
-        Shared::force_for(
-            &self.shared,
-            CircuitState::Open,
-            TransitionReason::Remote,
-            Some(remaining),
-        );
+        if !Shared::extend_open(&self.shared, remaining) {
+            Shared::force_for(
+                &self.shared,
+                CircuitState::Open,
+                TransitionReason::Remote,
+                Some(remaining),
+            );
+        }
     }
 
     /// For shared-state stores: when on, each half-open period starts with every probe slot

@@ -708,6 +708,39 @@ impl Shared {
 
     /// Like [`force`](Self::force); an `Open` target stays open for `open_for` when given,
     /// instead of the breaker's own open duration.
+    /// Moves the end of the current open period to `open_for` from now, if that is later,
+    /// without a transition: a shared store learned that the fleet stays open longer. `false`
+    /// if the breaker is not open (nothing done).
+    pub(crate) fn extend_open(this: &Handle, open_for: Duration) -> bool {
+        let until = this.epoch.now_nanos().saturating_add(nanos(open_for));
+        let mut word = this.load();
+        loop {
+            if word.code() != OPEN {
+                return false;
+            }
+            let previous = this.open_until.load(Relaxed);
+            if previous >= until {
+                return true;
+            }
+            // A new generation (still open), so the timer armed for the old deadline cannot
+            // end the longer period; deadline first, as in `open`.
+            let extended = word.next(OPEN);
+            this.open_until.store(until, Relaxed);
+            match this.cas(word, extended) {
+                Ok(()) => {
+                    Shared::arm_timer(this, extended.generation());
+                    return true;
+                }
+                Err(current) => {
+                    this.open_until
+                        .compare_exchange(until, previous, Relaxed, Relaxed)
+                        .ok();
+                    word = current;
+                }
+            }
+        }
+    }
+
     pub(crate) fn force_for(
         this: &Handle,
         target: CircuitState,

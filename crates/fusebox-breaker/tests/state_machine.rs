@@ -333,6 +333,32 @@ async fn operators_force_open_disable_and_reset() {
     assert_eq!(b.state(), CircuitState::Open);
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_remote_open_period_extends_an_open_breaker_without_a_transition() {
+    let b = Breaker::builder("t")
+        .consecutive_failures(1)
+        .open_duration(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    call(&b, F);
+    let tripped = b.metrics().last_transition.unwrap();
+    b.apply_remote_open(Duration::from_secs(5));
+    assert_eq!(b.state(), CircuitState::Open);
+    assert_eq!(b.metrics().last_transition, Some(tripped), "no new transition");
+    // A shorter remote period changes nothing.
+    b.apply_remote_open(Duration::from_millis(10));
+    wait(Duration::from_secs(2)).await;
+    assert_eq!(
+        b.state(),
+        CircuitState::Open,
+        "the timer of the first period must not end the longer one"
+    );
+    assert!(b.try_acquire().is_err());
+    wait(Duration::from_secs(3)).await;
+    assert_eq!(b.state(), CircuitState::HalfOpen);
+    assert_eq!(b.metrics().trips, 1, "an extension is not a trip");
+}
+
 /// The reasons of the `TripSuppressed` events a breaker emitted, collected by `on_event`.
 fn suppressed_log() -> (
     Arc<Mutex<Vec<TransitionReason>>>,
@@ -487,6 +513,7 @@ async fn remote_states_apply_like_local_ones() {
 async fn transition_listeners_hear_transitions_and_nothing_else() {
     let b = Breaker::builder("payments")
         .consecutive_failures(1)
+        .open_duration(Duration::from_secs(1))
         .build()
         .unwrap();
     let heard = Arc::new(Mutex::new(Vec::new()));
@@ -518,8 +545,8 @@ async fn transition_listeners_hear_transitions_and_nothing_else() {
     assert_eq!(
         reasons,
         [
+            // The remote open period only extended the open breaker: no transition.
             TransitionReason::ConsecutiveFailures { count: 1 },
-            TransitionReason::Remote,
             TransitionReason::OpenPeriodElapsed
         ]
     );

@@ -118,3 +118,44 @@ async fn a_prober_that_dies_loses_its_lease_and_another_instance_probes() {
     );
     drop(first);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_failed_probe_every_instance_waits_out_the_new_open_period() {
+    let redis = RedisServer::start();
+    let instances = tripped_cluster(&redis.url(), Duration::from_secs(5)).await;
+    let (mut probes, _) = first_probes(&instances, "no instance probed").await;
+    assert_eq!(probes.len(), 1);
+    let (prober, probe) = probes.pop().unwrap();
+    // The others wait for the lease for at most an open period (200 ms) from now; the probe
+    // fails 100 ms later, which opens the shared state for 200 ms from then.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let half_opened = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let _subscriptions: Vec<_> = instances
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != prober)
+        .map(|(i, (_, b))| {
+            let log = half_opened.clone();
+            let failed_at = Instant::now();
+            b.on_transition(move |e: &fusebox_core::Event<'_>| {
+                if let fusebox_core::EventKind::StateTransition {
+                    to: CircuitState::HalfOpen,
+                    ..
+                } = e.kind
+                {
+                    log.lock().unwrap().push((i, failed_at.elapsed()));
+                }
+            })
+        })
+        .collect();
+    probe.failure();
+    tokio::time::sleep(Duration::from_millis(170)).await;
+    assert_eq!(
+        *half_opened.lock().unwrap(),
+        [],
+        "an instance went half-open before the fleet's new open period ended"
+    );
+    // And the next round still has exactly one prober.
+    let (next, _) = first_probes(&instances, "no instance probed again").await;
+    assert_eq!(next.len(), 1);
+}
