@@ -6,7 +6,6 @@ use fusebox_core::{
     CircuitState, EventBus, EventListener, Outcome, Subscription, TransitionReason,
 };
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// A circuit breaker: a cheap-to-clone handle to one shared state machine.
@@ -55,7 +54,7 @@ impl Breaker {
 
     pub(crate) fn from_parts(name: String, config: Config, events: EventBus) -> Breaker {
         Breaker {
-            shared: Handle::Counted(Arc::new(Shared::unkeyed(name, config, events))),
+            shared: Handle::counted(Shared::unkeyed(name, config, events)),
         }
     }
 
@@ -70,20 +69,20 @@ impl Breaker {
         layout: Layout,
     ) -> Breaker {
         Breaker {
-            shared: Handle::Counted(Arc::new(Shared::new(
+            shared: Handle::counted(Shared::new(
                 name,
                 key,
                 config,
                 events,
                 Some(set_transitions),
                 layout,
-            ))),
+            )),
         }
     }
 
     pub(crate) fn from_parts_static(name: String, config: Config, events: EventBus) -> Breaker {
         Breaker {
-            shared: Handle::Static(Box::leak(Box::new(Shared::unkeyed(name, config, events)))),
+            shared: Handle::leaked(Shared::unkeyed(name, config, events)),
         }
     }
 
@@ -97,7 +96,7 @@ impl Breaker {
     /// Whether this breaker lives for the rest of the process
     /// ([`BreakerBuilder::build_static`]).
     pub fn is_static(&self) -> bool {
-        matches!(self.shared, Handle::Static(_))
+        self.shared.is_static()
     }
 
     /// The breaker's name.

@@ -17,9 +17,7 @@ use crate::sync::lock;
 use crate::window::{Counts, Window};
 use crossbeam_utils::CachePadded;
 use fusebox_core::{CircuitState, Event, EventBus, EventKind, Outcome, TransitionReason};
-use std::fmt;
-use std::ops::Deref;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -121,64 +119,10 @@ pub struct Transition {
 
 /// A reference to a breaker's shared state: counted (freed with the last handle) or static
 /// (lives for the rest of the process, so clones touch no reference count).
-#[derive(Clone)]
-pub(crate) enum Handle {
-    Counted(Arc<Shared>),
-    Static(&'static Shared),
-}
-
-impl Deref for Handle {
-    type Target = Shared;
-
-    #[inline]
-    fn deref(&self) -> &Shared {
-        match self {
-            Handle::Counted(shared) => shared,
-            Handle::Static(shared) => shared,
-        }
-    }
-}
-
-impl fmt::Debug for Handle {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Handle")
-            .field("name", &self.name)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Handle {
-    /// Whether nothing but this handle refers to the breaker (no caller, no call in flight).
-    pub(crate) fn is_unshared(&self) -> bool {
-        match self {
-            Handle::Counted(shared) => Arc::strong_count(shared) == 1,
-            Handle::Static(_) => false,
-        }
-    }
-
-    pub(crate) fn downgrade(&self) -> WeakHandle {
-        match self {
-            Handle::Counted(shared) => WeakHandle::Counted(Arc::downgrade(shared)),
-            Handle::Static(shared) => WeakHandle::Static(shared),
-        }
-    }
-}
+pub(crate) type Handle = fusebox_core::Handle<Shared>;
 
 /// Held by timers, so a pending timer does not keep a counted breaker alive.
-#[derive(Clone)]
-pub(crate) enum WeakHandle {
-    Counted(Weak<Shared>),
-    Static(&'static Shared),
-}
-
-impl WeakHandle {
-    pub(crate) fn upgrade(&self) -> Option<Handle> {
-        match self {
-            WeakHandle::Counted(weak) => weak.upgrade().map(Handle::Counted),
-            WeakHandle::Static(shared) => Some(Handle::Static(shared)),
-        }
-    }
-}
+pub(crate) type WeakHandle = fusebox_core::WeakHandle<Shared>;
 
 #[derive(Debug)]
 pub(crate) struct Shared {

@@ -344,7 +344,11 @@ async fn a_remote_open_period_extends_an_open_breaker_without_a_transition() {
     let tripped = b.metrics().last_transition.unwrap();
     b.apply_remote_open(Duration::from_secs(5));
     assert_eq!(b.state(), CircuitState::Open);
-    assert_eq!(b.metrics().last_transition, Some(tripped), "no new transition");
+    assert_eq!(
+        b.metrics().last_transition,
+        Some(tripped),
+        "no new transition"
+    );
     // A shorter remote period changes nothing.
     b.apply_remote_open(Duration::from_millis(10));
     wait(Duration::from_secs(2)).await;

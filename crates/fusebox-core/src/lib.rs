@@ -30,6 +30,7 @@ mod config;
 mod event;
 #[cfg(feature = "grpc")]
 mod grpc;
+mod handle;
 mod state;
 
 /// Defines `get_ref`, `get_mut` and `into_inner` for a middleware service whose wrapped service
@@ -64,4 +65,5 @@ pub use event::{Event, EventBus, EventKind, EventListener, GiveUpReason, Subscri
 #[cfg(feature = "grpc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
 pub use grpc::GrpcClassifier;
+pub use handle::{Handle, WeakHandle};
 pub use state::{CircuitState, TransitionReason};

@@ -852,9 +852,7 @@ fn apply(attached: &Attached, b: &Breaker, state: &str, generation: i64, remaini
     let local = b.state();
     match state {
         // An open breaker is extended if the shared period ends later (no new transition).
-        "open" if remaining_ms > 0 => {
-            b.apply_remote_open(Duration::from_millis(remaining_ms))
-        }
+        "open" if remaining_ms > 0 => b.apply_remote_open(Duration::from_millis(remaining_ms)),
         "closed" if local != CircuitState::Closed => b.apply_remote_state(CircuitState::Closed),
         "forced_open" if local != CircuitState::ForcedOpen => {
             b.apply_remote_state(CircuitState::ForcedOpen)

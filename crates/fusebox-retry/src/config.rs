@@ -5,7 +5,6 @@ use crate::policy::CloneRequest;
 pub use fusebox_core::ConfigError;
 use fusebox_core::{EventBus, EventListener, ResultClassifier};
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Largest `max_attempts`.
@@ -27,23 +26,7 @@ pub(crate) struct Policy {
 /// How a retry service reaches its policy: shared by reference count, or for the rest of the
 /// process ([`RetryLayerBuilder::build_static`]), which makes a call copy a pointer instead of
 /// cloning and dropping an `Arc`.
-#[derive(Clone, Debug)]
-pub(crate) enum PolicyHandle {
-    Counted(Arc<Policy>),
-    Static(&'static Policy),
-}
-
-impl std::ops::Deref for PolicyHandle {
-    type Target = Policy;
-
-    #[inline]
-    fn deref(&self) -> &Policy {
-        match self {
-            PolicyHandle::Counted(policy) => policy,
-            PolicyHandle::Static(policy) => policy,
-        }
-    }
-}
+pub(crate) type PolicyHandle = fusebox_core::Handle<Policy>;
 
 /// Builds a [`RetryLayer`]; every setting is checked by [`build`](Self::build).
 ///
@@ -189,7 +172,7 @@ impl<C, R> RetryLayerBuilder<C, R> {
     pub fn build(self) -> Result<RetryLayer<C, R>, ConfigError> {
         let (policy, classifier, requests) = self.validated()?;
         Ok(RetryLayer::from_parts(
-            PolicyHandle::Counted(Arc::new(policy)),
+            PolicyHandle::counted(policy),
             classifier,
             requests,
         ))
@@ -209,7 +192,7 @@ impl<C, R> RetryLayerBuilder<C, R> {
     pub fn build_static(self) -> Result<RetryLayer<C, R>, ConfigError> {
         let (policy, classifier, requests) = self.validated()?;
         Ok(RetryLayer::from_parts(
-            PolicyHandle::Static(Box::leak(Box::new(policy))),
+            PolicyHandle::leaked(policy),
             classifier,
             requests,
         ))

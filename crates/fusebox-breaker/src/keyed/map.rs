@@ -397,7 +397,7 @@ impl KeyedBreakers {
                 e.idle_ticks.store(age, Relaxed);
                 let evict = age >= IDLE_TICKS
                     && e.breaker.state() == CircuitState::Closed
-                    && e.breaker.shared.is_unshared();
+                    && e.breaker.shared.is_unique();
                 dropped += usize::from(evict);
                 !evict
             });
