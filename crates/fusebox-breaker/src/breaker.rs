@@ -299,6 +299,14 @@ impl Breaker {
             .map(|until| until.saturating_duration_since(tokio::time::Instant::now()))
     }
 
+    /// Ends the open period now if its deadline has passed (reading the clock once). The
+    /// breaker's timer does this on its own; a caller that waited until
+    /// [`CircuitOpen::retry_at`] calls it before calling again, so that it does not race the
+    /// timer due at the same instant (fusebox's retry does).
+    pub fn end_open_period_if_due(&self) {
+        Shared::end_open_period_if_due(&self.shared);
+    }
+
     /// The open duration after the first trip.
     pub fn open_duration(&self) -> OpenDuration {
         self.shared.config.open

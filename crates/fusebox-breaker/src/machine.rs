@@ -561,6 +561,14 @@ impl Shared {
         Some(new)
     }
 
+    /// OPEN → HALF_OPEN now, if the open period's deadline has passed (one clock read).
+    pub(crate) fn end_open_period_if_due(this: &Handle) {
+        let word = this.load();
+        if word.code() == OPEN && this.epoch.now_nanos() >= this.open_until.load(Relaxed) {
+            Shared::end_open_period(this, word.generation());
+        }
+    }
+
     /// OPEN → HALF_OPEN when the open period of `generation` ends.
     fn end_open_period(this: &Handle, generation: u32) {
         let mut word = this.load();

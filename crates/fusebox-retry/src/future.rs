@@ -101,6 +101,7 @@ where
                 previous_delay: Duration::ZERO,
                 deadline,
                 random: None,
+                circuit: None,
             },
             span,
         }
@@ -225,6 +226,10 @@ where
                 }
                 StateProj::Waiting { sleep } => {
                     ready!(sleep.poll(cx));
+                    #[cfg(feature = "breaker")]
+                    if let Some(circuit) = this.progress.circuit.take() {
+                        circuit.end_open_period_if_due();
+                    }
                     this.state.set(State::Readying);
                 }
                 StateProj::Readying => {
@@ -269,6 +274,8 @@ struct Progress {
     deadline: Option<Instant>,
     /// Drawn on the first computed delay only, so calls that need no retry draw nothing.
     random: Option<fastrand::Rng>,
+    /// The inner breaker whose open period the current wait waits out, if any.
+    circuit: Option<Circuit>,
 }
 
 impl Progress {
@@ -288,10 +295,13 @@ impl Progress {
             return Next::GiveUp(GiveUpReason::AttemptsExhausted);
         }
         let (delay, server_hint, late_reason) = match circuit_open_wait(error) {
-            Some(wait) if wait > policy.max_retry_after => {
+            Some((wait, _)) if wait > policy.max_retry_after => {
                 return Next::GiveUp(GiveUpReason::CircuitOpen);
             }
-            Some(wait) => (wait, true, GiveUpReason::CircuitOpen),
+            Some((wait, circuit)) => {
+                self.circuit = Some(circuit);
+                (wait, true, GiveUpReason::CircuitOpen)
+            }
             None => match outcome.retry_after() {
                 Some(hint) => (
                     hint.min(policy.max_retry_after),
@@ -325,19 +335,25 @@ impl Progress {
     }
 }
 
-/// The time until an inner circuit breaker's next probe, if the error is its rejection.
-///
-/// One millisecond (a tick of Tokio's timer) is added so the breaker's own timer, due at the
-/// same instant, has ended the open period when the retry arrives.
+/// The breaker that rejected an attempt: after waiting for its next probe, the retry ends its
+/// open period if due ([`fusebox_breaker::Breaker::end_open_period_if_due`]) rather than race
+/// the breaker's own timer, due at the same instant.
 #[cfg(feature = "breaker")]
-fn circuit_open_wait(error: Option<&BoxError>) -> Option<Duration> {
+type Circuit = fusebox_breaker::Breaker;
+#[cfg(not(feature = "breaker"))]
+type Circuit = std::convert::Infallible;
+
+/// The time until an inner circuit breaker's next probe, and the breaker, if the error is its
+/// rejection.
+#[cfg(feature = "breaker")]
+fn circuit_open_wait(error: Option<&BoxError>) -> Option<(Duration, Circuit)> {
     error
         .and_then(|e| e.downcast_ref::<fusebox_breaker::CircuitOpen>())
-        .map(|open| open.retry_after() + Duration::from_millis(1))
+        .map(|open| (open.retry_after(), open.breaker().clone()))
 }
 
 #[cfg(not(feature = "breaker"))]
-fn circuit_open_wait(_: Option<&BoxError>) -> Option<Duration> {
+fn circuit_open_wait(_: Option<&BoxError>) -> Option<(Duration, Circuit)> {
     None
 }
 

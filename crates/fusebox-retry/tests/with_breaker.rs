@@ -115,3 +115,45 @@ async fn a_rejection_is_retried_when_the_next_probe_fits_the_deadline() {
     );
     assert_eq!(breaker.state(), CircuitState::Closed);
 }
+
+#[test]
+fn a_retry_ends_the_open_period_itself_when_the_breakers_timer_is_late() {
+    // The breaker trips inside a runtime that never runs again, so its timer task never fires:
+    // the breaker stays open past its deadline until something ends the period.
+    let stalled = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let breaker = Breaker::builder("upstream")
+        .consecutive_failures(1)
+        .open_duration(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    {
+        let _inside = stalled.enter();
+        breaker.try_acquire().unwrap().failure();
+    }
+    assert_eq!(breaker.state(), CircuitState::Open);
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let hits = Arc::new(AtomicU32::new(0));
+        let service = ServiceBuilder::new()
+            .layer(
+                RetryLayer::builder("client")
+                    .max_attempts(3)
+                    .deadline(Duration::from_secs(10))
+                    .build()
+                    .unwrap(),
+            )
+            .layer(CircuitBreakerLayer::new(breaker.clone()))
+            .service(upstream(Arc::new(AtomicBool::new(true)), hits.clone()));
+        assert_eq!(service.oneshot(7).await.unwrap(), 7);
+        assert_eq!(hits.load(Ordering::SeqCst), 1, "the probe reached the upstream");
+    });
+    assert_eq!(breaker.state(), CircuitState::Closed);
+}
