@@ -13,7 +13,7 @@
 use fusebox::breaker::{Breaker, CircuitState};
 use fusebox::redis::RedisStore;
 use fusebox::{Event, EventKind, TransitionReason};
-use std::process::{Command, Stdio};
+use fusebox_testkit::RedisServer;
 use std::time::{Duration, Instant};
 
 #[tokio::main]
@@ -21,28 +21,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let (url, _server) = match std::env::var("REDIS_URL") {
         Ok(url) => (url, None),
         Err(_) => {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")?
-                .local_addr()?
-                .port();
-            let server = Command::new("redis-server")
-                .args([
-                    "--port",
-                    &port.to_string(),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                ])
-                .stdout(Stdio::null())
-                .spawn()
-                .map_err(|e| {
-                    format!("could not start redis-server ({e}); install it or set REDIS_URL")
-                })?;
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            (
-                format!("redis://127.0.0.1:{port}/"),
-                Some(KillOnDrop(server)),
-            )
+            let server = RedisServer::try_start()
+                .map_err(|e| format!("could not start a Redis server ({e}); or set REDIS_URL"))?;
+            (server.url(), Some(server))
         }
     };
     println!("sharing through {url}; inventory fails from 2 s to 5 s\n");
@@ -106,13 +87,4 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .iter()
         .all(|(_, b)| b.state() == CircuitState::Closed));
     Ok(())
-}
-
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }

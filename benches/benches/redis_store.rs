@@ -10,7 +10,7 @@ mod common;
 use common::*;
 use fusebox::breaker::Breaker;
 use fusebox::redis::RedisStore;
-use std::process::{Command, Stdio};
+use fusebox_testkit::RedisServer;
 use std::time::Duration;
 
 const RUNS: usize = 9;
@@ -103,24 +103,8 @@ fn main() {
     if only_checking_build() {
         return;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port");
-    let mut server = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server must be installed: apt-get install redis-server");
-    std::thread::sleep(Duration::from_millis(300));
-    let url = format!("redis://127.0.0.1:{port}/");
+    let server = RedisServer::start();
+    let url = server.url();
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -182,6 +166,5 @@ fn main() {
             took.as_secs_f64() * 1e6 / n as f64
         );
     }
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
 }

@@ -1,12 +1,10 @@
 //! Sharing through a real three-node Redis Cluster.
 #![cfg(feature = "cluster")]
 
-mod support;
-
 use fusebox_breaker::{Breaker, CircuitState};
 use fusebox_redis::RedisStore;
+use fusebox_testkit::{eventually, RedisCluster};
 use std::time::Duration;
-use support::{eventually, RedisCluster};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn breakers_share_state_through_a_cluster() {

@@ -1,8 +1,6 @@
 //! A probe result counts only while its lease is held: the fencing in the transition script.
 
-mod support;
-
-use support::RedisServer;
+use fusebox_testkit::RedisServer;
 
 const TRANSITION: &str = include_str!("../src/transition.lua");
 

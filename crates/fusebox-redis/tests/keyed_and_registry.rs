@@ -1,11 +1,9 @@
 //! Keyed sets and the registry share state through a store they attach their breakers to.
 
-mod support;
-
 use fusebox_breaker::{Breaker, BreakerRegistry, CircuitState};
 use fusebox_redis::RedisStore;
+use fusebox_testkit::{eventually, RedisServer};
 use std::time::Duration;
-use support::{eventually, RedisServer};
 
 const BOUND: Duration = Duration::from_secs(3);
 

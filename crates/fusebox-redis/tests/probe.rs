@@ -1,11 +1,9 @@
 //! After an open period, exactly one instance of the cluster probes.
 
-mod support;
-
 use fusebox_breaker::{Breaker, CircuitState, Permit};
 use fusebox_redis::RedisStore;
+use fusebox_testkit::{eventually, RedisServer};
 use std::time::{Duration, Instant};
-use support::{eventually, RedisServer};
 
 fn instance(url: &str, max_wait: Duration) -> (RedisStore, Breaker) {
     let store = RedisStore::builder(url, "probe")

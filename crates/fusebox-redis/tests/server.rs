@@ -2,9 +2,7 @@
 //! server (Redis 7, Redis 6, Valkey) and sets `FUSEBOX_REDIS_VERSION` to the version it meant to
 //! start, so a run that silently fell back to another server fails here.
 
-mod support;
-
-use support::RedisServer;
+use fusebox_testkit::RedisServer;
 
 #[tokio::test]
 async fn the_started_server_is_the_one_asked_for() {

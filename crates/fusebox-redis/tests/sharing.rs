@@ -1,13 +1,11 @@
 //! Breakers in several instances sharing state through a real redis-server.
 
-mod support;
-
 use fusebox_breaker::{Breaker, CircuitState};
 use fusebox_core::{Event, EventKind};
 use fusebox_redis::RedisStore;
+use fusebox_testkit::{eventually, free_port, RedisServer};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use support::{eventually, free_port, RedisServer};
 
 const BOUND: Duration = Duration::from_secs(3);
 

@@ -2,16 +2,14 @@
 //! against a real redis-server.
 #![cfg(feature = "tls")]
 
-mod support;
-
 use fusebox_breaker::{Breaker, CircuitState};
 use fusebox_redis::RedisStore;
+use fusebox_testkit::{eventually, free_port, RedisServer};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
 };
 use std::path::PathBuf;
 use std::time::Duration;
-use support::{eventually, free_port, RedisServer};
 
 const BOUND: Duration = Duration::from_secs(5);
 

@@ -153,7 +153,11 @@ fn a_retry_ends_the_open_period_itself_when_the_breakers_timer_is_late() {
             .layer(CircuitBreakerLayer::new(breaker.clone()))
             .service(upstream(Arc::new(AtomicBool::new(true)), hits.clone()));
         assert_eq!(service.oneshot(7).await.unwrap(), 7);
-        assert_eq!(hits.load(Ordering::SeqCst), 1, "the probe reached the upstream");
+        assert_eq!(
+            hits.load(Ordering::SeqCst),
+            1,
+            "the probe reached the upstream"
+        );
     });
     assert_eq!(breaker.state(), CircuitState::Closed);
 }

@@ -1,18 +1,24 @@
-//! A real `redis-server` per test, on a free 127.0.0.1 port.
-
-#![allow(dead_code, unreachable_pub)]
+//! Real servers for fusebox's tests, examples and benchmarks: a `redis-server` (or the server
+//! `FUSEBOX_REDIS_SERVER` names) on a free 127.0.0.1 port, and a three-node Redis Cluster.
+//!
+//! Each server runs in a scratch directory of its own, saves nothing, and is killed when
+//! dropped. A missing server binary is an error that says how to install one: tests never skip.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// A running server, killed (and its scratch directory removed) when dropped.
+#[derive(Debug)]
 pub struct RedisServer {
     child: Option<Child>,
     dir: std::path::PathBuf,
+    /// The port it listens on, on 127.0.0.1.
     pub port: u16,
 }
 
+/// A port on 127.0.0.1 that was free a moment ago.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -22,7 +28,7 @@ pub fn free_port() -> u16 {
 
 /// The server binary: `FUSEBOX_REDIS_SERVER` when set (how `scripts/test` runs these tests
 /// against Redis 6 and Valkey too), else `redis-server` or `valkey-server` from `PATH`.
-fn binary() -> String {
+fn binary() -> Result<String, String> {
     if let Some(path) = std::env::var_os("FUSEBOX_REDIS_SERVER") {
         let path = path.to_string_lossy().into_owned();
         let runs = Command::new(&path)
@@ -31,11 +37,12 @@ fn binary() -> String {
             .stderr(Stdio::null())
             .status()
             .is_ok_and(|s| s.success());
-        assert!(
-            runs,
-            "FUSEBOX_REDIS_SERVER={path} does not run (`{path} --version` failed)"
-        );
-        return path;
+        if !runs {
+            return Err(format!(
+                "FUSEBOX_REDIS_SERVER={path} does not run (`{path} --version` failed)"
+            ));
+        }
+        return Ok(path);
     }
     for name in ["redis-server", "valkey-server"] {
         let found = Command::new(name)
@@ -45,13 +52,14 @@ fn binary() -> String {
             .status()
             .is_ok();
         if found {
-            return name.to_owned();
+            return Ok(name.to_owned());
         }
     }
-    panic!(
+    Err(
         "redis-server (or valkey-server) was not found on PATH. Install it \
          (Debian/Ubuntu: apt-get install redis-server), or run scripts/test, which installs it."
-    );
+            .to_owned(),
+    )
 }
 
 /// The command-line client that creates clusters: `FUSEBOX_REDIS_CLI` when set, else
@@ -75,17 +83,29 @@ fn major_version(binary: &str) -> u32 {
 }
 
 impl RedisServer {
+    /// A server on a free port; panics, saying how to install one, if none can start.
     pub fn start() -> Self {
         Self::start_on(free_port())
     }
 
+    /// Like [`start`](Self::start), returning why instead of panicking.
+    pub fn try_start() -> Result<Self, String> {
+        Self::try_start_with(free_port(), &[])
+    }
+
+    /// A server on `port` (a restart on the same port, say).
     pub fn start_on(port: u16) -> Self {
         Self::start_with(port, &[])
     }
 
-    /// A server with extra arguments, run in its own scratch directory.
+    /// A server with extra arguments (`--requirepass`, `--tls-port`…).
     pub fn start_with(port: u16, extra: &[&str]) -> Self {
-        let binary = binary();
+        Self::try_start_with(port, extra).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Like [`start_with`](Self::start_with), returning why instead of panicking.
+    pub fn try_start_with(port: u16, extra: &[&str]) -> Result<Self, String> {
+        let binary = binary()?;
         let mut args: Vec<String> = [
             "--port",
             &port.to_string(),
@@ -105,14 +125,15 @@ impl RedisServer {
         }
         args.extend(extra.iter().map(|s| s.to_string()));
         let dir = std::env::temp_dir().join(format!("fusebox-redis-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("a scratch directory");
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("no scratch directory {}: {e}", dir.display()))?;
         let child = Command::new(&binary)
             .args(&args)
             .current_dir(&dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("{binary} does not start: {e}"));
+            .map_err(|e| format!("{binary} does not start: {e}"))?;
         let server = RedisServer {
             child: Some(child),
             dir,
@@ -120,13 +141,12 @@ impl RedisServer {
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         while !server.answers_ping() {
-            assert!(
-                Instant::now() < deadline,
-                "redis-server did not answer on port {port}"
-            );
+            if Instant::now() >= deadline {
+                return Err(format!("{binary} did not answer on port {port}"));
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
-        server
+        Ok(server)
     }
 
     fn answers_ping(&self) -> bool {
@@ -143,10 +163,12 @@ impl RedisServer {
             && (&reply == b"+PONG\r\n" || reply.starts_with(b"-NOAUTH"))
     }
 
+    /// `redis://127.0.0.1:<port>/`.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
+    /// Kills the server now (a test of Redis going away).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
@@ -205,11 +227,15 @@ pub async fn eventually(what: &str, within: Duration, mut check: impl FnMut() ->
 }
 
 /// A three-node Redis Cluster (no replicas) on free 127.0.0.1 ports.
+#[derive(Debug)]
 pub struct RedisCluster {
+    /// Its nodes, all primaries.
     pub nodes: Vec<RedisServer>,
 }
 
 impl RedisCluster {
+    /// Starts three nodes and joins them with `redis-cli --cluster create`; waits until the
+    /// cluster reports `ok`.
     pub fn start() -> Self {
         let nodes: Vec<RedisServer> = (0..3)
             .map(|_| {
@@ -261,6 +287,7 @@ impl RedisCluster {
         })
     }
 
+    /// Each node's URL.
     pub fn urls(&self) -> Vec<String> {
         self.nodes.iter().map(RedisServer::url).collect()
     }
