@@ -41,10 +41,13 @@ local st = redis.call('HMGET', KEYS[1], 'state', 'gen', 'until')
 local state, gen, open_until = st[1] or 'closed', tonumber(st[2] or '0'), tonumber(st[3] or '0')
 if state == 'closed' and rate > 0 and total_calls > 0 and total_calls >= min_calls
     and total_failures / total_calls >= rate and (quorum <= 1 or reporters >= quorum) then
-  state, gen, open_until = 'open', gen + 1, now + open_ms
-  redis.call('HSET', KEYS[1], 'state', state, 'gen', gen, 'until', open_until)
+  -- Generations are at least Redis's clock in milliseconds: they keep growing across a
+  -- restart that lost the data, so instances that saw older ones still follow.
+  state, gen, open_until = 'open', math.max(gen + 1, now), now + open_ms
+  redis.call('HSET', KEYS[1], 'state', state, 'gen', string.format('%d', gen), 'until', open_until)
   redis.call('DEL', KEYS[2], KEYS[3])
-  redis.call('PUBLISH', ARGV[9], ARGV[10] .. '\t' .. state .. '\t' .. gen .. '\t' .. open_ms)
+  redis.call('PUBLISH', ARGV[9],
+    ARGV[10] .. '\t' .. state .. '\t' .. string.format('%d', gen) .. '\t' .. open_ms)
 end
 if st[1] or state ~= 'closed' then redis.call('PEXPIRE', KEYS[1], ttl) end
 local remaining = 0

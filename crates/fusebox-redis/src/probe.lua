@@ -12,8 +12,12 @@ if state == 'forced_open' then return {'forced_open', 0, ''} end
 if state == 'open' and open_until > now then return {'wait', open_until - now, ''} end
 if state == 'closed' and st[1] then return {'closed', 0, ''} end
 if redis.call('EXISTS', KEYS[3]) == 0 then
-  -- Every lease gets a new token, so a stale holder's late result can be told apart.
-  local value = ARGV[1] .. ':' .. redis.call('HINCRBY', KEYS[1], 'fence', 1)
+  -- Every lease gets a new token, so a stale holder's late result can be told apart. Tokens
+  -- are at least Redis's clock in milliseconds, so they keep growing across a restart that
+  -- lost the data.
+  local fence = math.max(tonumber(redis.call('HGET', KEYS[1], 'fence') or '0') + 1, now)
+  redis.call('HSET', KEYS[1], 'fence', string.format('%d', fence))
+  local value = ARGV[1] .. ':' .. string.format('%d', fence)
   redis.call('SET', KEYS[3], value, 'PX', lease)
   return {'granted', 0, value}
 end

@@ -32,12 +32,15 @@ if action == 'reset' or (ARGV[6] ~= '' and redis.call('GET', KEYS[3]) == ARGV[6]
   redis.call('DEL', KEYS[3])
 end
 if changed then
-  gen = gen + 1
-  redis.call('HSET', KEYS[1], 'state', state, 'gen', gen, 'until', open_until)
+  -- At least Redis's clock in milliseconds: generations keep growing across a restart that
+  -- lost the data (see flush.lua).
+  gen = math.max(gen + 1, now)
+  redis.call('HSET', KEYS[1], 'state', state, 'gen', string.format('%d', gen), 'until', open_until)
   if state == 'closed' then redis.call('DEL', KEYS[2]) end
   local remaining = 0
   if state == 'open' then remaining = open_until - now end
-  redis.call('PUBLISH', ARGV[4], ARGV[5] .. '\t' .. state .. '\t' .. gen .. '\t' .. remaining)
+  redis.call('PUBLISH', ARGV[4],
+    ARGV[5] .. '\t' .. state .. '\t' .. string.format('%d', gen) .. '\t' .. remaining)
 end
 redis.call('PEXPIRE', KEYS[1], ttl)
 local remaining = 0

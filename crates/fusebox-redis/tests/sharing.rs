@@ -345,6 +345,50 @@ async fn instances_reseed_a_redis_restarted_empty() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_that_knew_older_generations_follow_a_redis_restarted_empty() {
+    let port = free_port();
+    let mut redis = RedisServer::start_on(port);
+    let url = redis.url();
+    let instance = || {
+        let s = store(&url, "restart-gens");
+        let b = Breaker::builder("search")
+            .consecutive_failures(1)
+            .open_duration(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        s.attach(&b);
+        (s, b)
+    };
+    let (_a, on_a) = instance();
+    let (_b, on_b) = instance();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Several shared transitions: both instances have seen a high generation.
+    for _ in 0..3 {
+        on_a.try_acquire().unwrap().failure();
+        eventually("b learns the trip", BOUND, || {
+            on_b.state() == CircuitState::Open
+        })
+        .await;
+        on_a.reset();
+        eventually("b learns the reset", BOUND, || {
+            on_b.state() == CircuitState::Closed
+        })
+        .await;
+    }
+    redis.stop();
+    let _redis = RedisServer::start_on(port);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Redis starts counting generations again from nothing.
+    on_a.try_acquire().unwrap().failure();
+    eventually(
+        "b follows a trip shared after the restart",
+        Duration::from_secs(5),
+        || on_b.state() == CircuitState::Open,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_redis_does_not_hold_up_calls() {
     let redis = RedisServer::start();
     let s = store(&redis.url(), "stalled");
