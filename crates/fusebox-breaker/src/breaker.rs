@@ -86,6 +86,12 @@ impl Breaker {
         }
     }
 
+    /// Whether `other` is this same breaker (a clone of this handle), not merely one with the
+    /// same name.
+    pub fn same_as(&self, other: &Breaker) -> bool {
+        std::ptr::eq::<Shared>(&*self.shared, &*other.shared)
+    }
+
     /// A reference that does not keep the breaker alive.
     pub fn downgrade(&self) -> WeakBreaker {
         WeakBreaker {

@@ -489,16 +489,25 @@ impl RedisStore {
     }
 
     /// Shares `breaker`'s state from now on. Breakers with the same name, in any instance of
-    /// the namespace, share one state. The hot path is untouched: the store reads the
-    /// breaker's counters on its own schedule and listens only to its transitions. The store
-    /// holds the breaker weakly: once the breaker is dropped (or evicted from a keyed set),
-    /// the store forgets it.
+    /// the namespace, share one state; attaching the same breaker again does nothing. The hot
+    /// path is untouched: the store reads the breaker's counters on its own schedule and
+    /// listens only to its transitions. The store holds the breaker weakly: once the breaker
+    /// is dropped (or evicted from a keyed set), the store forgets it.
     pub fn attach(&self, breaker: &Breaker) {
-        breaker.gate_probes(true);
         let id = match breaker.key() {
             Some(key) => format!("{}:{key}", breaker.name()),
             None => breaker.name().to_owned(),
         };
+        let already = lock(&self.inner.attached).get(&id).is_some_and(|list| {
+            list.iter()
+                .any(|a| a.breaker.upgrade().is_some_and(|b| b.same_as(breaker)))
+        });
+        if already {
+            // Attaching twice (a registry's store and a direct call, say) would count every
+            // call twice in the shared window.
+            return;
+        }
+        breaker.gate_probes(true);
         let attached = Arc::new(Attached {
             breaker: breaker.downgrade(),
             id: id.clone(),

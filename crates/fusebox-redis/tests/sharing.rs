@@ -389,6 +389,29 @@ async fn instances_that_knew_older_generations_follow_a_redis_restarted_empty() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_breaker_attached_twice_counts_once() {
+    let redis = RedisServer::start();
+    let a = store(&redis.url(), "twice");
+    let b = store(&redis.url(), "twice");
+    let (on_a, on_b) = (rate_breaker(), rate_breaker());
+    a.attach(&on_a);
+    a.attach(&on_a.clone());
+    b.attach(&on_b);
+    assert_eq!(a.attached(), 1);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Six failures: below the minimum of ten calls, unless they were counted twice.
+    for _ in 0..6 {
+        on_a.try_acquire().unwrap().failure();
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        on_b.state(),
+        CircuitState::Closed,
+        "the window saw 12 calls"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_redis_does_not_hold_up_calls() {
     let redis = RedisServer::start();
     let s = store(&redis.url(), "stalled");
