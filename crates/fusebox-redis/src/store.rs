@@ -451,6 +451,14 @@ impl Pending {
     fn take(&mut self) -> Vec<(&'static str, Duration)> {
         std::mem::take(&mut self.actions)
     }
+
+    /// Puts back `unsent` actions, older than anything pushed since they were taken.
+    fn restore(&mut self, unsent: Vec<(&'static str, Duration)>) {
+        let newer = self.take();
+        for (action, open_for) in unsent.into_iter().chain(newer) {
+            self.push(action, open_for);
+        }
+    }
 }
 
 impl RedisStore {
@@ -779,9 +787,17 @@ impl Inner {
         self.share(&script, attached, action, open_for).await;
     }
 
-    async fn share(&self, script: &Script, attached: &Attached, action: &str, open_for: Duration) {
+    /// Records a local transition in Redis; `false` if Redis did not answer.
+    async fn share(
+        &self,
+        script: &Script,
+        attached: &Attached,
+        action: &str,
+        open_for: Duration,
+    ) -> bool {
         let [state_key, window_key, probe_key, _] = keys(&self.settings.namespace, &attached.id);
         let open_ms = (open_for.as_millis() as u64).max(1);
+        let lease = std::mem::take(&mut *lock(&attached.lease));
         let mut invocation = script.key(&state_key);
         invocation
             .key(&window_key)
@@ -791,10 +807,41 @@ impl Inner {
             .arg(self.settings.key_ttl.as_millis() as u64)
             .arg(&self.channel)
             .arg(&attached.id)
-            .arg(std::mem::take(&mut *lock(&attached.lease)));
-        if let Some((_, generation, _)) = self.run::<(String, i64, u64)>(&mut invocation).await {
-            let mut seen = lock(&attached.generation);
-            *seen = (*seen).max(generation);
+            .arg(&lease);
+        match self.run::<(String, i64, u64)>(&mut invocation).await {
+            Some((_, generation, _)) => {
+                let mut seen = lock(&attached.generation);
+                *seen = (*seen).max(generation);
+                true
+            }
+            None => {
+                // Kept for the next try, unless a newer lease came meanwhile.
+                let mut slot = lock(&attached.lease);
+                if slot.is_empty() {
+                    *slot = lease;
+                }
+                false
+            }
+        }
+    }
+
+    /// Sends a breaker's pending transitions. Those Redis did not answer go back to wait for
+    /// the next flush interval (newer ones still supersede them), so a trip made while Redis
+    /// was unreachable reaches the fleet once it answers; meanwhile the shared state does not
+    /// override it. Probe requests are not kept: one that Redis cannot answer lets the local
+    /// breaker probe on its own at once.
+    async fn send_pending(&self, transition: &Script, probe: &Script, attached: &Attached) {
+        let actions = lock(&attached.pending).take();
+        let mut unsent = Vec::new();
+        for (action, open_for) in actions {
+            if action == "probe" {
+                self.request_probe(probe, attached).await;
+            } else if !self.share(transition, attached, action, open_for).await {
+                unsent.push((action, open_for));
+            }
+        }
+        if !unsent.is_empty() {
+            lock(&attached.pending).restore(unsent);
         }
     }
 
@@ -908,14 +955,7 @@ async fn drive(
             message = transitions.recv() => {
                 let Some(attached) = message else { return };
                 let Some(inner) = inner.upgrade() else { return };
-                let actions = lock(&attached.pending).take();
-                for (action, open_for) in actions {
-                    if action == "probe" {
-                        inner.request_probe(&probe, &attached).await;
-                    } else {
-                        inner.share(&transition, &attached, action, open_for).await;
-                    }
-                }
+                inner.send_pending(&transition, &probe, &attached).await;
             }
             _ = ticker.tick() => {
                 let Some(inner) = inner.upgrade() else { return };
@@ -923,6 +963,12 @@ async fn drive(
                 ticks = ticks.wrapping_add(1);
                 let all: Vec<Arc<Attached>> =
                     lock(&inner.attached).values().flatten().cloned().collect();
+                // Transitions that Redis did not answer earlier, first.
+                for attached in &all {
+                    if !lock(&attached.pending).actions.is_empty() {
+                        inner.send_pending(&transition, &probe, attached).await;
+                    }
+                }
                 // Many scripts in flight at once on the multiplexed connection: a flush of
                 // thousands of breakers takes a few dozen round trips, not thousands.
                 let (inner, flush) = (&inner, &flush);
@@ -1051,6 +1097,15 @@ mod tests {
         assert_eq!(p.actions, [("open", s)]);
         assert_eq!(p.take(), [("open", s)]);
         assert!(p.push("reset", s), "queued again once taken");
+        // Unsent actions go back before newer ones, which still supersede them.
+        p.take();
+        p.push("probe", s);
+        p.restore(vec![("open", s)]);
+        assert_eq!(p.actions, [("open", s), ("probe", s)]);
+        p.take();
+        p.push("close", s);
+        p.restore(vec![("open", s)]);
+        assert_eq!(p.actions, [("close", s)]);
     }
 
     #[test]

@@ -411,13 +411,8 @@ async fn a_breaker_attached_twice_counts_once() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stalled_redis_does_not_hold_up_calls() {
-    let redis = RedisServer::start();
-    let s = store(&redis.url(), "stalled");
-    let b = rate_breaker();
-    s.attach(&b);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+/// Freezes the server for `seconds` with `DEBUG SLEEP`; the returned task ends when it thaws.
+async fn stall(redis: &RedisServer, seconds: u64) -> tokio::task::JoinHandle<()> {
     let client = redis::Client::open(redis.url()).unwrap();
     let patient =
         redis::AsyncConnectionConfig::new().set_response_timeout(Some(Duration::from_secs(10)));
@@ -428,12 +423,81 @@ async fn a_stalled_redis_does_not_hold_up_calls() {
     let stall = tokio::spawn(async move {
         let _: () = redis::cmd("DEBUG")
             .arg("SLEEP")
-            .arg(2)
+            .arg(seconds)
             .query_async(&mut con)
             .await
             .unwrap();
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
+    stall
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trip_that_could_not_be_shared_is_shared_once_redis_answers() {
+    let redis = RedisServer::start();
+    let instance = || {
+        let s = store(&redis.url(), "unshared");
+        let b = Breaker::builder("mail")
+            .consecutive_failures(1)
+            .open_duration(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        s.attach(&b);
+        (s, b)
+    };
+    let (a, on_a) = instance();
+    let (_b, on_b) = instance();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Redis knows the breaker (closed, after a trip and a reset), so nothing re-seeds it later.
+    on_a.try_acquire().unwrap().failure();
+    eventually("b learns the trip", BOUND, || {
+        on_b.state() == CircuitState::Open
+    })
+    .await;
+    on_a.reset();
+    eventually("b learns the reset", BOUND, || {
+        on_b.state() == CircuitState::Closed
+    })
+    .await;
+    // Redis refuses every write for a while (out of memory): the trip cannot be shared.
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut con = client.get_multiplexed_async_connection().await.unwrap();
+    let config = |name: &'static str, value: &'static str| {
+        let mut con = con.clone();
+        async move {
+            let _: () = redis::cmd("CONFIG")
+                .arg("SET")
+                .arg(name)
+                .arg(value)
+                .query_async(&mut con)
+                .await
+                .unwrap();
+        }
+    };
+    config("maxmemory-policy", "noeviction").await;
+    config("maxmemory", "1").await;
+    on_a.try_acquire().unwrap().failure();
+    eventually("a's store cannot share it", BOUND, || a.is_degraded()).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(on_b.state(), CircuitState::Closed, "nothing reached Redis");
+    config("maxmemory", "0").await;
+    let _: () = redis::cmd("PING").query_async(&mut con).await.unwrap();
+    eventually(
+        "b learns the trip once Redis answers again",
+        Duration::from_secs(5),
+        || on_b.state() == CircuitState::Open,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_redis_does_not_hold_up_calls() {
+    let redis = RedisServer::start();
+    let s = store(&redis.url(), "stalled");
+    let b = rate_breaker();
+    s.attach(&b);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let stall = stall(&redis, 2).await;
     // Redis is frozen for two seconds; calls go on regardless.
     for _ in 0..100_000 {
         b.try_acquire().unwrap().success();
