@@ -411,6 +411,82 @@ async fn a_breaker_attached_twice_counts_once() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_resets_or_forces_open_from_redis_directly() {
+    // The commands docs/distributed.md gives for operating without an instance.
+    let redis = RedisServer::start();
+    let instances: Vec<(RedisStore, Breaker)> = (0..2)
+        .map(|_| {
+            let s = store(&redis.url(), "checkout");
+            let b = Breaker::builder("payments")
+                .consecutive_failures(1)
+                .open_duration(Duration::from_secs(60))
+                .build()
+                .unwrap();
+            s.attach(&b);
+            (s, b)
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    instances[0].1.try_acquire().unwrap().failure();
+    eventually("open everywhere", BOUND, || {
+        instances
+            .iter()
+            .all(|(_, b)| b.state() == CircuitState::Open)
+    })
+    .await;
+
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut con = client.get_multiplexed_async_connection().await.unwrap();
+    let key = "fusebox:{checkout:payments}";
+    let operate = |state: &'static str| {
+        let mut con = con.clone();
+        async move {
+            let gen: i64 = redis::cmd("HINCRBY")
+                .arg(format!("{key}:state"))
+                .arg("gen")
+                .arg(1)
+                .query_async(&mut con)
+                .await
+                .unwrap();
+            let _: () = redis::pipe()
+                .cmd("HSET")
+                .arg(format!("{key}:state"))
+                .arg("state")
+                .arg(state)
+                .arg("until")
+                .arg(0)
+                .ignore()
+                .cmd("DEL")
+                .arg(format!("{key}:win"))
+                .arg(format!("{key}:probe"))
+                .ignore()
+                .cmd("PUBLISH")
+                .arg("fusebox:checkout:transitions")
+                .arg(format!("payments\t{state}\t{gen}\t0"))
+                .ignore()
+                .query_async(&mut con)
+                .await
+                .unwrap();
+        }
+    };
+    operate("closed").await;
+    eventually("closed everywhere", BOUND, || {
+        instances
+            .iter()
+            .all(|(_, b)| b.state() == CircuitState::Closed)
+    })
+    .await;
+    operate("forced_open").await;
+    eventually("forced open everywhere", BOUND, || {
+        instances
+            .iter()
+            .all(|(_, b)| b.state() == CircuitState::ForcedOpen)
+    })
+    .await;
+    let _: () = redis::cmd("PING").query_async(&mut con).await.unwrap();
+}
+
 /// Freezes the server for `seconds` with `DEBUG SLEEP`; the returned task ends when it thaws.
 async fn stall(redis: &RedisServer, seconds: u64) -> tokio::task::JoinHandle<()> {
     let client = redis::Client::open(redis.url()).unwrap();
