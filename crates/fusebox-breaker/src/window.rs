@@ -5,8 +5,11 @@
 //! only by what is swapped out of a slot, so they never go below the slots' sum.
 
 use crate::config::WindowKind;
+use crate::sync::atomic::{
+    AtomicU64, AtomicU8,
+    Ordering::{AcqRel, Acquire, Relaxed},
+};
 use crossbeam_utils::CachePadded;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::time::Duration;
 
 const FAILED: u8 = 0b01;
@@ -93,25 +96,31 @@ impl CountWindow {
         let position = self.position.fetch_add(1, Relaxed);
         let old = self.slots[(position % self.size) as usize].swap(code, Relaxed);
         let (add, sub) = (Self::packed(code), Self::packed(old));
+        // Totals are updated with acquire-release ordering, and the position is read again
+        // after them: of two calls recorded at once, the one that updates the totals last
+        // sees both calls and both outcomes (with the position it was handed, it could see
+        // the other's call but not its failure, and a window that just filled with failures
+        // would not trip). On x86 this costs nothing: the updates are locked instructions.
         let totals = if add != sub {
             // Raise first, lower second: the totals never dip below what the slots hold.
             let raised = if add != 0 {
-                self.totals.fetch_add(add, Relaxed).wrapping_add(add)
+                self.totals.fetch_add(add, AcqRel).wrapping_add(add)
             } else {
-                self.totals.load(Relaxed)
+                self.totals.load(Acquire)
             };
             if sub != 0 {
-                self.totals.fetch_sub(sub, Relaxed).wrapping_sub(sub)
+                self.totals.fetch_sub(sub, AcqRel).wrapping_sub(sub)
             } else {
                 raised
             }
         } else if failed || slow {
-            self.totals.load(Relaxed)
+            self.totals.load(Acquire)
         } else {
             // A success replacing a success changes no total, and nobody evaluates a success.
             return Counts::default();
         };
-        self.decode(position + 1, totals)
+        let recorded = self.position.load(Acquire).max(position + 1);
+        self.decode(recorded, totals)
     }
 
     fn decode(&self, recorded: u64, totals: u64) -> Counts {

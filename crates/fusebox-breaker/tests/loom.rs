@@ -132,3 +132,24 @@ fn any_failed_probe_reopens_whatever_the_order() {
         assert_eq!(opened.load(SeqCst), 2, "tripped, then reopened once");
     });
 }
+
+#[test]
+fn concurrent_failures_filling_a_count_window_trip_it_once() {
+    // A rate of 1.0: the trip needs both failures seen together, whichever records last.
+    loom::model(|| {
+        let b = Breaker::builder("t")
+            .failure_rate(1.0)
+            .count_window(2)
+            .min_calls(2)
+            .open_duration(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        let opened = count_transitions(&b, CircuitState::Open);
+        let (mine, theirs) = (b.try_acquire().unwrap(), b.try_acquire().unwrap());
+        let t = thread::spawn(move || theirs.failure());
+        mine.failure();
+        t.join().unwrap();
+        assert_eq!(b.state(), CircuitState::Open);
+        assert_eq!(opened.load(SeqCst), 1);
+    });
+}
