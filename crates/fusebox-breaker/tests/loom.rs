@@ -133,13 +133,12 @@ fn any_failed_probe_reopens_whatever_the_order() {
     });
 }
 
-#[test]
-fn concurrent_failures_filling_a_count_window_trip_it_once() {
-    // A rate of 1.0: the trip needs both failures seen together, whichever records last.
-    loom::model(|| {
-        let b = Breaker::builder("t")
+/// Two failures recorded at once into a window that trips only with both (rate 1.0): whichever
+/// records last must see both, under every interleaving.
+fn two_failures_at_once_trip(window: fn(BreakerBuilder) -> BreakerBuilder) {
+    loom::model(move || {
+        let b = window(Breaker::builder("t"))
             .failure_rate(1.0)
-            .count_window(2)
             .min_calls(2)
             .open_duration(Duration::from_secs(60))
             .build()
@@ -152,4 +151,14 @@ fn concurrent_failures_filling_a_count_window_trip_it_once() {
         assert_eq!(b.state(), CircuitState::Open);
         assert_eq!(opened.load(SeqCst), 1);
     });
+}
+
+#[test]
+fn concurrent_failures_filling_a_count_window_trip_it_once() {
+    two_failures_at_once_trip(|b| b.count_window(2));
+}
+
+#[test]
+fn concurrent_failures_filling_a_time_window_trip_it_once() {
+    two_failures_at_once_trip(|b| b.time_window(Duration::from_secs(60), 10));
 }
