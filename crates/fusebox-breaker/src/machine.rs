@@ -605,6 +605,20 @@ impl Shared {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
+        // The deadline is published before the state, so it is this period's.
+        let deadline = this.epoch.instant_at(this.open_until.load(Relaxed));
+        // Tokio panics when a timer is made in a runtime without a time driver: catch that
+        // once, and let open periods end by clock checks from then on.
+        let Ok(sleep) = std::panic::catch_unwind(|| tokio::time::sleep_until(deadline)) else {
+            if !NO_TIME_DRIVER.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                tracing::warn!(
+                    "a circuit breaker's timer could not be made (a Tokio runtime without a \
+                     time driver: call enable_time or enable_all on its builder); breakers now \
+                     end open periods on the first call after them"
+                );
+            }
+            return;
+        };
         let mut word = this.load();
         loop {
             if word.code() != OPEN || word.generation() != generation {
@@ -615,7 +629,6 @@ impl Shared {
                 Err(current) => word = current,
             }
         }
-        let deadline = this.epoch.instant_at(this.open_until.load(Relaxed));
         // Built outside the task, so that a task dropped unpolled (runtime shutting down) still
         // disarms and the clock check takes over.
         let mut guard = TimerGuard {
@@ -624,7 +637,7 @@ impl Shared {
             fired: false,
         };
         runtime.spawn(async move {
-            tokio::time::sleep_until(deadline).await;
+            sleep.await;
             guard.fired = true;
             if let Some(shared) = guard.shared.upgrade() {
                 Shared::end_open_period(&shared, guard.generation);
@@ -795,10 +808,10 @@ impl Shared {
     }
 }
 
-/// Set once a timer task found its runtime without a time driver (the task panics inside Tokio,
-/// which prints the panic once): from then on no breaker in the process arms timers, and open
-/// periods end on the first call after them. Correct either way; a timer only saves rejected
-/// calls a clock read.
+/// Set once a timer could not be made because the runtime has no time driver (Tokio panics,
+/// which the panic hook prints once): from then on no breaker in the process arms timers, and
+/// open periods end on the first call after them. Correct either way; a timer only saves
+/// rejected calls a clock read.
 static NO_TIME_DRIVER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 struct TimerGuard {
@@ -811,15 +824,6 @@ impl Drop for TimerGuard {
     fn drop(&mut self) {
         if self.fired {
             return;
-        }
-        if std::thread::panicking()
-            && !NO_TIME_DRIVER.swap(true, std::sync::atomic::Ordering::Relaxed)
-        {
-            tracing::warn!(
-                "a circuit breaker's timer could not run (a Tokio runtime without a time driver: \
-                 call enable_time or enable_all on its builder); breakers now end open periods \
-                 on the first call after them"
-            );
         }
         if let Some(shared) = self.shared.upgrade() {
             let mut word = shared.load();
