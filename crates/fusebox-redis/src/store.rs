@@ -1050,6 +1050,50 @@ mod tests {
     use std::sync::Mutex;
     use std::time::Duration;
 
+    proptest::proptest! {
+        /// However transitions come (and fail to be sent), a breaker keeps at most two, the
+        /// newest pushed is always kept and last, and a probe request is kept only right after
+        /// the trip that preceded it.
+        #[test]
+        fn pending_transitions_stay_bounded_and_keep_the_newest(
+            steps in proptest::collection::vec((0usize..7, proptest::bool::ANY), 1..60)
+        ) {
+            const ACTIONS: [&str; 6] = ["open", "probe", "close", "reset", "forced_open", "disabled"];
+            let mut p = Pending::default();
+            let mut newest: Option<&str>;
+            for (choice, fail) in steps {
+                if choice < ACTIONS.len() {
+                    let action = ACTIONS[choice];
+                    p.push(action, Duration::ZERO);
+                    newest = Some(action);
+                } else {
+                    // A send: everything taken, the non-probe ones failed and put back if
+                    // `fail`.
+                    // (Probe requests are answered either way.)
+                    let taken = p.take();
+                    if fail {
+                        let unsent: Vec<_> =
+                            taken.into_iter().filter(|(a, _)| *a != "probe").collect();
+                        newest = unsent.last().map(|(a, _)| *a);
+                        p.restore(unsent);
+                    } else {
+                        newest = None;
+                    }
+                }
+                proptest::prop_assert!(p.actions.len() <= 2, "{:?}", p.actions);
+                if let Some(action) = newest {
+                    if action != "probe" || !p.actions.is_empty() {
+                        proptest::prop_assert_eq!(p.actions.last().map(|(a, _)| *a), Some(action));
+                    }
+                }
+                if p.actions.len() == 2 {
+                    proptest::prop_assert_eq!(p.actions[0].0, "open");
+                    proptest::prop_assert_eq!(p.actions[1].0, "probe");
+                }
+            }
+        }
+    }
+
     #[test]
     fn shared_state_waits_while_a_local_transition_is_unshared() {
         let b = Breaker::builder("x")
