@@ -86,3 +86,61 @@ async fn an_open_circuit_answers_503_with_retry_after_and_a_json_body() {
     assert_eq!(http.get(&url).send().await.unwrap().status(), 200);
     assert_eq!(hits.load(Ordering::SeqCst), 4);
 }
+
+#[tokio::test]
+async fn a_forced_open_circuit_promises_no_time_to_come_back() {
+    let breaker = Breaker::builder("payments").build().unwrap();
+    let app = Router::new()
+        .route("/charge", get(|| async { "ok" }))
+        .route_layer(CircuitBreakerRouteLayer::new(breaker.clone()));
+    let addr = serve(app).await;
+    breaker.force_open();
+    let r = client()
+        .get(format!("http://{addr}/charge"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert!(
+        r.headers().get("retry-after").is_none(),
+        "only an operator ends a forced open: no Retry-After"
+    );
+    let body: serde_json::Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["state"], "forced_open");
+    assert_eq!(body["retry_after"], serde_json::Value::Null);
+}
+
+#[tokio::test]
+async fn the_longest_open_duration_still_answers_503() {
+    let years = |n: u64| Duration::from_secs(n * 366 * 86_400);
+    let err = Breaker::builder("payments")
+        .open_duration(years(20_000))
+        .build()
+        .unwrap_err();
+    assert_eq!(err.field(), "open_duration");
+    let breaker = Breaker::builder("payments")
+        .consecutive_failures(1)
+        .open_duration(Duration::from_nanos(u64::MAX))
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route("/charge", get(|| async { "ok" }))
+        .route_layer(CircuitBreakerRouteLayer::new(breaker.clone()));
+    let addr = serve(app).await;
+    breaker.try_acquire().unwrap().failure();
+    let r = client()
+        .get(format!("http://{addr}/charge"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    let seconds: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(seconds > 18_000_000_000, "{seconds}");
+    let body: serde_json::Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+    let at = body["retry_after"].as_str().unwrap();
+    assert!(at.starts_with("2610-") || at.starts_with("2611-"), "{at}");
+}

@@ -7,7 +7,9 @@
 //!  "retry_after": "2026-11-23T21:40:17Z"}
 //! ```
 //!
-//! A keyed breaker adds its key under its label: `"tenant_id": "acme"`.
+//! A keyed breaker adds its key under its label: `"tenant_id": "acme"`. A
+//! [forced-open](crate::Breaker::force_open) breaker has no time to come back: its response has
+//! no `Retry-After` header and `"retry_after": null`.
 //!
 //! Put [`CircuitBreakerRouteLayer`] (or [`KeyedCircuitBreakerRouteLayer`], one breaker per
 //! tenant, route or host) on routes (`Router::route_layer`): it keeps the route's error type
@@ -36,20 +38,18 @@ use pin_project_lite::pin_project;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 use tower_layer::Layer;
 use tower_service::Service;
 
 impl IntoResponse for CircuitOpen {
     fn into_response(self) -> Response {
         let wait = self.retry_after();
-        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        let at = SystemTime::now() + wait;
         let mut body = serde_json::json!({
             "error": "circuit breaker is open",
             "service": self.name(),
             "state": self.state().as_str(),
-            "retry_after": humantime::format_rfc3339_seconds(at).to_string(),
+            "retry_after": wait.map(|wait| rfc3339_after(SystemTime::now(), wait)),
         });
         if let Some(key) = self.breaker().key() {
             body[self.breaker().key_label()] = key.into();
@@ -60,9 +60,23 @@ impl IntoResponse for CircuitOpen {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        if let Some(wait) = wait {
+            let seconds = wait
+                .as_secs()
+                .saturating_add(u64::from(wait.subsec_nanos() > 0));
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         response
     }
+}
+
+/// `now + wait` as an RFC 3339 date, held at the last second RFC 3339 can write
+/// (9999-12-31T23:59:59Z) for a wait beyond it.
+fn rfc3339_after(now: SystemTime, wait: Duration) -> String {
+    const LAST: Duration = Duration::from_secs(253_402_300_799);
+    let last = SystemTime::UNIX_EPOCH + LAST;
+    let at = now.checked_add(wait).map_or(last, |at| at.min(last));
+    humantime::format_rfc3339_seconds(at.max(SystemTime::UNIX_EPOCH)).to_string()
 }
 
 impl<E: IntoResponse> IntoResponse for CircuitBreakerError<E> {
@@ -214,5 +228,19 @@ where
             Err(CircuitBreakerError::Open(open)) => Poll::Ready(Ok(open.into_response())),
             Err(CircuitBreakerError::Inner(e)) => Poll::Ready(Err(e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_past_year_9999_are_held_at_its_last_second() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        assert_eq!(rfc3339_after(now, Duration::ZERO), "2027-01-15T08:00:00Z");
+        let far = Duration::from_secs(20_000 * 366 * 86_400);
+        assert_eq!(rfc3339_after(now, far), "9999-12-31T23:59:59Z");
+        assert_eq!(rfc3339_after(now, Duration::MAX), "9999-12-31T23:59:59Z");
     }
 }

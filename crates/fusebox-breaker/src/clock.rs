@@ -22,9 +22,16 @@ impl Epoch {
         self.nanos_at(Instant::now())
     }
 
-    /// The instant `nanos` after the epoch.
+    /// The instant `nanos` after the epoch; on a platform whose clock cannot represent it
+    /// (some 584 years on), the latest instant that can be reached from the epoch.
     pub(crate) fn instant_at(self, nanos: u64) -> Instant {
-        self.0 + Duration::from_nanos(nanos)
+        let mut offset = Duration::from_nanos(nanos);
+        loop {
+            if let Some(at) = self.0.checked_add(offset) {
+                return at;
+            }
+            offset /= 2;
+        }
     }
 }
 

@@ -10,6 +10,10 @@ pub const MAX_COUNT_WINDOW: u32 = 1 << 24;
 pub const MAX_TIME_BUCKETS: u32 = 1_000;
 /// Largest number of concurrent half-open probes, and of probe successes required to close.
 pub const MAX_PROBES: u32 = u16::MAX as u32;
+/// Longest duration a breaker setting takes (`u64::MAX` nanoseconds, about 584 years): a
+/// breaker keeps its deadlines as nanoseconds in atomics. A longer one is rejected by
+/// [`BreakerBuilder::build`], naming its field, rather than cut.
+pub const MAX_DURATION: Duration = Duration::from_nanos(u64::MAX);
 
 /// How long a tripped breaker stays open before it lets probes through.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -199,7 +203,8 @@ impl BreakerBuilder {
     }
 
     /// Calls the window must hold before a rate may trip the breaker. Applies as soon as it is
-    /// reached, not only once the window has filled.
+    /// reached, not only once the window has filled. At most the count window's size, and at
+    /// most [`MAX_COUNT_WINDOW`] for a time window: a rate waiting for more would never act.
     pub fn min_calls(mut self, calls: u32) -> Self {
         self.min_calls = Some(calls);
         self
@@ -329,6 +334,12 @@ impl BreakerBuilder {
         fn positive(field: &'static str, d: Duration) -> Result<Duration, ConfigError> {
             if d.is_zero() {
                 Err(ConfigError::new(field, "greater than zero", d))
+            } else if d > MAX_DURATION {
+                Err(ConfigError::new(
+                    field,
+                    "at most 18446744073709551615ns (about 584 years)",
+                    d,
+                ))
             } else {
                 Ok(d)
             }
@@ -389,6 +400,10 @@ impl BreakerBuilder {
         if min_calls == 0 {
             return Err(ConfigError::new("min_calls", "at least 1", min_calls));
         }
+        if min_calls > MAX_COUNT_WINDOW {
+            // A rate that waits for more calls than the largest window holds would never act.
+            return Err(ConfigError::new("min_calls", "at most 16777216", min_calls));
+        }
         let min_calls = match window {
             Some(WindowKind::Count(n)) if self.min_calls.is_some() && min_calls > n => {
                 return Err(ConfigError::new(
@@ -428,6 +443,7 @@ impl BreakerBuilder {
                         max,
                     ));
                 }
+                positive("open_duration_max", max)?;
             }
         }
         for (field, n) in [
@@ -490,6 +506,10 @@ mod tests {
             ),
             (b().failure_rate(0.5).min_calls(0), "min_calls must be at least 1, got 0"),
             (
+                b().failure_rate(0.5).time_window(s * 60, 60).min_calls(u32::MAX),
+                "min_calls must be at most 16777216, got 4294967295",
+            ),
+            (
                 b().failure_rate(0.5).count_window(10).min_calls(11),
                 "min_calls must be at most the count_window size, got 11",
             ),
@@ -510,6 +530,22 @@ mod tests {
             (
                 b().half_open_max_wait(Duration::ZERO),
                 "half_open_max_wait must be greater than zero, got 0ns",
+            ),
+            (
+                b().open_duration(Duration::MAX),
+                "open_duration must be at most 18446744073709551615ns (about 584 years), got 18446744073709551615.999999999s",
+            ),
+            (
+                b().open_duration_backoff(s, 2.0, Duration::MAX),
+                "open_duration_max must be at most 18446744073709551615ns (about 584 years), got 18446744073709551615.999999999s",
+            ),
+            (
+                b().half_open_max_wait(MAX_DURATION + Duration::from_nanos(1)),
+                "half_open_max_wait must be at most 18446744073709551615ns (about 584 years), got 18446744073.709551616s",
+            ),
+            (
+                b().failure_rate(0.5).time_window(Duration::MAX, 10),
+                "time_window must be at most 18446744073709551615ns (about 584 years), got 18446744073709551615.999999999s",
             ),
             (
                 b().count_window(10),

@@ -47,21 +47,23 @@ impl CircuitOpen {
         self.refusal.state
     }
 
-    /// When a call may next be admitted: the end of the open period; for a half-open breaker
-    /// whose probes are all taken, the end of the half-open maximum wait; for a forced-open
-    /// breaker (which only an operator reopens), one open duration from now, as a hint.
-    pub fn retry_at(&self) -> Instant {
-        if self.refusal.retry_at == u64::MAX {
-            Instant::now() + self.breaker.open_duration().initial()
-        } else {
-            self.breaker.shared.epoch.instant_at(self.refusal.retry_at)
-        }
+    /// When a call may next be admitted, or `None` when only an operator can end the
+    /// rejection (a [forced-open](Breaker::force_open) breaker: nothing to wait for).
+    ///
+    /// For an open breaker, the end of its open period. For a half-open breaker whose probe
+    /// slots are all taken, the end of its half-open maximum wait: the latest the breaker can
+    /// stay so, although it usually closes or reopens much sooner, when its probes finish.
+    pub fn retry_at(&self) -> Option<Instant> {
+        self.refusal
+            .retry_at
+            .map(|at| self.breaker.shared.epoch.instant_at(at))
     }
 
-    /// Time from now until [`retry_at`](Self::retry_at); reads the clock, so it is computed only
-    /// when asked.
-    pub fn retry_after(&self) -> Duration {
-        self.retry_at().saturating_duration_since(Instant::now())
+    /// Time from now until [`retry_at`](Self::retry_at), or `None` when only an operator can
+    /// end the rejection; reads the clock, so it is computed only when asked.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_at()
+            .map(|at| at.saturating_duration_since(Instant::now()))
     }
 
     /// The breaker that rejected the call.
@@ -87,12 +89,11 @@ impl fmt::Display for CircuitOpen {
         if let Some(key) = self.key() {
             write!(f, " for {} `{key}`", self.breaker.key_label())?;
         }
-        write!(
-            f,
-            " is {}; retry in {:.1}s",
-            self.state(),
-            self.retry_after().as_secs_f64()
-        )
+        write!(f, " is {}", self.state())?;
+        match self.retry_after() {
+            Some(wait) => write!(f, "; retry in {:.1}s", wait.as_secs_f64()),
+            None => f.write_str(" until an operator resets it"),
+        }
     }
 }
 

@@ -28,7 +28,7 @@
 //! let err: BoxError = client.oneshot(()).await.unwrap_err().into();
 //! let open = err.downcast_ref::<CircuitOpen>().unwrap();
 //! assert_eq!(open.name(), "payments");
-//! assert!(open.retry_after() <= Duration::from_secs(30));
+//! assert!(open.retry_after() <= Some(Duration::from_secs(30)));
 //! # Ok(())
 //! # }
 //! ```
@@ -92,8 +92,8 @@ pub use breaker::{
     Breaker, BreakerMetrics, LocalState, Permit, StateStore, WeakBreaker, WindowMetrics,
 };
 pub use config::{
-    BreakerBuilder, ConfigError, OpenDuration, WindowKind, MAX_COUNT_WINDOW, MAX_PROBES,
-    MAX_TIME_BUCKETS,
+    BreakerBuilder, ConfigError, OpenDuration, WindowKind, MAX_COUNT_WINDOW, MAX_DURATION,
+    MAX_PROBES, MAX_TIME_BUCKETS,
 };
 pub use error::{CircuitBreakerError, CircuitOpen};
 pub use fusebox_core::{CircuitState, TransitionReason};

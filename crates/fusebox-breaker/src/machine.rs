@@ -98,9 +98,9 @@ pub(crate) struct Ticket {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Refusal {
     pub(crate) state: CircuitState,
-    /// Nanoseconds since the epoch when a call may next be admitted; `u64::MAX` for "until an
-    /// operator acts".
-    pub(crate) retry_at: u64,
+    /// Nanoseconds since the epoch when a call may next be admitted; `None` for "when an
+    /// operator acts" (forced open).
+    pub(crate) retry_at: Option<u64>,
 }
 
 /// The most recent transition.
@@ -269,7 +269,7 @@ impl Shared {
                     Shared::end_open_period(this, word.generation());
                     return Err(None);
                 }
-                Err(Some(this.refuse(CircuitState::Open, open_until)))
+                Err(Some(this.refuse(CircuitState::Open, Some(open_until))))
             }
             HALF_OPEN => {
                 let in_flight = word.in_flight();
@@ -292,13 +292,13 @@ impl Shared {
                     }
                     return Err(None);
                 }
-                Err(Some(this.refuse(CircuitState::HalfOpen, deadline)))
+                Err(Some(this.refuse(CircuitState::HalfOpen, Some(deadline))))
             }
-            _ => Err(Some(this.refuse(CircuitState::ForcedOpen, u64::MAX))),
+            _ => Err(Some(this.refuse(CircuitState::ForcedOpen, None))),
         }
     }
 
-    fn refuse(&self, state: CircuitState, retry_at: u64) -> Refusal {
+    fn refuse(&self, state: CircuitState, retry_at: Option<u64>) -> Refusal {
         self.stats.rejection();
         self.events
             .emit(|| self.event(EventKind::CallRejected { state }));

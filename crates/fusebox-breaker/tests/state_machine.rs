@@ -159,11 +159,11 @@ async fn open_rejects_until_the_period_ends_then_probes() {
     call(&b, F);
     let open = b.try_acquire().unwrap_err();
     assert_eq!(open.state(), CircuitState::Open);
-    assert_eq!(open.retry_after(), Duration::from_secs(10));
+    assert_eq!(open.retry_after(), Some(Duration::from_secs(10)));
     wait(Duration::from_secs(4)).await;
     assert_eq!(
         b.try_acquire().unwrap_err().retry_after(),
-        Duration::from_secs(6)
+        Some(Duration::from_secs(6))
     );
     wait(Duration::from_secs(6)).await;
     assert_eq!(b.state(), CircuitState::HalfOpen);
@@ -184,11 +184,11 @@ async fn open_duration_grows_with_repeated_trips_and_resets_on_close() {
         .unwrap();
     call(&b, F);
     for expected in [3, 5, 5] {
-        wait(b.try_acquire().unwrap_err().retry_after()).await;
+        wait(b.try_acquire().unwrap_err().retry_after().unwrap()).await;
         call(&b, F); // the probe fails
         assert_eq!(
             b.try_acquire().unwrap_err().retry_after(),
-            Duration::from_secs(expected)
+            Some(Duration::from_secs(expected))
         );
     }
     assert_eq!(b.metrics().trips, 4);
@@ -199,7 +199,7 @@ async fn open_duration_grows_with_repeated_trips_and_resets_on_close() {
     call(&b, F);
     assert_eq!(
         b.try_acquire().unwrap_err().retry_after(),
-        Duration::from_secs(1)
+        Some(Duration::from_secs(1))
     );
 }
 
@@ -531,7 +531,7 @@ async fn transition_listeners_hear_transitions_and_nothing_else() {
     b.apply_remote_open(Duration::from_secs(5));
     assert_eq!(
         b.try_acquire().unwrap_err().retry_after(),
-        Duration::from_secs(5)
+        Some(Duration::from_secs(5))
     );
     tokio::time::advance(Duration::from_secs(5)).await;
     for _ in 0..10 {

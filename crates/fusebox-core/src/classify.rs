@@ -136,8 +136,10 @@ mod http_impl {
     /// | `408`, `429` | retryable failure |
     /// | other `4xx`, `1xx`–`3xx` | success: the dependency answered |
     ///
-    /// `Retry-After` (delta-seconds or HTTP-date) on a failure is read and capped at
-    /// [`HttpClassifier::max_retry_after`] (default 5 minutes); a malformed value is ignored.
+    /// `Retry-After` (delta-seconds or HTTP-date) on a failure is read as the server sent it,
+    /// however long; a malformed value is ignored with a warning. The one cap on how long a
+    /// caller waits is the retry layer's (`max_retry_after`), which gives up on a longer hint
+    /// rather than retry sooner than asked.
     ///
     /// ```
     /// use fusebox_core::{Classify, HttpClassifier, Outcome};
@@ -157,7 +159,7 @@ mod http_impl {
     /// ```
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub struct HttpClassifier {
-        max_retry_after: Duration,
+        _private: (),
     }
 
     impl Default for HttpClassifier {
@@ -167,17 +169,9 @@ mod http_impl {
     }
 
     impl HttpClassifier {
-        /// The default rules, with `Retry-After` capped at 5 minutes.
+        /// The default rules.
         pub const fn new() -> Self {
-            Self {
-                max_retry_after: Duration::from_secs(300),
-            }
-        }
-
-        /// Caps the `Retry-After` hint; a longer one is cut to this.
-        pub const fn max_retry_after(mut self, cap: Duration) -> Self {
-            self.max_retry_after = cap;
-            self
+            Self { _private: () }
         }
 
         /// Classifies a status code and its headers.
@@ -196,14 +190,14 @@ mod http_impl {
     }
 
     impl HttpClassifier {
-        /// Reads a `Retry-After` value, capped; a malformed one is ignored with a warning.
+        /// Reads a `Retry-After` value; a malformed one is ignored with a warning.
         fn retry_after(&self, value: &http::HeaderValue) -> Option<Duration> {
             let parsed = value
                 .to_str()
                 .ok()
                 .and_then(|v| parse_retry_after(v, SystemTime::now()));
             match parsed {
-                Some(wait) => Some(wait.min(self.max_retry_after)),
+                Some(wait) => Some(wait),
                 None => {
                     tracing::warn!(value = ?value, "ignoring a malformed Retry-After header");
                     None
@@ -223,7 +217,9 @@ mod http_impl {
 
     /// Parses a `Retry-After` value: delta-seconds (`"120"`) or an HTTP-date, relative to `now`.
     ///
-    /// Returns `None` for a malformed value; a date in the past means "retry now" (`0s`).
+    /// Returns `None` for a malformed value; a date in the past means "retry now" (`0s`). A
+    /// number of seconds too large for a [`Duration`] (RFC 9110 allows any number of digits)
+    /// is [`Duration::MAX`]: longer than any cap, never ignored.
     ///
     /// ```
     /// use fusebox_core::parse_retry_after;
@@ -235,7 +231,11 @@ mod http_impl {
     pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
         let value = value.trim();
         if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
-            return value.parse::<u64>().ok().map(Duration::from_secs);
+            return Some(
+                value
+                    .parse::<u64>()
+                    .map_or(Duration::MAX, Duration::from_secs),
+            );
         }
         let at = httpdate::parse_http_date(value).ok()?;
         Some(at.duration_since(now).unwrap_or(Duration::ZERO))
@@ -285,19 +285,23 @@ mod http_impl {
         }
 
         #[test]
-        fn retry_after_is_read_and_capped() {
-            let c = HttpClassifier::new().max_retry_after(Duration::from_secs(10));
+        fn retry_after_is_read_as_sent() {
+            let c = HttpClassifier::new();
             let o = c.classify(Ok::<_, &()>(&response(429, Some("3"))));
             assert_eq!(o.retry_after(), Some(Duration::from_secs(3)));
             let o = c.classify(Ok::<_, &()>(&response(503, Some("86400"))));
-            assert_eq!(o.retry_after(), Some(Duration::from_secs(10)));
+            assert_eq!(o.retry_after(), Some(Duration::from_secs(86_400)));
             let o = c.classify(Ok::<_, &()>(&response(503, Some("-1"))));
             assert_eq!(o.retry_after(), None);
             let o = c.classify(Ok::<_, &()>(&response(
                 503,
                 Some("99999999999999999999999"),
             )));
-            assert_eq!(o.retry_after(), None);
+            assert_eq!(
+                o.retry_after(),
+                Some(Duration::MAX),
+                "valid delay-seconds, too long for a Duration"
+            );
         }
 
         #[test]

@@ -144,8 +144,13 @@ pub enum GiveUpReason {
     BodyTooLarge,
     /// The request could not be copied for another attempt.
     NotCloneable,
-    /// An inner circuit breaker is open and its next probe falls after the deadline.
+    /// An inner circuit breaker rejected the attempt and there is no time worth waiting for:
+    /// it was forced open (only an operator ends that), or its next probe falls after the
+    /// deadline or beyond the retry's `max_retry_after`.
     CircuitOpen,
+    /// The dependency asked to wait (`Retry-After`) longer than the retry's `max_retry_after`:
+    /// retrying sooner than asked would only be refused again.
+    RetryAfterTooLong,
 }
 
 impl GiveUpReason {
@@ -160,6 +165,7 @@ impl GiveUpReason {
             GiveUpReason::BodyTooLarge => "body_too_large",
             GiveUpReason::NotCloneable => "not_cloneable",
             GiveUpReason::CircuitOpen => "circuit_open",
+            GiveUpReason::RetryAfterTooLong => "retry_after_too_long",
         }
     }
 }

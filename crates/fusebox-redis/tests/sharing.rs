@@ -51,7 +51,12 @@ async fn failures_spread_across_instances_trip_all_of_them() {
     })
     .await;
     println!("shared trip reached all three instances in {took:?}");
-    let remaining = instances[2].1.try_acquire().unwrap_err().retry_after();
+    let remaining = instances[2]
+        .1
+        .try_acquire()
+        .unwrap_err()
+        .retry_after()
+        .unwrap();
     assert!(
         remaining > Duration::from_secs(25),
         "open-until comes from Redis: {remaining:?}"

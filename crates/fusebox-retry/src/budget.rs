@@ -19,7 +19,10 @@ const UNIT: i64 = 1_000_000;
 /// `max_tokens`, and starts at one second's trickle.
 ///
 /// Deposits are kept in millionths of a token, so a ratio of `0.1` grants exactly one retry per
-/// ten successes (a budget kept in whole tokens or rounded percentages over-grants there).
+/// ten successes (a budget kept in whole tokens or rounded percentages over-grants there); a
+/// ratio finer than a millionth is rounded down, so no budget grants more than
+/// `successes × ratio`. A budget that could never grant a retry (`ratio` 0 and
+/// `min_per_second` 0) is rejected.
 ///
 /// ```
 /// use fusebox_retry::RetryBudget;
@@ -103,18 +106,40 @@ impl RetryBudgetBuilder {
                 max_tokens,
             ));
         }
+        if self.ratio == 0.0 && self.min_per_second == 0 {
+            return Err(ConfigError::new(
+                "budget_min_per_second",
+                "at least 1 when budget_ratio is 0 (such a budget never grants a retry)",
+                self.min_per_second,
+            ));
+        }
         let max = i64::from(max_tokens) * UNIT;
         let per_second = i64::from(self.min_per_second) * UNIT;
         Ok(RetryBudget {
             inner: Arc::new(Inner {
                 balance: AtomicI64::new(per_second.min(max)),
                 refilled_at: AtomicU64::new(0),
-                deposit: (self.ratio * UNIT as f64).round() as i64,
+                deposit: deposit(self.ratio),
                 per_second,
                 max,
                 epoch: Instant::now(),
             }),
         })
+    }
+}
+
+/// `ratio` in millionths of a token, never more than `ratio` itself: a ratio with more
+/// decimals than a millionth is rounded down, so a budget never grants more retries than
+/// `successes × ratio`. A ratio written with six decimals or fewer (`0.1`, `0.333333`) is kept
+/// exactly, although its binary value may lie a hair under it.
+fn deposit(ratio: f64) -> i64 {
+    let scaled = ratio * UNIT as f64;
+    let nearest = scaled.round();
+    // `ratio` is in [0, 1000], so these casts are exact.
+    if nearest / UNIT as f64 == ratio {
+        nearest as i64
+    } else {
+        scaled.floor() as i64
     }
 }
 
@@ -227,6 +252,48 @@ mod tests {
                 "ratio {ratio} after {successes} successes"
             );
         }
+    }
+
+    #[test]
+    fn ratios_finer_than_a_millionth_never_over_grant() {
+        // 0.6666667 rounded to the nearest millionth (0.666667) would grant 2,000,001 retries
+        // over 3 million successes; floor(3e6 × 0.6666667) is 2,000,000.
+        assert_eq!(deposit(0.6666667), 666_666);
+        assert_eq!(deposit(0.1), 100_000);
+        assert_eq!(deposit(0.3), 300_000);
+        assert_eq!(deposit(0.333333), 333_333);
+        assert_eq!(deposit(1000.0), 1_000_000_000);
+        assert_eq!(deposit(0.0), 0);
+        let b = RetryBudget::builder()
+            .ratio(0.6666667)
+            .min_per_second(0)
+            .max_tokens(u32::MAX)
+            .build()
+            .unwrap();
+        for _ in 0..3_000_000 {
+            b.deposit();
+        }
+        assert!(b.tokens() <= 2_000_000.0, "{} tokens", b.tokens());
+    }
+
+    #[test]
+    fn a_budget_that_never_grants_is_rejected() {
+        let err = RetryBudget::builder()
+            .ratio(0.0)
+            .min_per_second(0)
+            .build()
+            .unwrap_err();
+        assert_eq!(err.field(), "budget_min_per_second");
+        assert!(RetryBudget::builder()
+            .ratio(0.0)
+            .min_per_second(1)
+            .build()
+            .is_ok());
+        assert!(RetryBudget::builder()
+            .ratio(0.1)
+            .min_per_second(0)
+            .build()
+            .is_ok());
     }
 
     #[test]

@@ -2,9 +2,12 @@ use crate::backoff::Backoff;
 use crate::budget::RetryBudget;
 use crate::layer::RetryLayer;
 use crate::policy::CloneRequest;
+use crate::random::Randomness;
+use crate::RandomSource;
 pub use fusebox_core::ConfigError;
 use fusebox_core::{EventBus, EventListener, ResultClassifier};
 use std::fmt;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Largest `max_attempts`.
@@ -20,7 +23,7 @@ pub(crate) struct Policy {
     pub(crate) max_retry_after: Duration,
     pub(crate) budget: Option<RetryBudget>,
     pub(crate) events: EventBus,
-    pub(crate) seed: Option<u64>,
+    pub(crate) random: Randomness,
 }
 
 /// How a retry service reaches its policy: shared by reference count, or for the rest of the
@@ -69,7 +72,7 @@ struct Settings {
     max_retry_after: Duration,
     budget: Option<RetryBudget>,
     events: EventBus,
-    seed: Option<u64>,
+    random: Randomness,
 }
 
 impl<C, R> fmt::Debug for RetryLayerBuilder<C, R> {
@@ -97,7 +100,7 @@ impl RetryLayerBuilder {
                 max_retry_after: Duration::from_secs(60),
                 budget: None,
                 events: EventBus::new(),
-                seed: None,
+                random: Randomness::Fresh,
             },
             classifier: ResultClassifier,
             requests: CloneRequest,
@@ -146,7 +149,28 @@ impl<C, R> RetryLayerBuilder<C, R> {
     /// Seeds the jitter's random source, making delays reproducible (each call starts from the
     /// same seed). Without it every call draws a fresh seed.
     pub fn random_seed(mut self, seed: u64) -> Self {
-        self.settings.seed = Some(seed);
+        self.settings.random = Randomness::Seeded(seed);
+        self
+    }
+
+    /// Draws the jitter from `source`, one source shared by every call of the layer (behind a
+    /// lock taken once per computed delay; a call that needs no retry never touches it).
+    /// Replaces [`random_seed`](Self::random_seed).
+    ///
+    /// [`RandomSource`](crate::RandomSource) is implemented for closures returning numbers in
+    /// `[0, 1)` and for [`fastrand::Rng`](crate::fastrand::Rng), re-exported so a seeded
+    /// generator needs no dependency of your own:
+    ///
+    /// ```
+    /// use fusebox_retry::{fastrand, RetryLayer};
+    ///
+    /// let layer = RetryLayer::builder("calendar")
+    ///     .random_source(fastrand::Rng::with_seed(42))
+    ///     .build()?;
+    /// # Ok::<(), fusebox_core::ConfigError>(())
+    /// ```
+    pub fn random_source(mut self, source: impl RandomSource + Send + 'static) -> Self {
+        self.settings.random = Randomness::Shared(Arc::new(Mutex::new(source)));
         self
     }
 
@@ -231,7 +255,7 @@ impl<C, R> RetryLayerBuilder<C, R> {
             max_retry_after: s.max_retry_after,
             budget: s.budget,
             events: s.events,
-            seed: s.seed,
+            random: s.random,
         };
         Ok((policy, self.classifier, self.requests))
     }

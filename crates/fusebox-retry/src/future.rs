@@ -78,8 +78,9 @@ where
         classifier: C,
         requests: R,
     ) -> Self {
-        // Read the clock only when a deadline needs it.
-        let deadline = policy.deadline.map(|d| Instant::now() + d);
+        // Read the clock only when a deadline needs it. A deadline too far to be an instant
+        // is no deadline.
+        let deadline = policy.deadline.and_then(|d| Instant::now().checked_add(d));
         let span = attempt_span(&policy, &requests, &spare, 1);
         policy.events.emit(|| {
             event(
@@ -272,8 +273,8 @@ struct Progress {
     previous_delay: Duration,
     /// When the whole call must be over, if it has a deadline.
     deadline: Option<Instant>,
-    /// Drawn on the first computed delay only, so calls that need no retry draw nothing.
-    random: Option<fastrand::Rng>,
+    /// Made on the first computed delay only, so calls that need no retry draw nothing.
+    random: Option<crate::random::CallRandom>,
     /// The inner breaker whose open period the current wait waits out, if any.
     circuit: Option<Circuit>,
 }
@@ -294,35 +295,51 @@ impl Progress {
         if attempt >= policy.max_attempts {
             return Next::GiveUp(GiveUpReason::AttemptsExhausted);
         }
-        let (delay, server_hint, late_reason) = match circuit_open_wait(error) {
-            Some((wait, _)) if wait > policy.max_retry_after => {
+        let (delay, server_hint, late_reason) = match circuit_rejection(error) {
+            // Forced open: only an operator ends it, so there is nothing to wait for.
+            Some(Rejection { wait: None, .. }) => return Next::GiveUp(GiveUpReason::CircuitOpen),
+            // Every probe slot taken: the probes usually finish long before the breaker's
+            // half-open limit, so look again after this retry's own backoff.
+            Some(Rejection {
+                wait: Some(wait),
+                probes_busy: true,
+                ..
+            }) => (
+                self.backoff_delay(policy).min(wait),
+                false,
+                GiveUpReason::CircuitOpen,
+            ),
+            Some(Rejection {
+                wait: Some(wait), ..
+            }) if wait > policy.max_retry_after => {
                 return Next::GiveUp(GiveUpReason::CircuitOpen);
             }
-            Some((wait, circuit)) => {
-                self.circuit = Some(circuit);
+            Some(Rejection {
+                wait: Some(wait),
+                circuit,
+                ..
+            }) => {
+                self.circuit = circuit;
                 (wait, true, GiveUpReason::CircuitOpen)
             }
             None => match outcome.retry_after() {
-                Some(hint) => (
-                    hint.min(policy.max_retry_after),
-                    true,
+                Some(hint) if hint > policy.max_retry_after => {
+                    return Next::GiveUp(GiveUpReason::RetryAfterTooLong);
+                }
+                Some(hint) => (hint, true, GiveUpReason::DeadlineExceeded),
+                None => (
+                    self.backoff_delay(policy),
+                    false,
                     GiveUpReason::DeadlineExceeded,
                 ),
-                None => {
-                    let random = self.random.get_or_insert_with(|| match policy.seed {
-                        Some(seed) => fastrand::Rng::with_seed(seed),
-                        None => fastrand::Rng::new(),
-                    });
-                    (
-                        policy.backoff.delay(attempt, self.previous_delay, random),
-                        false,
-                        GiveUpReason::DeadlineExceeded,
-                    )
-                }
             },
         };
         if let Some(deadline) = self.deadline {
-            if Instant::now() + delay > deadline {
+            // A wait that cannot even be represented as an instant ends after any deadline.
+            if Instant::now()
+                .checked_add(delay)
+                .is_none_or(|resume| resume > deadline)
+            {
                 return Next::GiveUp(late_reason);
             }
         }
@@ -332,6 +349,14 @@ impl Progress {
             }
         }
         Next::RetryAfter(delay, server_hint)
+    }
+
+    /// The backoff's delay before the next attempt, drawing on this call's random source.
+    fn backoff_delay(&mut self, policy: &Policy) -> Duration {
+        let random = self.random.get_or_insert_with(|| policy.random.source());
+        policy
+            .backoff
+            .delay(self.attempt, self.previous_delay, random)
     }
 }
 
@@ -343,17 +368,37 @@ type Circuit = fusebox_breaker::Breaker;
 #[cfg(not(feature = "breaker"))]
 type Circuit = std::convert::Infallible;
 
-/// The time until an inner circuit breaker's next probe, and the breaker, if the error is its
-/// rejection.
+/// An inner circuit breaker's rejection of an attempt.
+struct Rejection {
+    /// Time until a call may be admitted; `None` when only an operator can end it.
+    wait: Option<Duration>,
+    /// Half-open with every probe slot taken: admission may come at any moment before `wait`.
+    probes_busy: bool,
+    /// The breaker whose open period to end once `wait` has passed.
+    circuit: Option<Circuit>,
+}
+
+/// The rejection, if the error is an inner circuit breaker's, found anywhere in the error's
+/// `source()` chain.
 #[cfg(feature = "breaker")]
-fn circuit_open_wait(error: Option<&BoxError>) -> Option<(Duration, Circuit)> {
-    error
-        .and_then(|e| e.downcast_ref::<fusebox_breaker::CircuitOpen>())
-        .map(|open| (open.retry_after(), open.breaker().clone()))
+fn circuit_rejection(error: Option<&BoxError>) -> Option<Rejection> {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error?.as_ref());
+    while let Some(e) = next {
+        if let Some(open) = e.downcast_ref::<fusebox_breaker::CircuitOpen>() {
+            let probes_busy = open.state() == fusebox_core::CircuitState::HalfOpen;
+            return Some(Rejection {
+                wait: open.retry_after(),
+                probes_busy,
+                circuit: (!probes_busy).then(|| open.breaker().clone()),
+            });
+        }
+        next = e.source();
+    }
+    None
 }
 
 #[cfg(not(feature = "breaker"))]
-fn circuit_open_wait(_: Option<&BoxError>) -> Option<(Duration, Circuit)> {
+fn circuit_rejection(_: Option<&BoxError>) -> Option<Rejection> {
     None
 }
 

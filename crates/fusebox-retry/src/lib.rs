@@ -48,11 +48,15 @@ pub mod future;
 pub mod http;
 mod layer;
 mod policy;
+mod random;
 mod service;
 
 pub use backoff::{Backoff, Jitter, RandomSource};
 pub use budget::{RetryBudget, RetryBudgetBuilder};
 pub use config::{ConfigError, RetryLayerBuilder, MAX_ATTEMPTS};
+/// The random number generator [`RandomSource`] is implemented for, re-exported so that
+/// [`RetryLayerBuilder::random_source`] needs no dependency of your own.
+pub use fastrand;
 pub use fusebox_core::GiveUpReason;
 pub use layer::RetryLayer;
 pub use policy::{CloneRequest, ResendPolicy};

@@ -55,8 +55,15 @@ proptest! {
             .build();
         let layer = match built {
             Ok(layer) => layer,
-            // Decorrelated jitter needs a non-zero base; that rejection is tested elsewhere.
-            Err(_) => return Ok(()),
+            // Decorrelated jitter needs a non-zero base, the only setting this strategy can
+            // get wrong; any other rejection fails the property.
+            Err(err) => {
+                prop_assert_eq!(err.field(), "backoff_base", "{}", err);
+                let decorrelated = format!("{backoff:?}").contains("Decorrelated");
+                prop_assert!(decorrelated);
+                prop_assert!(backoff.base_delay(1).is_zero());
+                return Ok(());
+            }
         };
         let failing = service_fn(|_: ()| async { Err::<(), BoxError>("down".into()) });
         runtime.block_on(async {

@@ -152,6 +152,44 @@ async fn attempts_are_capped_and_the_last_error_is_returned() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn an_injected_random_source_drives_the_jitter_of_every_call() {
+    // One source shared by the layer's calls: 0.5, then 0.25, then 0.5, ...
+    let mut draws = [0.5, 0.25].into_iter().cycle();
+    let (log, listener) = recorder();
+    let layer = RetryLayer::builder("t")
+        .backoff(Backoff::constant(MS * 100).jitter(Jitter::Full))
+        .max_attempts(2)
+        .random_source(move || draws.next().unwrap())
+        .on_event(listener)
+        .build()
+        .unwrap();
+    for n in 0..3 {
+        let (_, svc) = flaky(1);
+        assert_eq!(layer.layer(svc).oneshot(n).await.unwrap(), n);
+    }
+    let delays: Vec<Duration> = scheduled(&log).iter().map(|(d, _)| *d).collect();
+    assert_eq!(delays, [MS * 50, MS * 25, MS * 50]);
+
+    // A seeded fastrand generator, through the re-export.
+    let (log, listener) = recorder();
+    let layer = RetryLayer::builder("t")
+        .backoff(Backoff::constant(MS * 100).jitter(Jitter::Full))
+        .max_attempts(4)
+        .random_source(fusebox_retry::fastrand::Rng::with_seed(9))
+        .on_event(listener)
+        .build()
+        .unwrap();
+    let (_, svc) = flaky(3);
+    layer.layer(svc).oneshot(1).await.unwrap();
+    let mut expected = fusebox_retry::fastrand::Rng::with_seed(9);
+    let want: Vec<Duration> = (0..3)
+        .map(|_| Duration::from_nanos((100_000_000.0 * expected.f64()) as u64))
+        .collect();
+    let got: Vec<Duration> = scheduled(&log).iter().map(|(d, _)| *d).collect();
+    assert_eq!(got, want);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_static_layer_retries_like_a_counted_one() {
     let (log, listener) = recorder();
     let (arrivals, svc) = flaky(2);
@@ -216,10 +254,10 @@ fn status_service(
 }
 
 #[tokio::test(start_paused = true)]
-async fn retry_after_replaces_the_backoff_and_is_capped() {
+async fn retry_after_replaces_the_backoff() {
     let (arrivals, svc) = status_service(&[
         (503, Some("2")),
-        (429, Some("3600")),
+        (429, Some("5")),
         (503, Some("soon")),
         (200, None),
     ]);
@@ -237,10 +275,38 @@ async fn retry_after_replaces_the_backoff_and_is_capped() {
     assert_eq!(
         gaps(&arrivals.lock().unwrap()),
         [Duration::from_secs(2), Duration::from_secs(5), MS * 100],
-        "server hint, capped hint, malformed hint ignored"
+        "server hint, hint at the cap, malformed hint ignored"
     );
     let hints: Vec<bool> = scheduled(&log).iter().map(|(_, hint)| *hint).collect();
     assert_eq!(hints, [true, true, false]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_after_beyond_the_cap_gives_up_instead_of_retrying_early() {
+    const HINTS: [&[(u16, Option<&str>)]; 2] = [
+        &[(503, Some("3601")), (200, None)],
+        &[(503, Some("99999999999999999999")), (200, None)],
+    ];
+    for statuses in HINTS {
+        let hint = statuses[0].1;
+        let (arrivals, svc) = status_service(statuses);
+        let (log, listener) = recorder();
+        let layer = RetryLayer::builder("t")
+            .classifier(HttpClassifier::new())
+            .max_retry_after(Duration::from_secs(3600))
+            .on_event(listener)
+            .build()
+            .unwrap();
+        let started = tokio::time::Instant::now();
+        let response = layer.layer(svc).oneshot(()).await.unwrap();
+        assert_eq!(response.status(), 503, "Retry-After: {hint:?}");
+        assert_eq!(arrivals.lock().unwrap().len(), 1);
+        assert_eq!(tokio::time::Instant::now(), started);
+        assert_eq!(
+            log.lock().unwrap().last(),
+            Some(&Seen::GaveUp(1, GiveUpReason::RetryAfterTooLong))
+        );
+    }
 }
 
 #[tokio::test(start_paused = true)]

@@ -161,3 +161,161 @@ fn a_retry_ends_the_open_period_itself_when_the_breakers_timer_is_late() {
     });
     assert_eq!(breaker.state(), CircuitState::Closed);
 }
+
+/// The give-ups a retry layer reported: attempts made, and why.
+type GiveUps = Arc<Mutex<Vec<(u32, GiveUpReason)>>>;
+
+/// A retry over `breaker` around `upstream`, with the given layer settings; records give-ups.
+fn retried(
+    retry: fusebox_retry::RetryLayerBuilder,
+    breaker: &Breaker,
+    healthy: Arc<AtomicBool>,
+    hits: Arc<AtomicU32>,
+) -> (
+    impl tower::Service<u32, Response = u32, Error = BoxError, Future: Send> + Clone,
+    GiveUps,
+) {
+    let reasons = Arc::new(Mutex::new(Vec::new()));
+    let sink = reasons.clone();
+    let service = ServiceBuilder::new()
+        .layer(
+            retry
+                .on_event(move |e: &Event<'_>| {
+                    if let EventKind::RetryGaveUp { attempts, reason } = e.kind {
+                        sink.lock().unwrap().push((attempts, reason));
+                    }
+                })
+                .build()
+                .unwrap(),
+        )
+        .layer(CircuitBreakerLayer::new(breaker.clone()))
+        .service(upstream(healthy, hits));
+    (service, reasons)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_forced_open_breaker_fails_the_call_at_once() {
+    let breaker = Breaker::builder("upstream").build().unwrap();
+    breaker.force_open();
+    let hits = Arc::new(AtomicU32::new(0));
+    // The defaults: 3 attempts, no deadline, a 60 s cap on waits.
+    let (service, reasons) = retried(
+        RetryLayer::builder("client"),
+        &breaker,
+        Arc::new(AtomicBool::new(true)),
+        hits.clone(),
+    );
+    let started = tokio::time::Instant::now();
+    let err = service.oneshot(1).await.unwrap_err();
+    let open = err.downcast_ref::<CircuitOpen>().expect("the rejection");
+    assert_eq!(open.state(), CircuitState::ForcedOpen);
+    assert_eq!(open.retry_at(), None, "nothing to wait for");
+    assert_eq!(tokio::time::Instant::now(), started, "no wait at all");
+    assert_eq!(hits.load(Ordering::SeqCst), 0);
+    assert_eq!(*reasons.lock().unwrap(), [(1, GiveUpReason::CircuitOpen)]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn busy_probe_slots_are_looked_at_again_after_the_backoff() {
+    let breaker = Breaker::builder("upstream")
+        .consecutive_failures(1)
+        .open_duration(Duration::from_secs(1))
+        .half_open_max_wait(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    breaker.try_acquire().unwrap().failure();
+    tokio::time::sleep(Duration::from_millis(1_001)).await;
+    assert_eq!(breaker.state(), CircuitState::HalfOpen);
+    // Another caller's probe takes the only slot and succeeds 50 ms later.
+    let probe = breaker.try_acquire().unwrap();
+    assert!(probe.is_probe());
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        probe.success();
+    });
+
+    let hits = Arc::new(AtomicU32::new(0));
+    let (service, reasons) = retried(
+        RetryLayer::builder("client")
+            .backoff(Backoff::constant(Duration::from_millis(20)))
+            .max_attempts(10),
+        &breaker,
+        Arc::new(AtomicBool::new(true)),
+        hits.clone(),
+    );
+    let started = tokio::time::Instant::now();
+    assert_eq!(service.oneshot(5).await.unwrap(), 5);
+    let waited = tokio::time::Instant::now() - started;
+    assert_eq!(
+        waited,
+        Duration::from_millis(60),
+        "three 20 ms looks, not the 30 s half-open limit"
+    );
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    assert_eq!(breaker.state(), CircuitState::Closed);
+    assert!(reasons.lock().unwrap().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn rejected_attempts_count_toward_max_attempts() {
+    let breaker = Breaker::builder("upstream")
+        .consecutive_failures(1)
+        .open_duration(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let hits = Arc::new(AtomicU32::new(0));
+    let healthy = Arc::new(AtomicBool::new(true));
+
+    // One attempt in all: the rejection is the attempt, and nothing is sent.
+    breaker.try_acquire().unwrap().failure();
+    let (once, reasons) = retried(
+        RetryLayer::builder("client").max_attempts(1),
+        &breaker,
+        healthy.clone(),
+        hits.clone(),
+    );
+    assert!(once.oneshot(1).await.unwrap_err().is::<CircuitOpen>());
+    assert_eq!(hits.load(Ordering::SeqCst), 0);
+    assert_eq!(
+        *reasons.lock().unwrap(),
+        [(1, GiveUpReason::AttemptsExhausted)]
+    );
+
+    // Two attempts: the rejection is the first, the probe after the open period the second.
+    let (twice, reasons) = retried(
+        RetryLayer::builder("client").max_attempts(2),
+        &breaker,
+        healthy,
+        hits.clone(),
+    );
+    assert_eq!(twice.oneshot(2).await.unwrap(), 2);
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    assert!(reasons.lock().unwrap().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_longest_open_duration_rejects_without_panicking() {
+    let breaker = Breaker::builder("upstream")
+        .consecutive_failures(1)
+        .open_duration(fusebox_breaker::MAX_DURATION)
+        .build()
+        .unwrap();
+    breaker.try_acquire().unwrap().failure();
+    let open = breaker.try_acquire().unwrap_err();
+    assert!(open.retry_after().unwrap() > Duration::from_secs(100 * 365 * 86_400));
+    assert!(open.to_string().contains("is open; retry in"), "{open}");
+    assert!(format!("{open:?}").contains("retry_after"));
+    let boxed: BoxError = open.into();
+    assert!(boxed.is::<CircuitOpen>());
+
+    let hits = Arc::new(AtomicU32::new(0));
+    let (service, reasons) = retried(
+        RetryLayer::builder("client"),
+        &breaker,
+        Arc::new(AtomicBool::new(true)),
+        hits.clone(),
+    );
+    assert!(service.oneshot(1).await.unwrap_err().is::<CircuitOpen>());
+    assert_eq!(*reasons.lock().unwrap(), [(1, GiveUpReason::CircuitOpen)]);
+    assert_eq!(hits.load(Ordering::SeqCst), 0);
+}
