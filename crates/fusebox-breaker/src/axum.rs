@@ -9,7 +9,8 @@
 //!
 //! A keyed breaker adds its key under its label: `"tenant_id": "acme"`. A
 //! [forced-open](crate::Breaker::force_open) breaker has no time to come back: its response has
-//! no `Retry-After` header and `"retry_after": null`.
+//! no `Retry-After` header and `"retry_after": null`. The breaker a full keyed set shares among
+//! new keys adds `"overflow": true`.
 //!
 //! Put [`CircuitBreakerRouteLayer`] (or [`KeyedCircuitBreakerRouteLayer`], one breaker per
 //! tenant, route or host) on routes (`Router::route_layer`): it keeps the route's error type
@@ -53,6 +54,10 @@ impl IntoResponse for CircuitOpen {
         });
         if let Some(key) = self.breaker().key() {
             body[self.breaker().key_label()] = key.into();
+        }
+        if self.breaker().role() == crate::Role::Overflow {
+            // Not that tenant's own breaker: the one a full set shares among new keys.
+            body["overflow"] = true.into();
         }
         let mut response = (StatusCode::SERVICE_UNAVAILABLE, body.to_string()).into_response();
         let headers = response.headers_mut();

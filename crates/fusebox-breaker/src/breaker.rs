@@ -63,6 +63,7 @@ impl Breaker {
     pub(crate) fn from_parts_keyed(
         name: String,
         key: Option<(Box<str>, &'static str)>,
+        overflow: bool,
         config: Config,
         events: EventBus,
         set_transitions: EventBus,
@@ -72,6 +73,7 @@ impl Breaker {
             shared: Handle::counted(Shared::new(
                 name,
                 key,
+                overflow,
                 config,
                 events,
                 Some(set_transitions),
@@ -113,6 +115,31 @@ impl Breaker {
     /// The key (tenant, route, host) of a breaker made by a keyed layer.
     pub fn key(&self) -> Option<&str> {
         self.shared.key.as_deref()
+    }
+
+    /// Which breaker of its family this is: a plain one, or a keyed set's breaker for one key,
+    /// for requests without a key, or for new keys once the set is full. A shared-state store
+    /// names breakers by it, so that a tenant literally called
+    /// [`OVERFLOW_KEY`](crate::OVERFLOW_KEY) does not share the overflow breaker's state.
+    ///
+    /// ```
+    /// use fusebox_breaker::{Breaker, Role, OVERFLOW_KEY};
+    ///
+    /// let tenants = Breaker::builder("calendar").keyed().build()?;
+    /// assert_eq!(tenants.get("acme").role(), Role::Key("acme"));
+    /// assert_eq!(tenants.get(OVERFLOW_KEY).role(), Role::Key(OVERFLOW_KEY));
+    /// assert_eq!(tenants.overflow().role(), Role::Overflow);
+    /// assert_eq!(Breaker::builder("email").build()?.role(), Role::Plain);
+    /// # Ok::<(), fusebox_breaker::ConfigError>(())
+    /// ```
+    pub fn role(&self) -> Role<'_> {
+        let s = &self.shared;
+        match (&s.key, s.overflow, s.in_keyed_set()) {
+            (_, true, _) => Role::Overflow,
+            (Some(key), false, _) => Role::Key(key),
+            (None, false, true) => Role::Keyless,
+            (None, false, false) => Role::Plain,
+        }
     }
 
     /// What the key is (`"tenant_id"`, `"route"`; `"key"` unless the keyed layer says).
@@ -332,6 +359,21 @@ impl Breaker {
     pub fn min_calls(&self) -> u32 {
         self.shared.config.min_calls
     }
+}
+
+/// Which breaker of its family a breaker is, from [`Breaker::role`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Role<'a> {
+    /// A breaker of its own, outside any keyed set.
+    Plain,
+    /// A keyed set's breaker for this key.
+    Key(&'a str),
+    /// A keyed set's breaker for requests that have no key.
+    Keyless,
+    /// The breaker a full keyed set shares among new keys (its key reads
+    /// [`OVERFLOW_KEY`](crate::OVERFLOW_KEY)).
+    Overflow,
 }
 
 /// A reference to a breaker that does not keep it alive: what a shared-state store holds, so

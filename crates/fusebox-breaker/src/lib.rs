@@ -89,7 +89,7 @@ mod window;
 pub mod axum;
 
 pub use breaker::{
-    Breaker, BreakerMetrics, LocalState, Permit, StateStore, WeakBreaker, WindowMetrics,
+    Breaker, BreakerMetrics, LocalState, Permit, Role, StateStore, WeakBreaker, WindowMetrics,
 };
 pub use config::{
     BreakerBuilder, ConfigError, OpenDuration, WindowKind, MAX_COUNT_WINDOW, MAX_DURATION,

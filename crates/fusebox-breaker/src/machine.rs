@@ -144,6 +144,8 @@ pub(crate) struct Shared {
     pub(crate) key: Option<Box<str>>,
     /// What the key is, in responses and logs (`"tenant_id"`).
     pub(crate) key_label: &'static str,
+    /// Whether this is the breaker a full keyed set shares among new keys.
+    pub(crate) overflow: bool,
     pub(crate) config: Config,
     pub(crate) events: EventBus,
     /// Listeners to transitions only: a shared-state store hears local decisions without
@@ -162,6 +164,7 @@ impl Shared {
     pub(crate) fn new(
         name: String,
         key: Option<(Box<str>, &'static str)>,
+        overflow: bool,
         config: Config,
         events: EventBus,
         set_transitions: Option<EventBus>,
@@ -195,6 +198,7 @@ impl Shared {
             name: name.into_boxed_str(),
             key,
             key_label,
+            overflow,
             needs_clock: config.needs_clock(),
             plain_success_path: !config.needs_clock() && config.window.is_none(),
             probe_gate: AtomicBool::new(false),
@@ -207,7 +211,12 @@ impl Shared {
 
     /// A breaker of its own, outside any keyed set.
     pub(crate) fn unkeyed(name: String, config: Config, events: EventBus) -> Shared {
-        Shared::new(name, None, config, events, None, Layout::PerThread)
+        Shared::new(name, None, false, config, events, None, Layout::PerThread)
+    }
+
+    /// Whether a keyed set made this breaker.
+    pub(crate) fn in_keyed_set(&self) -> bool {
+        self.set_transitions.is_some()
     }
 
     /// An event from this breaker, with its key.

@@ -1,5 +1,5 @@
 use fusebox_breaker::{
-    Breaker, CircuitState, OpenDuration, StateStore, TransitionReason, WeakBreaker,
+    Breaker, CircuitState, OpenDuration, Role, StateStore, TransitionReason, WeakBreaker,
 };
 use fusebox_core::{ConfigError, Event, EventBus, EventKind, EventListener, Subscription};
 use futures_util::StreamExt;
@@ -412,7 +412,7 @@ struct Health {
 struct Attached {
     /// Weak, so a keyed set can still evict the breaker; the store forgets it then.
     breaker: WeakBreaker,
-    /// The breaker's name, and its key if it has one: `name` or `name:key`.
+    /// The breaker's name in Redis (see [`shared_id`]).
     id: String,
     /// The shared generation last applied or written; older news is ignored.
     generation: Mutex<i64>,
@@ -502,10 +502,7 @@ impl RedisStore {
     /// listens only to its transitions. The store holds the breaker weakly: once the breaker
     /// is dropped (or evicted from a keyed set), the store forgets it.
     pub fn attach(&self, breaker: &Breaker) {
-        let id = match breaker.key() {
-            Some(key) => format!("{}:{key}", breaker.name()),
-            None => breaker.name().to_owned(),
-        };
+        let id = shared_id(breaker);
         let already = lock(&self.inner.attached).get(&id).is_some_and(|list| {
             list.iter()
                 .any(|a| a.breaker.upgrade().is_some_and(|b| b.same_as(breaker)))
@@ -582,6 +579,43 @@ impl RedisStore {
 impl StateStore for RedisStore {
     fn attach(&self, breaker: &Breaker) {
         RedisStore::attach(self, breaker);
+    }
+}
+
+/// A breaker's name in Redis keys and messages, the same in every instance and different for
+/// every breaker: the escaped name; for a keyed set's breakers `:` and the escaped key, or
+/// `:%none` (requests without a key) or `:%overflow` (new keys of a full set). Escaping turns
+/// `%`, `:`, braces and control characters into `%XX`, so `%` followed by a letter never comes
+/// from a name or key, and `a:b` names a breaker `a:b`, never the key `b` of a set `a`.
+pub(crate) fn shared_id(breaker: &Breaker) -> String {
+    let mut id = String::new();
+    escape_into(&mut id, breaker.name());
+    match breaker.role() {
+        Role::Plain => {}
+        Role::Key(key) => {
+            id.push(':');
+            escape_into(&mut id, key);
+        }
+        Role::Keyless => id.push_str(":%none"),
+        Role::Overflow => id.push_str(":%overflow"),
+        // A role this version does not know: still apart from every name and key above.
+        _ => id.push_str(":%other"),
+    }
+    id
+}
+
+fn escape_into(out: &mut String, text: &str) {
+    use std::fmt::Write;
+    for c in text.chars() {
+        match c {
+            '%' | ':' | '{' | '}' => {
+                let _ = write!(out, "%{:02X}", c as u32);
+            }
+            c if c.is_ascii_control() => {
+                let _ = write!(out, "%{:02X}", c as u32);
+            }
+            c => out.push(c),
+        }
     }
 }
 
@@ -1150,6 +1184,36 @@ mod tests {
         p.push("close", s);
         p.restore(vec![("open", s)]);
         assert_eq!(p.actions, [("close", s)]);
+    }
+
+    #[test]
+    fn shared_ids_never_collide() {
+        use super::shared_id;
+        let plain = |name: &str| Breaker::builder(name).build().unwrap();
+        let set = |name: &str| Breaker::builder(name).keyed().build().unwrap();
+        let ids = [
+            shared_id(&plain("a:b")),
+            shared_id(&set("a").get("b")),
+            shared_id(&set("a").get("%none")),
+            shared_id(&set("a").get(fusebox_breaker::OVERFLOW_KEY)),
+            shared_id(set("a").overflow()),
+            shared_id(set("a").unkeyed()),
+            shared_id(&plain("a")),
+            shared_id(&plain("a{x}\t")),
+        ];
+        assert_eq!(
+            ids,
+            [
+                "a%3Ab",
+                "a:b",
+                "a:%25none",
+                "a:(overflow)",
+                "a:%overflow",
+                "a:%none",
+                "a",
+                "a%7Bx%7D%09",
+            ]
+        );
     }
 
     #[test]

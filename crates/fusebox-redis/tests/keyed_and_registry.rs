@@ -145,3 +145,66 @@ async fn registries_share_their_named_breakers() {
     assert_eq!(email_two.state(), CircuitState::Closed);
     assert_eq!(two.summary().open, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn breakers_whose_names_look_alike_share_nothing() {
+    let redis = RedisServer::start();
+    let (on_a, on_b) = (store(&redis.url()), store(&redis.url()));
+    let plain = |store: &RedisStore| {
+        let b = Breaker::builder("a:b")
+            .consecutive_failures(1)
+            .open_duration(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        store.attach(&b);
+        b
+    };
+    let set = |store: &RedisStore| {
+        Breaker::builder("a")
+            .consecutive_failures(1)
+            .open_duration(Duration::from_secs(30))
+            .keyed()
+            .store(store.clone())
+            .build()
+            .unwrap()
+    };
+    let (a_plain, b_plain) = (plain(&on_a), plain(&on_b));
+    let (a_set, b_set) = (set(&on_a), set(&on_b));
+    // On b: the key `b` of set `a`, and a tenant literally named like the overflow breaker.
+    let b_key = b_set.get("b");
+    let b_named_overflow = b_set.get(fusebox_breaker::OVERFLOW_KEY);
+    a_plain.try_acquire().unwrap().failure();
+    a_set.overflow().try_acquire().unwrap().failure();
+    // Once both trips have reached b (the same messages a collision would have delivered to
+    // the look-alikes), the look-alikes are still closed.
+    eventually("both trips reach b", BOUND, || {
+        b_plain.state() == CircuitState::Open && b_set.overflow().state() == CircuitState::Open
+    })
+    .await;
+    assert_eq!(b_key.state(), CircuitState::Closed);
+    assert_eq!(b_named_overflow.state(), CircuitState::Closed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_with_a_long_key_shares_its_breaker_across_instances() {
+    let redis = RedisServer::start();
+    let set = |store: RedisStore| {
+        Breaker::builder("calendar")
+            .consecutive_failures(1)
+            .open_duration(Duration::from_secs(30))
+            .keyed()
+            .store(store)
+            .build()
+            .unwrap()
+    };
+    let (a, b) = (set(store(&redis.url())), set(store(&redis.url())));
+    let tenant = format!("tenant-{}", "x".repeat(150));
+    assert_eq!(tenant.len(), 157);
+    let on_b = b.get(&tenant);
+    assert_eq!(a.get(&tenant).key(), on_b.key(), "the same shortened name");
+    a.get(&tenant).try_acquire().unwrap().failure();
+    eventually("the long tenant's trip reaches b", BOUND, || {
+        on_b.state() == CircuitState::Open
+    })
+    .await;
+}

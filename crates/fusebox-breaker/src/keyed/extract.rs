@@ -25,11 +25,16 @@ pub use self::http_keys::{HeaderKey, HostKey, PathKey};
 #[cfg(feature = "http")]
 mod http_keys {
     use super::KeyExtractor;
-    use http::header::{HeaderName, HOST};
+    use http::header::{HeaderName, HeaderValue, HOST};
     use http::Request;
     use std::borrow::Cow;
 
     /// The value of a request header, such as `X-Tenant-ID`.
+    ///
+    /// The key is the value's bytes, never merged with another's: a value that is UTF-8 text
+    /// (`acme`, or `müller` sent as UTF-8) is the key as it is, borrowed; any other bytes are
+    /// kept too, escaped (`\xff`) after a U+0001 mark that no header's text can hold, so they
+    /// cannot take a UTF-8 tenant's key. An empty or missing header has no key.
     ///
     /// ```
     /// use fusebox_breaker::{HeaderKey, KeyExtractor};
@@ -52,9 +57,20 @@ mod http_keys {
 
     impl<B> KeyExtractor<Request<B>> for HeaderKey {
         fn extract<'r>(&self, request: &'r Request<B>) -> Option<Cow<'r, str>> {
-            let value = request.headers().get(&self.name)?.to_str().ok()?;
-            (!value.is_empty()).then_some(Cow::Borrowed(value))
+            header_key(request.headers().get(&self.name)?)
         }
+    }
+
+    /// A header value as a key, losing nothing (see [`HeaderKey`]).
+    fn header_key(value: &HeaderValue) -> Option<Cow<'_, str>> {
+        let bytes = value.as_bytes();
+        if bytes.is_empty() {
+            return None;
+        }
+        Some(match std::str::from_utf8(bytes) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => Cow::Owned(format!("\u{1}{}", bytes.escape_ascii())),
+        })
     }
 
     /// The route: axum's matched route template (`/users/{id}`) when there is one (feature
@@ -72,7 +88,8 @@ mod http_keys {
         }
     }
 
-    /// The host the request goes to: the URI's host, else the `Host` header.
+    /// The host the request goes to: the URI's host, else the `Host` header (its bytes kept as
+    /// [`HeaderKey`] keeps them).
     #[derive(Clone, Copy, Debug, Default)]
     pub struct HostKey;
 
@@ -81,8 +98,33 @@ mod http_keys {
             if let Some(host) = request.uri().host() {
                 return Some(Cow::Borrowed(host));
             }
-            let host = request.headers().get(HOST)?.to_str().ok()?;
-            Some(Cow::Borrowed(host))
+            header_key(request.headers().get(HOST)?)
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        fn key_of(value: &[u8]) -> Option<String> {
+            let request = Request::get("/")
+                .header("x-tenant-id", HeaderValue::from_bytes(value).unwrap())
+                .body(())
+                .unwrap();
+            HeaderKey::new(HeaderName::from_static("x-tenant-id"))
+                .extract(&request)
+                .map(Cow::into_owned)
+        }
+
+        #[test]
+        fn header_bytes_are_keys_and_never_merge() {
+            assert_eq!(key_of(b"acme").as_deref(), Some("acme"));
+            assert_eq!(key_of("müller".as_bytes()).as_deref(), Some("müller"));
+            // Latin-1 "müller": not UTF-8, kept apart from every UTF-8 key.
+            let latin1 = key_of(b"m\xfcller").unwrap();
+            assert_eq!(latin1, "\u{1}m\\xfcller");
+            assert_ne!(key_of(b"m\xfdller").unwrap(), latin1);
+            assert_eq!(key_of(b""), None);
         }
     }
 }

@@ -14,6 +14,9 @@ use std::time::Duration;
 /// The key of the breaker that keys share once the set is full.
 pub const OVERFLOW_KEY: &str = "(overflow)";
 
+/// Smallest `max_key_len`: room for a prefix and a 32-digit hash.
+const MIN_KEY_LEN: usize = 48;
+
 const SHARDS: usize = 16;
 
 /// Builds [`KeyedBreakers`]; from [`BreakerBuilder::keyed`].
@@ -78,7 +81,9 @@ impl KeyedBuilder {
         self
     }
 
-    /// Keys longer than this many bytes are replaced by a prefix and a hash of the whole key.
+    /// Keys longer than this many bytes (at least 48) are replaced by a prefix, `#` and 128
+    /// bits of the key's SHA-256 in hex, `len + 1` bytes in all: the same name on every
+    /// machine, and one no kept key can have.
     pub fn max_key_len(mut self, len: usize) -> Self {
         self.max_key_len = len;
         self
@@ -102,10 +107,10 @@ impl KeyedBuilder {
                 self.idle_timeout,
             ));
         }
-        if self.max_key_len < 24 {
+        if self.max_key_len < MIN_KEY_LEN {
             return Err(ConfigError::new(
                 "max_key_len",
-                "at least 24",
+                "at least 48",
                 self.max_key_len,
             ));
         }
@@ -121,6 +126,7 @@ impl KeyedBuilder {
         let overflow = Breaker::from_parts_keyed(
             name.clone(),
             Some((OVERFLOW_KEY.into(), self.key_label)),
+            true,
             config.clone(),
             events.clone(),
             transitions.clone(),
@@ -130,6 +136,7 @@ impl KeyedBuilder {
         let unkeyed = Breaker::from_parts_keyed(
             name.clone(),
             None,
+            false,
             config.clone(),
             events.clone(),
             transitions.clone(),
@@ -158,6 +165,35 @@ impl KeyedBuilder {
             }),
         })
     }
+}
+
+/// Hex digits of the hash that ends a shortened key: 128 bits of SHA-256.
+const HASH_HEX: usize = 32;
+
+/// The name of a key longer than `max_len` bytes: a prefix of it, `#` (repeated as padding),
+/// and the first 128 bits of the key's SHA-256 in hex, `max_len + 1` bytes in all.
+///
+/// The same on every machine and every run, so instances sharing state through a store agree
+/// on it; two keys share a name only if their SHA-256 hashes share 128 bits, which nobody can
+/// arrange; and no key short enough to be kept as it is has that length, so a hostile key
+/// cannot take a shortened key's name.
+fn shorten(key: &str, max_len: usize) -> String {
+    use sha2::{Digest, Sha256};
+    use std::fmt::Write;
+    let digest = Sha256::digest(key.as_bytes());
+    let mut cut = max_len - HASH_HEX;
+    while !key.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let mut name = String::with_capacity(max_len + 1);
+    name.push_str(&key[..cut]);
+    while name.len() < max_len - HASH_HEX + 1 {
+        name.push('#');
+    }
+    for byte in &digest[..HASH_HEX / 2] {
+        let _ = write!(name, "{byte:02x}");
+    }
+    name
 }
 
 /// Sweeps count idleness in tenths of the idle timeout; ten of them evict.
@@ -290,6 +326,7 @@ impl KeyedBreakers {
                 let breaker = Breaker::from_parts_keyed(
                     inner.name.clone(),
                     Some((key.into(), inner.key_label)),
+                    false,
                     inner.config.clone(),
                     inner.events.clone(),
                     inner.transitions.clone(),
@@ -374,13 +411,7 @@ impl KeyedBreakers {
     }
 
     fn shorten(&self, key: &str) -> String {
-        let hash = self.inner.hasher.hash_one(key);
-        // Cut on a character boundary, leaving room for "#" and 16 hex digits.
-        let mut cut = self.inner.max_key_len - 17;
-        while !key.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        format!("{}#{hash:016x}", &key[..cut])
+        shorten(key, self.inner.max_key_len)
     }
 
     /// Ages every entry by the tenths of the idle timeout since the last sweep, and drops
@@ -458,17 +489,45 @@ mod tests {
     async fn long_keys_are_cut_and_hashed() {
         let s = Breaker::builder("t")
             .keyed()
-            .max_key_len(32)
+            .max_key_len(48)
             .build()
             .unwrap();
         let long_a = "a".repeat(100);
         let long_b = format!("{}b", "a".repeat(99));
         let a = s.get(&long_a);
-        assert_eq!(a.key().unwrap().len(), 32);
+        assert_eq!(a.key().unwrap().len(), 49);
         assert_ne!(a.key(), s.get(&long_b).key(), "different keys stay apart");
         assert_eq!(a.key(), s.get(&long_a).key());
         let multibyte = "é".repeat(40);
-        assert!(s.get(&multibyte).key().unwrap().len() <= 32);
+        let m = s.get(&multibyte);
+        assert_eq!(m.key().unwrap().len(), 49, "{:?}", m.key());
+        assert!(m.key().unwrap().starts_with("éééééééé#"));
+        // A key short enough to be kept cannot take a shortened key's name.
+        let literal = &a.key().unwrap()[..48];
+        assert_ne!(s.get(literal).key(), a.key());
+    }
+
+    #[test]
+    fn shortened_keys_are_the_same_in_every_set_and_run() {
+        // The first 128 bits of SHA-256("a" × 200): fixed, not seeded per process.
+        let key = "a".repeat(200);
+        let name = shorten(&key, 48);
+        assert_eq!(
+            name,
+            format!("{}#c2a908d98f5df987ade41b5fce213067", "a".repeat(16))
+        );
+        let one = Breaker::builder("t")
+            .keyed()
+            .max_key_len(48)
+            .build()
+            .unwrap();
+        let two = Breaker::builder("t")
+            .keyed()
+            .max_key_len(48)
+            .build()
+            .unwrap();
+        assert_eq!(one.get(&key).key(), Some(name.as_str()));
+        assert_eq!(two.get(&key).key(), Some(name.as_str()));
     }
 
     #[test]
@@ -484,7 +543,7 @@ mod tests {
             .max_key_len(8)
             .build()
             .unwrap_err();
-        assert_eq!(e.to_string(), "max_key_len must be at least 24, got 8");
+        assert_eq!(e.to_string(), "max_key_len must be at least 48, got 8");
         let e = Breaker::builder("t")
             .keyed()
             .idle_timeout(Duration::ZERO)
