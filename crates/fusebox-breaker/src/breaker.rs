@@ -224,12 +224,16 @@ impl Breaker {
     }
 
     /// Applies a state decided elsewhere (another instance, through a shared store): `Open`
-    /// starts a normal open period, `Closed` clears the counts, `HalfOpen` admits probes.
+    /// starts a normal open period, `Closed` clears the counts, `HalfOpen` admits probes. A
+    /// state the breaker is already in changes nothing: no transition, no cleared counts.
     ///
     /// This is the seam a shared state store uses; local decisions keep working without it.
     /// Outcomes stay local; a store batches them by differencing [`metrics`](Self::metrics)
     /// snapshots, whose lifetime counters only grow.
     pub fn apply_remote_state(&self, state: CircuitState) {
+        if self.state() == state {
+            return;
+        }
         Shared::force(&self.shared, state, TransitionReason::Remote);
     }
 
@@ -248,17 +252,28 @@ impl Breaker {
         }
     }
 
-    /// For shared-state stores: when on, each half-open period starts with every probe slot
-    /// taken, and calls are rejected until [`grant_probes`](Self::grant_probes) (so one
-    /// instance of a cluster probes, the one that won a lease). The half-open maximum wait
-    /// still applies: a grant that never comes reopens the breaker.
+    /// For shared-state stores: when on, an open period ends with the breaker still open,
+    /// rejecting calls, and an [`EventKind::ProbeRequested`](fusebox_core::EventKind) to its
+    /// [transition listeners](Self::on_transition); the store answers with
+    /// [`grant_probes`](Self::grant_probes) (this instance probes: it goes half-open) or
+    /// [`defer_probe`](Self::defer_probe) (another does: it stays open). An answer that does
+    /// not come within the half-open maximum wait is asked for again. Turning the gate off
+    /// lets a breaker that waits for an answer probe on its own.
     pub fn gate_probes(&self, on: bool) {
-        self.shared.set_probe_gate(on);
+        Shared::set_probe_gate(&self.shared, on);
     }
 
-    /// Opens the probe slots of a gated half-open period; `false` if the breaker is not in one.
+    /// This instance probes: a breaker whose open period ended and that waits for its store's
+    /// answer goes half-open. `false` if it was not waiting (it closed or reopened meanwhile).
     pub fn grant_probes(&self) -> bool {
-        self.shared.grant_probes()
+        Shared::grant_probes(&self.shared)
+    }
+
+    /// Another instance probes: a breaker that waits for its store's answer stays open for
+    /// `wait` more, with no transition, and asks again then, unless the prober's result
+    /// reaches it first. `false` if it was not waiting (a late answer changes nothing).
+    pub fn defer_probe(&self, wait: Duration) -> bool {
+        Shared::defer_probe(&self.shared, wait)
     }
 
     /// The longest the breaker waits in half-open before reopening.

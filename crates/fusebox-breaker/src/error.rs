@@ -59,6 +59,14 @@ impl CircuitOpen {
             .map(|at| self.breaker.shared.epoch.instant_at(at))
     }
 
+    /// Whether a call may be admitted any moment before [`retry_at`](Self::retry_at), which is
+    /// then only the latest time: the breaker is half-open with every probe slot taken, or open
+    /// and waiting for another instance's probe (with a shared store). A caller that wants to
+    /// call again soon looks again after a short wait rather than waiting until `retry_at`.
+    pub fn awaits_probe(&self) -> bool {
+        self.refusal.awaits_probe
+    }
+
     /// Time from now until [`retry_at`](Self::retry_at), or `None` when only an operator can
     /// end the rejection; reads the clock, so it is computed only when asked.
     pub fn retry_after(&self) -> Option<Duration> {

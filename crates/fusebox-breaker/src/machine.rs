@@ -26,6 +26,9 @@ const OPEN: u64 = 1;
 const HALF_OPEN: u64 = 2;
 const DISABLED: u64 = 3;
 const FORCED_OPEN: u64 = 4;
+/// Open, its period over, waiting for a shared store to say whether this instance probes
+/// ([`Shared::set_probe_gate`]); reported as `Open`.
+const AWAITING_PROBE: u64 = 5;
 const STATE_MASK: u64 = 0b111;
 const TIMER: u64 = 1 << 3;
 const IN_FLIGHT_SHIFT: u32 = 4;
@@ -47,7 +50,7 @@ impl Word {
     fn state(self) -> CircuitState {
         match self.code() {
             CLOSED => CircuitState::Closed,
-            OPEN => CircuitState::Open,
+            OPEN | AWAITING_PROBE => CircuitState::Open,
             HALF_OPEN => CircuitState::HalfOpen,
             DISABLED => CircuitState::Disabled,
             _ => CircuitState::ForcedOpen,
@@ -58,6 +61,10 @@ impl Word {
     }
     fn next(self, state: u64) -> Word {
         Word::new(state, self.generation().wrapping_add(1))
+    }
+    /// Open, its period running or over and waiting for a store's word.
+    fn is_open(self) -> bool {
+        matches!(self.code(), OPEN | AWAITING_PROBE)
     }
     fn timer_armed(self) -> bool {
         self.0 & TIMER != 0
@@ -101,6 +108,9 @@ pub(crate) struct Refusal {
     /// Nanoseconds since the epoch when a call may next be admitted; `None` for "when an
     /// operator acts" (forced open).
     pub(crate) retry_at: Option<u64>,
+    /// Whether a call may be admitted any moment before `retry_at`, which is then only the
+    /// latest: probes are under way (here, or on the instance a store chose).
+    pub(crate) awaits_probe: bool,
 }
 
 /// The most recent transition.
@@ -155,8 +165,8 @@ pub(crate) struct Shared {
     set_transitions: Option<EventBus>,
     needs_clock: bool,
     plain_success_path: bool,
-    /// When set, a half-open period starts with no probe slot until `grant_probes`: a shared
-    /// store lets one instance of a cluster probe.
+    /// When set, an open period ends in `AWAITING_PROBE` until `grant_probes`: a shared store
+    /// lets one instance of a cluster probe.
     probe_gate: AtomicBool,
 }
 
@@ -271,14 +281,19 @@ impl Shared {
     /// Open, half-open and forced-open. `Err(None)` means the state moved: look again.
     fn acquire_slow(this: &Handle, word: Word) -> Result<Ticket, Option<Refusal>> {
         match word.code() {
-            OPEN => {
+            OPEN | AWAITING_PROBE => {
                 let open_until = this.open_until.load(Relaxed);
                 // With a timer armed, the timer ends the open period: a rejection reads no clock.
                 if !word.timer_armed() && this.epoch.now_nanos() >= open_until {
                     Shared::end_open_period(this, word.generation());
                     return Err(None);
                 }
-                Err(Some(this.refuse(CircuitState::Open, Some(open_until))))
+                let awaiting = word.code() == AWAITING_PROBE;
+                Err(Some(this.refuse(
+                    CircuitState::Open,
+                    Some(open_until),
+                    awaiting,
+                )))
             }
             HALF_OPEN => {
                 let in_flight = word.in_flight();
@@ -301,17 +316,25 @@ impl Shared {
                     }
                     return Err(None);
                 }
-                Err(Some(this.refuse(CircuitState::HalfOpen, Some(deadline))))
+                Err(Some(this.refuse(
+                    CircuitState::HalfOpen,
+                    Some(deadline),
+                    true,
+                )))
             }
-            _ => Err(Some(this.refuse(CircuitState::ForcedOpen, None))),
+            _ => Err(Some(this.refuse(CircuitState::ForcedOpen, None, false))),
         }
     }
 
-    fn refuse(&self, state: CircuitState, retry_at: Option<u64>) -> Refusal {
+    fn refuse(&self, state: CircuitState, retry_at: Option<u64>, awaits_probe: bool) -> Refusal {
         self.stats.rejection();
         self.events
             .emit(|| self.event(EventKind::CallRejected { state }));
-        Refusal { state, retry_at }
+        Refusal {
+            state,
+            retry_at,
+            awaits_probe,
+        }
     }
 
     /// Records the outcome of an admitted call.
@@ -573,24 +596,48 @@ impl Shared {
     /// OPEN → HALF_OPEN now, if the open period's deadline has passed (one clock read).
     pub(crate) fn end_open_period_if_due(this: &Handle) {
         let word = this.load();
-        if word.code() == OPEN && this.epoch.now_nanos() >= this.open_until.load(Relaxed) {
+        if word.is_open() && this.epoch.now_nanos() >= this.open_until.load(Relaxed) {
             Shared::end_open_period(this, word.generation());
         }
     }
 
-    /// OPEN → HALF_OPEN when the open period of `generation` ends.
+    /// OPEN → HALF_OPEN when the open period of `generation` ends. With a probe gate, the
+    /// breaker stays open instead and asks its store whether it probes (again, if a wait for
+    /// the store's answer ran out), waiting at most the half-open maximum wait for the answer.
     fn end_open_period(this: &Handle, generation: u32) {
         let mut word = this.load();
-        while word.code() == OPEN && word.generation() == generation {
-            let mut half_open = word.next(HALF_OPEN);
+        while word.is_open() && word.generation() == generation {
             if this.probe_gate.load(Relaxed) {
-                // Every slot taken until the store grants them.
-                half_open = half_open.with_probes(this.config.half_open_probes, 0);
+                let until = this
+                    .epoch
+                    .now_nanos()
+                    .saturating_add(nanos(this.config.half_open_max_wait));
+                let awaiting = word.next(AWAITING_PROBE);
+                let previous = this.open_until.swap(until, Relaxed);
+                match this.cas(word, awaiting) {
+                    Ok(()) => {
+                        Shared::arm_timer(this, awaiting.generation());
+                        let event = || this.event(EventKind::ProbeRequested);
+                        this.events.emit(event);
+                        this.transitions.emit(event);
+                        return;
+                    }
+                    Err(current) => {
+                        this.open_until
+                            .compare_exchange(until, previous, Relaxed, Relaxed)
+                            .ok();
+                        word = current;
+                        continue;
+                    }
+                }
             }
-            match this.cas(word, half_open) {
+            match this.cas(word, word.next(HALF_OPEN)) {
                 Ok(()) => {
                     // Half-open from the moment the open period ended, however late the timer.
-                    let ended = this.epoch.instant_at(this.open_until.load(Relaxed));
+                    let ended = match word.code() {
+                        OPEN => this.epoch.instant_at(this.open_until.load(Relaxed)),
+                        _ => Instant::now(),
+                    };
                     this.transitioned(
                         CircuitState::Open,
                         CircuitState::HalfOpen,
@@ -630,7 +677,7 @@ impl Shared {
         };
         let mut word = this.load();
         loop {
-            if word.code() != OPEN || word.generation() != generation {
+            if !word.is_open() || word.generation() != generation {
                 return;
             }
             match this.cas(word, Word(word.0 | TIMER)) {
@@ -654,25 +701,59 @@ impl Shared {
         });
     }
 
-    pub(crate) fn set_probe_gate(&self, on: bool) {
-        self.probe_gate.store(on, Relaxed);
+    /// With the gate on, an open period ends in [`AWAITING_PROBE`] until the store answers.
+    /// Turned off (the store is gone), a breaker waiting for an answer probes on its own.
+    pub(crate) fn set_probe_gate(this: &Handle, on: bool) {
+        this.probe_gate.store(on, Relaxed);
+        if !on {
+            Shared::grant_probes(this);
+        }
     }
 
-    /// Opens the probe slots of a gated half-open period; `false` if there is none to open.
-    pub(crate) fn grant_probes(&self) -> bool {
-        let mut word = self.load();
-        loop {
-            let gated = word.code() == HALF_OPEN
-                && word.in_flight() == self.config.half_open_probes
-                && word.successes() == 0;
-            if !gated {
-                return false;
-            }
-            match self.cas(word, word.with_probes(0, 0)) {
-                Ok(()) => return true,
+    /// This instance probes: a breaker waiting for the store's answer goes half-open. `false`
+    /// if it was not waiting (it closed or reopened meanwhile).
+    pub(crate) fn grant_probes(this: &Handle) -> bool {
+        let mut word = this.load();
+        while word.code() == AWAITING_PROBE {
+            match this.cas(word, word.next(HALF_OPEN)) {
+                Ok(()) => {
+                    this.transitioned(
+                        CircuitState::Open,
+                        CircuitState::HalfOpen,
+                        TransitionReason::OpenPeriodElapsed,
+                        Instant::now(),
+                    );
+                    return true;
+                }
                 Err(current) => word = current,
             }
         }
+        false
+    }
+
+    /// Another instance probes: a breaker waiting for the store's answer stays open for
+    /// `wait` more, with no transition, and asks again then (unless the prober's result came
+    /// first). `false` if it was not waiting.
+    pub(crate) fn defer_probe(this: &Handle, wait: Duration) -> bool {
+        let until = this.epoch.now_nanos().saturating_add(nanos(wait));
+        let mut word = this.load();
+        while word.code() == AWAITING_PROBE {
+            let open = word.next(OPEN);
+            let previous = this.open_until.swap(until, Relaxed);
+            match this.cas(word, open) {
+                Ok(()) => {
+                    Shared::arm_timer(this, open.generation());
+                    return true;
+                }
+                Err(current) => {
+                    this.open_until
+                        .compare_exchange(until, previous, Relaxed, Relaxed)
+                        .ok();
+                    word = current;
+                }
+            }
+        }
+        false
     }
 
     /// Moves to `target` from whatever state, as an operator or a shared store asks.
@@ -689,11 +770,12 @@ impl Shared {
         let until = this.epoch.now_nanos().saturating_add(nanos(open_for));
         let mut word = this.load();
         loop {
-            if word.code() != OPEN {
+            if !word.is_open() {
                 return false;
             }
             let previous = this.open_until.load(Relaxed);
-            if previous >= until {
+            // While awaiting the store's word, `open_until` is only how long to wait for it.
+            if word.code() == OPEN && previous >= until {
                 return true;
             }
             // A new generation (still open), so the timer armed for the old deadline cannot
@@ -813,7 +895,9 @@ impl Shared {
 
     /// When the current open period ends, if the breaker is open.
     pub(crate) fn open_until(&self) -> Option<Instant> {
-        (self.load().code() == OPEN).then(|| self.epoch.instant_at(self.open_until.load(Relaxed)))
+        self.load()
+            .is_open()
+            .then(|| self.epoch.instant_at(self.open_until.load(Relaxed)))
     }
 }
 
@@ -836,8 +920,7 @@ impl Drop for TimerGuard {
         }
         if let Some(shared) = self.shared.upgrade() {
             let mut word = shared.load();
-            while word.code() == OPEN && word.generation() == self.generation && word.timer_armed()
-            {
+            while word.is_open() && word.generation() == self.generation && word.timer_armed() {
                 match shared.cas(word, Word(word.0 & !TIMER)) {
                     Ok(()) => return,
                     Err(current) => word = current,

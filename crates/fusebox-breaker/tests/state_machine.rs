@@ -2,6 +2,7 @@
 
 use fusebox_breaker::{Breaker, CircuitState, Permit, TransitionReason};
 use fusebox_core::{Event, EventKind, Outcome};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::advance;
@@ -557,7 +558,7 @@ async fn transition_listeners_hear_transitions_and_nothing_else() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_gated_half_open_period_admits_probes_only_once_granted() {
+async fn a_gated_open_period_ends_in_half_open_only_once_granted() {
     let b = Breaker::builder("t")
         .consecutive_failures(1)
         .open_duration(Duration::from_secs(1))
@@ -566,24 +567,53 @@ async fn a_gated_half_open_period_admits_probes_only_once_granted() {
         .build()
         .unwrap();
     b.gate_probes(true);
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counted = requests.clone();
+    let _listening = b.on_transition(move |e: &Event<'_>| {
+        if matches!(e.kind, EventKind::ProbeRequested) {
+            counted.fetch_add(1, Ordering::SeqCst);
+        }
+    });
     assert!(!b.grant_probes(), "nothing to grant while closed");
     call(&b, F);
     wait(Duration::from_secs(1)).await;
-    assert_eq!(b.state(), CircuitState::HalfOpen);
-    assert_eq!(b.try_acquire().unwrap_err().state(), CircuitState::HalfOpen);
+    // The period is over, but the breaker stays open until its store answers.
+    assert_eq!(b.state(), CircuitState::Open);
+    assert_eq!(requests.load(Ordering::SeqCst), 1);
+    let waiting = b.try_acquire().unwrap_err();
+    assert_eq!(waiting.state(), CircuitState::Open);
+    assert!(waiting.awaits_probe(), "an answer may come any moment");
     assert!(b.grant_probes());
+    assert_eq!(b.state(), CircuitState::HalfOpen);
     assert!(!b.grant_probes(), "granted once per period");
     let p1 = b.try_acquire().unwrap();
     let _p2 = b.try_acquire().unwrap();
     assert!(b.try_acquire().is_err());
     drop(p1);
-    // A grant that never comes: the maximum wait reopens the breaker.
+
+    // Another instance probes: stay open, with no transition, for the time given.
     b.reset();
     call(&b, F);
     wait(Duration::from_secs(1)).await;
+    let transitions = b.metrics().last_transition.unwrap().at;
+    assert!(b.defer_probe(Duration::from_secs(2)));
+    assert!(
+        !b.defer_probe(Duration::from_secs(2)),
+        "not waiting any more"
+    );
+    assert!(!b.try_acquire().unwrap_err().awaits_probe());
+    assert_eq!(b.metrics().last_transition.unwrap().at, transitions);
+    wait(Duration::from_secs(2)).await;
+    assert_eq!(
+        requests.load(Ordering::SeqCst),
+        3,
+        "asked again once the wait is over"
+    );
+
+    // An answer that never comes is asked for again after the half-open maximum wait.
     wait(Duration::from_secs(5)).await;
-    assert_eq!(b.try_acquire().unwrap_err().state(), CircuitState::Open);
-    assert_eq!(last_reason(&b), TransitionReason::ProbeTimedOut);
+    assert_eq!(requests.load(Ordering::SeqCst), 4);
+    assert_eq!(b.state(), CircuitState::Open);
 }
 
 #[tokio::test(start_paused = true)]

@@ -120,6 +120,10 @@ pub enum EventKind {
         /// Attempts sent, including the successful one.
         attempts: u32,
     },
+    /// The open period ended on a breaker whose probes a shared-state store decides: it stays
+    /// open, rejecting calls, while the store asks which instance of the cluster probes. Only
+    /// the instance that wins goes half-open; the others make the transition the cluster makes.
+    ProbeRequested,
     /// A shared-state store could not reach its backend; breakers keep deciding locally.
     StoreDegraded,
     /// A shared-state store reached its backend again and resumed sharing.

@@ -17,16 +17,32 @@ const PROBE: &str = include_str!("probe.lua");
 
 static INSTANCES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
-/// Builds a [`RedisStore`].
+const MINUTE: Duration = Duration::from_secs(60);
+const HOUR: Duration = Duration::from_secs(3_600);
+const DAY: Duration = Duration::from_secs(86_400);
+const MAX_KEY_TTL: Duration = Duration::from_secs(366 * 86_400);
+/// Longest time sent to Redis in a script, in milliseconds: Lua numbers are doubles, exact up
+/// to 2^53, and Redis adds TTLs to its clock. About 285,000 years, past any breaker duration.
+const MAX_SCRIPT_MS: u64 = 1 << 53;
+
+/// `d` in whole milliseconds for a script, at least `floor` and at most [`MAX_SCRIPT_MS`]:
+/// never a truncated `u128`.
+fn script_ms(d: Duration, floor: u64) -> u64 {
+    u64::try_from(d.as_millis())
+        .unwrap_or(u64::MAX)
+        .clamp(floor, MAX_SCRIPT_MS)
+}
+
+/// Builds a [`RedisStore`]; [`build`](Self::build) checks every setting.
 ///
-/// | setting | default |
-/// |---|---|
-/// | `flush_interval` | 100 ms |
-/// | `poll_interval` | 1 s |
-/// | `command_timeout` | 250 ms |
-/// | `window` | 10 s, in 10 buckets |
-/// | `key_ttl` | 1 hour |
-/// | `quorum` | 1 instance |
+/// | setting | default | range |
+/// |---|---|---|
+/// | `flush_interval` | 100 ms | up to 1 hour |
+/// | `poll_interval` | 1 s | up to 1 day |
+/// | `command_timeout` | 250 ms | up to 1 minute |
+/// | `window` | 10 s, in 10 buckets | 10 ms to 1 day |
+/// | `key_ttl` | 1 hour | the window (and 1 s) to 366 days |
+/// | `quorum` | 1 instance | at least 1 |
 #[derive(Clone)]
 pub struct RedisStoreBuilder {
     url: String,
@@ -245,21 +261,34 @@ impl RedisStoreBuilder {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
             ConfigError::new("runtime", "a Tokio runtime (call build inside one)", "none")
         })?;
-        for (field, d) in [
-            ("flush_interval", self.flush_interval),
-            ("poll_interval", self.poll_interval),
-            ("command_timeout", self.command_timeout),
-            ("key_ttl", self.key_ttl),
+        for (field, d, expected, max) in [
+            ("flush_interval", self.flush_interval, "in (0, 1h]", HOUR),
+            ("poll_interval", self.poll_interval, "in (0, 1d]", DAY),
+            (
+                "command_timeout",
+                self.command_timeout,
+                "in (0, 1min]",
+                MINUTE,
+            ),
         ] {
-            if d.is_zero() {
-                return Err(ConfigError::new(field, "greater than zero", d));
+            if d.is_zero() || d > max {
+                return Err(ConfigError::new(field, expected, d));
             }
+        }
+        if self.window < Duration::from_millis(10) || self.window > DAY {
+            return Err(ConfigError::new("window", "in [10ms, 1d]", self.window));
+        }
+        // Keys that expire sooner than the window forget its counts; and Redis takes TTLs in
+        // whole milliseconds.
+        if self.key_ttl < self.window.max(Duration::from_secs(1)) || self.key_ttl > MAX_KEY_TTL {
+            return Err(ConfigError::new(
+                "key_ttl",
+                "at least the window (and 1s), at most 366 days",
+                self.key_ttl,
+            ));
         }
         if self.quorum == 0 {
             return Err(ConfigError::new("quorum", "at least 1", self.quorum));
-        }
-        if self.window < Duration::from_millis(10) {
-            return Err(ConfigError::new("window", "at least 10ms", self.window));
         }
         if self.namespace.is_empty() || self.namespace.contains(['{', '}']) {
             return Err(ConfigError::new(
@@ -284,6 +313,8 @@ impl RedisStoreBuilder {
         // Unbounded, yet never longer than the number of attached breakers: a breaker is queued
         // only when its pending actions go from none to some (see `Pending`).
         let (transitions, receiver) = mpsc::unbounded_channel();
+        // Dropped with the store: ends the subscription even on a channel nobody publishes to.
+        let (stop, stopped) = tokio::sync::watch::channel(());
         let inner = Arc::new(Inner {
             backend,
             subscribers,
@@ -291,7 +322,9 @@ impl RedisStoreBuilder {
             instance: format!(
                 "{}-{:016x}",
                 std::process::id(),
-                INSTANCES.fetch_add(1, std::sync::atomic::Ordering::Relaxed) as u64
+                u64::try_from(INSTANCES.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                    .unwrap_or(u64::MAX)
+                    // The low 64 bits of the clock: only for telling instances apart.
                     ^ std::time::SystemTime::now()
                         .duration_since(std::time::UNIX_EPOCH)
                         .map_or(0, |d| d.as_nanos() as u64)
@@ -302,9 +335,10 @@ impl RedisStoreBuilder {
             events: EventBus::new(),
             health: Mutex::new(Health::default()),
             connection: tokio::sync::Mutex::new(None),
+            _stop: stop,
         });
         runtime.spawn(drive(Arc::downgrade(&inner), receiver));
-        runtime.spawn(listen(Arc::downgrade(&inner)));
+        runtime.spawn(listen(Arc::downgrade(&inner), stopped));
         Ok(RedisStore { inner })
     }
 }
@@ -399,6 +433,20 @@ struct Inner {
     events: EventBus,
     health: Mutex<Health>,
     connection: tokio::sync::Mutex<Option<Connection>>,
+    /// Its receiver, in the subscription task, learns that the store is gone.
+    _stop: tokio::sync::watch::Sender<()>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The breakers outlive their store: from now on they decide alone, and one that waits
+        // for the store's answer to "who probes?" probes on its own.
+        for attached in lock(&self.attached).values().flatten() {
+            if let Some(breaker) = attached.breaker.upgrade() {
+                breaker.gate_probes(false);
+            }
+        }
+    }
 }
 
 #[derive(Default)]
@@ -527,12 +575,20 @@ impl RedisStore {
         let me = Arc::downgrade(&attached);
         breaker
             .on_transition(move |e: &Event<'_>| {
-                let EventKind::StateTransition { to, reason, .. } = e.kind else {
-                    return;
+                let (to, reason) = match e.kind {
+                    EventKind::StateTransition { to, reason, .. } => (to, reason),
+                    // The open period ended: ask the cluster who probes.
+                    EventKind::ProbeRequested => {
+                        (CircuitState::HalfOpen, TransitionReason::OpenPeriodElapsed)
+                    }
+                    _ => return,
                 };
+                let probe_requested = matches!(e.kind, EventKind::ProbeRequested);
                 let action = match (to, reason) {
                     (_, TransitionReason::Remote) => return,
-                    (CircuitState::HalfOpen, TransitionReason::OpenPeriodElapsed) => "probe",
+                    (CircuitState::HalfOpen, _) if probe_requested => "probe",
+                    // Half-open because this instance won the lease: nothing to share.
+                    (CircuitState::HalfOpen, _) => return,
                     (CircuitState::Open, _) => "open",
                     (CircuitState::Closed, TransitionReason::Reset) => "reset",
                     (CircuitState::Closed, _) => "close",
@@ -769,7 +825,7 @@ impl Inner {
         let [state_key, window_key, _, reporters_key] =
             keys(&self.settings.namespace, &attached.id);
         let buckets = 10u64;
-        let bucket_ms = (self.settings.window.as_millis() as u64 / buckets).max(1);
+        let bucket_ms = (script_ms(self.settings.window, 1) / buckets).max(1);
         let open_ms = open_ms(b.open_duration());
         let mut invocation = flush.key(&state_key);
         invocation
@@ -782,7 +838,7 @@ impl Inner {
             .arg(b.failure_rate_threshold().unwrap_or(0.0))
             .arg(b.min_calls())
             .arg(open_ms)
-            .arg(self.settings.key_ttl.as_millis() as u64)
+            .arg(script_ms(self.settings.key_ttl, 1))
             .arg(&self.channel)
             .arg(&attached.id)
             .arg(&self.instance)
@@ -830,7 +886,7 @@ impl Inner {
         open_for: Duration,
     ) -> bool {
         let [state_key, window_key, probe_key, _] = keys(&self.settings.namespace, &attached.id);
-        let open_ms = (open_for.as_millis() as u64).max(1);
+        let open_ms = script_ms(open_for, 1);
         let lease = std::mem::take(&mut *lock(&attached.lease));
         let mut invocation = script.key(&state_key);
         invocation
@@ -838,7 +894,7 @@ impl Inner {
             .key(&probe_key)
             .arg(action)
             .arg(open_ms)
-            .arg(self.settings.key_ttl.as_millis() as u64)
+            .arg(script_ms(self.settings.key_ttl, 1))
             .arg(&self.channel)
             .arg(&attached.id)
             .arg(&lease);
@@ -888,31 +944,21 @@ impl Inner {
         };
         let b = &breaker;
         let [state_key, window_key, probe_key, _] = keys(&self.settings.namespace, &attached.id);
-        let lease_ms = (b.half_open_max_wait().as_millis() as u64).max(1);
+        let lease_ms = script_ms(b.half_open_max_wait(), 1);
         let mut invocation = script.key(&state_key);
         invocation
             .key(&window_key)
             .key(&probe_key)
             .arg(&self.instance)
             .arg(lease_ms);
-        match self.run::<(String, u64, String)>(&mut invocation).await {
-            Some((decision, wait_ms, lease)) => match decision.as_str() {
-                "granted" => {
-                    *lock(&attached.lease) = lease;
-                    b.grant_probes();
-                }
-                "wait" => {
-                    // Look again after an open period at most, whatever the lease says.
-                    let wait =
-                        Duration::from_millis(wait_ms.max(1)).min(b.open_duration().initial());
-                    b.apply_remote_open(wait)
-                }
-                "closed" => b.apply_remote_state(CircuitState::Closed),
-                "forced_open" => b.apply_remote_state(CircuitState::ForcedOpen),
-                _ => {
-                    b.grant_probes();
-                }
-            },
+        let asked = *lock(&attached.generation);
+        match self
+            .run::<(String, u64, String, i64)>(&mut invocation)
+            .await
+        {
+            Some((decision, wait_ms, lease, generation)) => {
+                on_probe_reply(attached, b, asked, &decision, wait_ms, lease, generation);
+            }
             None => {
                 b.grant_probes();
             }
@@ -920,8 +966,43 @@ impl Inner {
     }
 }
 
+/// Applies the cluster's answer to a request to probe, asked when the breaker had seen shared
+/// generation `asked`. The answer can arrive after newer news (the prober's close, by pub/sub):
+/// an answer made in an older generation than the breaker has seen since, or one for a
+/// breaker that no longer waits for it, changes nothing.
+fn on_probe_reply(
+    attached: &Attached,
+    b: &Breaker,
+    asked: i64,
+    decision: &str,
+    wait_ms: u64,
+    lease: String,
+    generation: i64,
+) {
+    let stale = generation < (*lock(&attached.generation)).max(asked);
+    match decision {
+        "granted" => {
+            if b.grant_probes() {
+                *lock(&attached.lease) = lease;
+            }
+            // Otherwise the breaker moved on; the unused lease expires on its own.
+        }
+        "wait" if !stale => {
+            // Look again after an open period at most, whatever the lease says.
+            let wait = Duration::from_millis(wait_ms.max(1)).min(b.open_duration().initial());
+            b.defer_probe(wait);
+        }
+        "closed" if !stale => b.apply_remote_state(CircuitState::Closed),
+        "forced_open" if !stale => b.apply_remote_state(CircuitState::ForcedOpen),
+        "wait" | "closed" | "forced_open" => {}
+        _ => {
+            b.grant_probes();
+        }
+    }
+}
+
 fn open_ms(open: OpenDuration) -> u64 {
-    (open.initial().as_millis() as u64).max(1)
+    script_ms(open.initial(), 1)
 }
 
 /// Applies shared state `generation` to a local breaker, once.
@@ -1024,8 +1105,8 @@ async fn drive(
 }
 
 /// Applies transitions published by any instance; reconnects with backoff when the
-/// subscription drops.
-async fn listen(inner: std::sync::Weak<Inner>) {
+/// subscription drops. Ends, closing its connection, as soon as the store is dropped.
+async fn listen(inner: std::sync::Weak<Inner>, mut stopped: tokio::sync::watch::Receiver<()>) {
     let mut backoff = Duration::from_millis(50);
     let mut attempt = 0usize;
     loop {
@@ -1040,46 +1121,67 @@ async fn listen(inner: std::sync::Weak<Inner>) {
             None => return,
         };
         attempt = attempt.wrapping_add(1);
-        if let Ok(Ok(mut pubsub)) =
-            tokio::time::timeout(Duration::from_secs(1), client.get_async_pubsub()).await
-        {
-            if pubsub.subscribe(&channel).await.is_ok() {
-                backoff = Duration::from_millis(50);
-                let mut messages = pubsub.on_message();
-                while let Some(message) = messages.next().await {
-                    let Some(inner) = inner.upgrade() else { return };
-                    let Ok(payload) = message.get_payload::<String>() else {
-                        continue;
-                    };
-                    // The id may hold anything; the last three fields are numbers and a word.
-                    let mut parts = payload.rsplitn(4, '\t');
-                    let (Some(remaining), Some(generation), Some(state), Some(id)) =
-                        (parts.next(), parts.next(), parts.next(), parts.next())
-                    else {
-                        continue;
-                    };
-                    let (Ok(generation), Ok(remaining)) =
-                        (generation.parse::<i64>(), remaining.parse::<u64>())
-                    else {
-                        continue;
-                    };
-                    let targets = lock(&inner.attached).get(id).cloned().unwrap_or_default();
-                    for attached in targets {
-                        if let Some(b) = attached.breaker.upgrade() {
-                            apply(&attached, &b, state, generation, remaining);
-                        }
-                    }
+        let subscribed = async {
+            let mut pubsub =
+                tokio::time::timeout(Duration::from_secs(1), client.get_async_pubsub())
+                    .await
+                    .ok()?
+                    .ok()?;
+            pubsub.subscribe(&channel).await.ok()?;
+            Some(pubsub)
+        };
+        let pubsub = tokio::select! {
+            pubsub = subscribed => pubsub,
+            _ = stopped.changed() => return,
+        };
+        if let Some(mut pubsub) = pubsub {
+            backoff = Duration::from_millis(50);
+            let mut messages = pubsub.on_message();
+            loop {
+                let message = tokio::select! {
+                    message = messages.next() => message,
+                    _ = stopped.changed() => return,
+                };
+                let Some(message) = message else { break };
+                let Some(inner) = inner.upgrade() else { return };
+                if let Ok(payload) = message.get_payload::<String>() {
+                    on_message(&inner, &payload);
                 }
             }
         }
-        tokio::time::sleep(backoff).await;
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = stopped.changed() => return,
+        }
         backoff = (backoff * 2).min(Duration::from_secs(2));
+    }
+}
+
+/// Applies one published transition, `id\tstate\tgeneration\tremaining_ms`, to the breakers
+/// attached under `id`; a malformed message is ignored.
+fn on_message(inner: &Inner, payload: &str) {
+    // The id may hold anything; the last three fields are numbers and a word.
+    let mut parts = payload.rsplitn(4, '\t');
+    let (Some(remaining), Some(generation), Some(state), Some(id)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return;
+    };
+    let (Ok(generation), Ok(remaining)) = (generation.parse::<i64>(), remaining.parse::<u64>())
+    else {
+        return;
+    };
+    let targets = lock(&inner.attached).get(id).cloned().unwrap_or_default();
+    for attached in targets {
+        if let Some(b) = attached.breaker.upgrade() {
+            apply(&attached, &b, state, generation, remaining);
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{apply, redacted, Attached, Pending};
+    use super::{apply, on_probe_reply, redacted, Attached, Pending};
     use fusebox_breaker::{Breaker, CircuitState};
     use std::sync::Mutex;
     use std::time::Duration;
@@ -1126,6 +1228,107 @@ mod tests {
                 }
             }
         }
+    }
+
+    fn attached_to(b: &Breaker, generation: i64) -> Attached {
+        Attached {
+            breaker: b.downgrade(),
+            id: "x".to_owned(),
+            generation: Mutex::new(generation),
+            flushed: Mutex::new((0, 0)),
+            lease: Mutex::new(String::new()),
+            pending: Mutex::new(Pending::default()),
+            read: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// A gated breaker whose open period has just ended: it waits for the store's answer.
+    async fn awaiting_probe() -> (Breaker, std::sync::Arc<Mutex<Vec<String>>>) {
+        let b = Breaker::builder("x")
+            .consecutive_failures(1)
+            .open_duration(Duration::from_secs(1))
+            .build()
+            .unwrap();
+        b.gate_probes(true);
+        let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        b.on_transition(move |e: &fusebox_core::Event<'_>| {
+            log.lock().unwrap().push(match e.kind {
+                fusebox_core::EventKind::StateTransition { from, to, .. } => {
+                    format!("{from}->{to}")
+                }
+                other => format!("{other:?}"),
+            });
+        })
+        .detach();
+        b.try_acquire().unwrap().failure();
+        tokio::time::sleep(Duration::from_millis(1_001)).await;
+        assert_eq!(
+            b.state(),
+            CircuitState::Open,
+            "still open, asking who probes"
+        );
+        assert_eq!(*seen.lock().unwrap(), ["closed->open", "ProbeRequested"]);
+        (b, seen)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_late_wait_reply_does_not_reopen_a_closed_breaker() {
+        let (b, seen) = awaiting_probe().await;
+        // The lease request was asked in shared generation 5. Before its reply arrives, the
+        // prober's close (generation 6) comes by pub/sub...
+        let attached = attached_to(&b, 5);
+        apply(&attached, &b, "closed", 6, 0);
+        assert_eq!(b.state(), CircuitState::Closed);
+        // ...then the reply: "wait, another instance holds the lease", made in generation 5.
+        on_probe_reply(&attached, &b, 5, "wait", 2_000, String::new(), 5);
+        assert_eq!(
+            b.state(),
+            CircuitState::Closed,
+            "the stale reply changed nothing"
+        );
+        assert!(b.try_acquire().is_ok());
+        // A late "closed" reply to a closed breaker is no transition either.
+        on_probe_reply(&attached, &b, 5, "closed", 0, String::new(), 6);
+        apply(&attached, &b, "closed", 7, 0);
+        assert_eq!(
+            *seen.lock().unwrap(),
+            ["closed->open", "ProbeRequested", "open->closed"]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_instance_without_the_lease_stays_open_with_no_transition() {
+        let (b, seen) = awaiting_probe().await;
+        let attached = attached_to(&b, 5);
+        on_probe_reply(&attached, &b, 5, "wait", 300, String::new(), 5);
+        assert_eq!(b.state(), CircuitState::Open);
+        let open = b.try_acquire().unwrap_err();
+        assert!(open.retry_after().unwrap() <= Duration::from_millis(300));
+        // The prober's success arrives: the one transition the cluster made.
+        apply(&attached, &b, "closed", 6, 0);
+        assert_eq!(
+            *seen.lock().unwrap(),
+            ["closed->open", "ProbeRequested", "open->closed"]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_instance_that_wins_the_lease_goes_half_open() {
+        let (b, seen) = awaiting_probe().await;
+        let attached = attached_to(&b, 5);
+        on_probe_reply(&attached, &b, 5, "granted", 0, "me:9".to_owned(), 5);
+        assert_eq!(b.state(), CircuitState::HalfOpen);
+        assert_eq!(*attached.lease.lock().unwrap(), "me:9");
+        assert!(b.try_acquire().unwrap().is_probe());
+        assert_eq!(seen.lock().unwrap().last().unwrap(), "open->half_open");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_breaker_whose_store_is_gone_probes_on_its_own() {
+        let (b, _) = awaiting_probe().await;
+        b.gate_probes(false);
+        assert_eq!(b.state(), CircuitState::HalfOpen);
     }
 
     #[test]

@@ -157,3 +157,98 @@ async fn after_a_failed_probe_every_instance_waits_out_the_new_open_period() {
     let (next, _) = first_probes(&instances, "no instance probed again").await;
     assert_eq!(next.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_instance_makes_only_the_transitions_the_cluster_makes() {
+    const ROUNDS: usize = 4;
+    let redis = RedisServer::start();
+    let instances: Vec<(RedisStore, Breaker)> = (0..3)
+        .map(|_| instance(&redis.url(), Duration::from_secs(5)))
+        .collect();
+    type Log = std::sync::Arc<std::sync::Mutex<Vec<(CircuitState, CircuitState)>>>;
+    let logs: Vec<Log> = instances.iter().map(|_| Log::default()).collect();
+    let _subscriptions: Vec<_> = instances
+        .iter()
+        .zip(&logs)
+        .map(|((_, b), log)| {
+            let log = log.clone();
+            b.on_transition(move |e: &fusebox_core::Event<'_>| {
+                if let fusebox_core::EventKind::StateTransition { from, to, .. } = e.kind {
+                    log.lock().unwrap().push((from, to));
+                }
+            })
+        })
+        .collect();
+    let mut probes_by = [0usize; 3];
+    for round in 0..ROUNDS {
+        instances[round % 3].1.try_acquire().unwrap().failure();
+        eventually("open everywhere", Duration::from_secs(3), || {
+            instances
+                .iter()
+                .all(|(_, b)| b.state() == CircuitState::Open)
+        })
+        .await;
+        // Every instance tries calls until the cluster's one probe has closed it everywhere.
+        let started = Instant::now();
+        while !instances
+            .iter()
+            .all(|(_, b)| b.state() == CircuitState::Closed)
+        {
+            assert!(started.elapsed() < Duration::from_secs(5), "round {round}");
+            for (i, (_, b)) in instances.iter().enumerate() {
+                if let Ok(permit) = b.try_acquire() {
+                    if permit.is_probe() {
+                        probes_by[i] += 1;
+                    }
+                    permit.success();
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    assert_eq!(
+        probes_by.iter().sum::<usize>(),
+        ROUNDS,
+        "one probe per round"
+    );
+    use CircuitState::{Closed, HalfOpen, Open};
+    for (i, log) in logs.iter().enumerate() {
+        let log = log.lock().unwrap();
+        let count = |t: (CircuitState, CircuitState)| log.iter().filter(|x| **x == t).count();
+        assert_eq!(count((Closed, Open)), ROUNDS, "instance {i}: {log:?}");
+        assert_eq!(
+            count((Open, HalfOpen)),
+            probes_by[i],
+            "instance {i}: {log:?}"
+        );
+        assert_eq!(
+            count((HalfOpen, Closed)),
+            probes_by[i],
+            "instance {i}: {log:?}"
+        );
+        assert_eq!(
+            count((Open, Closed)),
+            ROUNDS - probes_by[i],
+            "instance {i}: {log:?}"
+        );
+        assert_eq!(
+            log.len(),
+            2 * ROUNDS + probes_by[i],
+            "instance {i}: no other transition (no half-open and back): {log:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_longest_half_open_wait_still_lets_one_instance_probe() {
+    let redis = RedisServer::start();
+    let instances = tripped_cluster(&redis.url(), fusebox_breaker::MAX_DURATION).await;
+    let (probes, _) = first_probes(&instances, "no instance probed").await;
+    assert_eq!(probes.len(), 1, "the lease is valid: one prober");
+    for (_, store) in instances
+        .iter()
+        .filter_map(|(s, b)| s.as_ref().map(|s| (b, s)))
+    {
+        assert!(!store.is_degraded());
+    }
+}

@@ -662,6 +662,74 @@ fn invalid_settings_are_named() {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "flush_interval must be greater than zero, got 0ns"
+        "flush_interval must be in (0, 1h], got 0ns"
     );
+    let build = |b: fusebox_redis::RedisStoreBuilder| b.build().unwrap_err().to_string();
+    let store = || RedisStore::builder("redis://127.0.0.1:1/", "x");
+    for (builder, message) in [
+        (
+            store().key_ttl(Duration::from_millis(1)),
+            "key_ttl must be at least the window (and 1s), at most 366 days, got 1ms",
+        ),
+        (
+            store().key_ttl(Duration::from_secs(5)),
+            "key_ttl must be at least the window (and 1s), at most 366 days, got 5s",
+        ),
+        (
+            store().key_ttl(Duration::MAX),
+            "key_ttl must be at least the window (and 1s), at most 366 days, got 18446744073709551615.999999999s",
+        ),
+        (
+            store().window(Duration::MAX),
+            "window must be in [10ms, 1d], got 18446744073709551615.999999999s",
+        ),
+        (
+            store().poll_interval(Duration::MAX),
+            "poll_interval must be in (0, 1d], got 18446744073709551615.999999999s",
+        ),
+        (
+            store().command_timeout(Duration::from_secs(61)),
+            "command_timeout must be in (0, 1min], got 61s",
+        ),
+        (store().quorum(0), "quorum must be at least 1, got 0"),
+    ] {
+        assert_eq!(build(builder), message);
+    }
+}
+
+/// Subscribers of the namespace's transition channel, as Redis counts them.
+async fn subscribers(redis: &RedisServer, namespace: &str) -> u64 {
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut con = client.get_multiplexed_async_connection().await.unwrap();
+    let (_, count): (String, u64) = redis::cmd("PUBSUB")
+        .arg("NUMSUB")
+        .arg(format!("fusebox:{namespace}:transitions"))
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    count
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_store_closes_its_subscription_on_a_quiet_channel() {
+    let redis = RedisServer::start();
+    let store = RedisStore::builder(redis.url(), "quiet").build().unwrap();
+    let started = std::time::Instant::now();
+    while subscribers(&redis, "quiet").await != 1 {
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "never subscribed"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    drop(store);
+    // Nothing is ever published on the channel: only the store's going can end the task.
+    let started = std::time::Instant::now();
+    while subscribers(&redis, "quiet").await != 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "the subscription outlived its store"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }

@@ -298,8 +298,8 @@ impl Progress {
         let (delay, server_hint, late_reason) = match circuit_rejection(error) {
             // Forced open: only an operator ends it, so there is nothing to wait for.
             Some(Rejection { wait: None, .. }) => return Next::GiveUp(GiveUpReason::CircuitOpen),
-            // Every probe slot taken: the probes usually finish long before the breaker's
-            // half-open limit, so look again after this retry's own backoff.
+            // Probes under way (every slot taken, or another instance probing): they usually
+            // finish long before the breaker's limit, so look again after this retry's backoff.
             Some(Rejection {
                 wait: Some(wait),
                 probes_busy: true,
@@ -372,7 +372,7 @@ type Circuit = std::convert::Infallible;
 struct Rejection {
     /// Time until a call may be admitted; `None` when only an operator can end it.
     wait: Option<Duration>,
-    /// Half-open with every probe slot taken: admission may come at any moment before `wait`.
+    /// Probes under way: admission may come at any moment before `wait`.
     probes_busy: bool,
     /// The breaker whose open period to end once `wait` has passed.
     circuit: Option<Circuit>,
@@ -385,7 +385,7 @@ fn circuit_rejection(error: Option<&BoxError>) -> Option<Rejection> {
     let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error?.as_ref());
     while let Some(e) = next {
         if let Some(open) = e.downcast_ref::<fusebox_breaker::CircuitOpen>() {
-            let probes_busy = open.state() == fusebox_core::CircuitState::HalfOpen;
+            let probes_busy = open.awaits_probe();
             return Some(Rejection {
                 wait: open.retry_after(),
                 probes_busy,
