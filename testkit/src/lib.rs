@@ -68,18 +68,25 @@ fn cli() -> String {
     std::env::var("FUSEBOX_REDIS_CLI").unwrap_or_else(|_| "redis-cli".to_owned())
 }
 
-/// The server's major version, from `--version` (`v=7.0.15`).
+/// The version `binary --version` reports (`7.0.15` from `Redis server v=7.0.15 …`).
+fn binary_version(binary: &str) -> Option<String> {
+    let out = Command::new(binary).arg("--version").output().ok()?;
+    let out = String::from_utf8_lossy(&out.stdout).into_owned();
+    let version = out.split("v=").nth(1)?.split_whitespace().next()?;
+    Some(version.to_owned())
+}
+
+/// The server's major version, from `--version`.
 fn major_version(binary: &str) -> u32 {
-    let out = Command::new(binary)
-        .arg("--version")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default();
-    out.split("v=")
-        .nth(1)
-        .and_then(|v| v.split('.').next())
-        .and_then(|v| v.parse().ok())
+    binary_version(binary)
+        .and_then(|v| v.split('.').next().and_then(|major| major.parse().ok()))
         .unwrap_or(0)
+}
+
+/// The version of the server binary [`RedisServer::start`] runs, as its `--version` reports it.
+pub fn server_version() -> Result<String, String> {
+    let binary = binary()?;
+    binary_version(&binary).ok_or_else(|| format!("{binary} --version reports no version"))
 }
 
 impl RedisServer {

@@ -1,4 +1,5 @@
 use tower::ServiceBuilder;
+#[cfg(any(feature = "breaker", feature = "retry"))]
 use tower_layer::Stack;
 
 mod sealed {
