@@ -110,4 +110,4 @@ pub use registry::{
     BreakerPattern, BreakerRegistry, BreakerStatus, HealthStatus, RegistrySnapshot, RegistrySummary,
 };
 pub use service::{CircuitBreaker, PickBreaker};
-pub use settings::{parse_duration, BreakerSettings, EnvSettings, RegistrySettings};
+pub use settings::{env_name, parse_duration, BreakerSettings, EnvSettings, RegistrySettings};

@@ -218,6 +218,15 @@ impl BreakerRegistry {
             return Ok(b);
         }
         let built = (self.inner.factory)(name).build()?;
+        if built.name() != name {
+            // Listed under one name and reporting another in errors, events and Redis would
+            // mislead whoever operates it.
+            return Err(ConfigError::new(
+                "factory",
+                "a builder for the name it is given",
+                format!("{} for {name}", built.name()),
+            ));
+        }
         Ok(self.insert(name, built))
     }
 
@@ -226,11 +235,32 @@ impl BreakerRegistry {
         self.breakers().get(name).cloned()
     }
 
-    /// Adds a ready-made breaker under its name; if one is already registered under that name,
-    /// that one is kept and returned.
-    pub fn register(&self, breaker: Breaker) -> Breaker {
+    /// Adds a ready-made breaker under its name. Registering the same breaker again returns
+    /// it; another breaker under a name already taken is an error (its settings would be lost
+    /// silently otherwise), naming the name.
+    ///
+    /// ```
+    /// use fusebox_breaker::{Breaker, BreakerRegistry};
+    ///
+    /// let registry = BreakerRegistry::new(|name| Breaker::builder(name));
+    /// let calendar = registry.register(Breaker::builder("calendar").build()?)?;
+    /// assert!(registry.register(calendar.clone()).is_ok(), "the same breaker again");
+    /// let other = Breaker::builder("calendar").consecutive_failures(1).build()?;
+    /// assert_eq!(registry.register(other).unwrap_err().field(), "name");
+    /// # Ok::<(), fusebox_breaker::ConfigError>(())
+    /// ```
+    pub fn register(&self, breaker: Breaker) -> Result<Breaker, ConfigError> {
         let name = breaker.name().to_owned();
-        self.insert(&name, breaker)
+        let kept = self.insert(&name, breaker.clone());
+        if kept.same_as(&breaker) {
+            Ok(kept)
+        } else {
+            Err(ConfigError::new(
+                "name",
+                "a name no other breaker of the registry has",
+                name,
+            ))
+        }
     }
 
     fn insert(&self, name: &str, breaker: Breaker) -> Breaker {

@@ -109,11 +109,12 @@ impl BreakerSettings {
         match (self.time_window, self.time_window_buckets) {
             (Some(d), buckets) => b = b.time_window(d, buckets.unwrap_or(10)),
             (None, Some(n)) => {
+                // Named after the setting that was given, so the error names its source.
                 return Err(ConfigError::new(
-                    "time_window",
-                    "set when time_window_buckets is",
-                    format!("unset (time_window_buckets = {n})"),
-                ))
+                    "time_window_buckets",
+                    "set only with time_window (which is unset)",
+                    n,
+                ));
             }
             (None, None) => {}
         }
@@ -123,18 +124,18 @@ impl BreakerSettings {
         match (self.slow_call_duration, self.slow_call_rate) {
             (Some(d), Some(r)) => b = b.slow_call(d, r),
             (None, None) => {}
-            (Some(_), None) => {
-                return Err(ConfigError::new(
-                    "slow_call_rate",
-                    "set when slow_call_duration is",
-                    "unset",
-                ))
-            }
-            (None, Some(_)) => {
+            (Some(d), None) => {
                 return Err(ConfigError::new(
                     "slow_call_duration",
-                    "set when slow_call_rate is",
-                    "unset",
+                    "set only with slow_call_rate (which is unset)",
+                    d,
+                ))
+            }
+            (None, Some(r)) => {
+                return Err(ConfigError::new(
+                    "slow_call_rate",
+                    "set only with slow_call_duration (which is unset)",
+                    r,
                 ))
             }
         }
@@ -209,6 +210,12 @@ pub struct EnvSettings {
     pub settings: RegistrySettings,
     /// Variables under the prefix that name no setting (each also logged as a warning).
     pub unknown: Vec<String>,
+    /// Variables read as a setting of a breaker whose name ends in a word of a setting's name
+    /// (`FUSEBOX_BREAKER_CALENDAR_MAX_OPEN_DURATION`: breaker `calendar_max`), which is more
+    /// likely a misspelt setting; each also logged as a warning. Read the variables with
+    /// [`RegistrySettings::from_vars_for`] and the application's breaker names to make such a
+    /// variable an error instead.
+    pub doubtful: Vec<String>,
 }
 
 #[derive(Clone, Copy)]
@@ -280,14 +287,85 @@ fn parse(variable: &str, value: &str, kind: Kind) -> Result<Value, ConfigError> 
     }
 }
 
-/// `30s`, `2m`, `1500ms`, `1h 30m`, or a bare number of seconds.
+/// `30s`, `2m`, `1500ms`, `1h 30m`, or a bare number of seconds, whole or not (`1.5`).
+///
+/// ```
+/// use fusebox_breaker::parse_duration;
+/// use std::time::Duration;
+///
+/// assert_eq!(parse_duration("1.5"), Some(Duration::from_millis(1500)));
+/// assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+/// assert_eq!(parse_duration("-1"), None);
+/// ```
 pub fn parse_duration(value: &str) -> Option<Duration> {
     let value = value.trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
+    if value.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return value
+            .parse::<f64>()
+            .ok()
+            .and_then(|secs| Duration::try_from_secs_f64(secs).ok());
+    }
     humantime::parse_duration(value).ok()
 }
+
+/// A breaker name as it appears in an environment variable: ASCII letters upper-cased and
+/// every character that is not an ASCII letter or digit turned into `_` (`payment-gateway`
+/// and `Payment.Gateway` are both `PAYMENT_GATEWAY`).
+///
+/// ```
+/// use fusebox_breaker::env_name;
+///
+/// assert_eq!(env_name("payment-gateway"), "PAYMENT_GATEWAY");
+/// assert_eq!(env_name("Calendar.v2"), "CALENDAR_V2");
+/// ```
+pub fn env_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The key under which environment settings for `name` are kept (`payment_gateway`).
+fn env_key(name: &str) -> String {
+    env_name(name).to_ascii_lowercase()
+}
+
+/// Words that setting names are made of: a breaker name read from a variable that ends in one
+/// of them (`CALENDAR_MAX_OPEN_DURATION` read as breaker `calendar_max`) is likely a misspelt
+/// setting.
+const SETTING_WORDS: &[&str] = &[
+    "buckets",
+    "call",
+    "calls",
+    "consecutive",
+    "count",
+    "disabled",
+    "duration",
+    "failure",
+    "failures",
+    "half",
+    "max",
+    "min",
+    "multiplier",
+    "open",
+    "probes",
+    "rate",
+    "slow",
+    "start",
+    "successes",
+    "threshold",
+    "time",
+    "wait",
+    "window",
+];
 
 fn set(settings: &mut BreakerSettings, field: &str, value: Value) {
     match (field, value) {
@@ -311,14 +389,30 @@ fn set(settings: &mut BreakerSettings, field: &str, value: Value) {
 }
 
 impl RegistrySettings {
-    /// Reads settings from the process environment: `{PREFIX}_{SETTING}` for the defaults and
-    /// `{PREFIX}_{NAME}_{SETTING}` for the breaker `name` (lowercased), for example
+    /// Reads settings from the process environment: `{PREFIX}_{SETTING}` (or
+    /// `{PREFIX}_DEFAULT_{SETTING}`) for the defaults and `{PREFIX}_{NAME}_{SETTING}` for the
+    /// breaker `name`, where `NAME` is [`env_name`]`(name)`: for example
     /// `FUSEBOX_BREAKER_FAILURE_THRESHOLD=5`, `FUSEBOX_BREAKER_OPEN_DURATION=60s`,
-    /// `FUSEBOX_BREAKER_CALENDAR_FAILURE_THRESHOLD=3`. `FAILURE_THRESHOLD` is another name for
-    /// `CONSECUTIVE_FAILURES`. Every breaker described is checked; an invalid value fails with
-    /// an error naming the variable and its value.
+    /// `FUSEBOX_BREAKER_PAYMENT_GATEWAY_FAILURE_THRESHOLD=3` (for `payment-gateway`).
+    /// `FAILURE_THRESHOLD` is another name for `CONSECUTIVE_FAILURES`; setting both is an
+    /// error. Every breaker described is checked; an invalid value fails with an error naming
+    /// the variable and its value.
+    ///
+    /// Without the application's breaker names, a variable's breaker name is whatever stands
+    /// before a known setting, so a misspelt setting reads as a breaker with an odd name;
+    /// [`from_env_for`](Self::from_env_for) knows the names and rejects such variables.
     pub fn from_env(prefix: &str) -> Result<EnvSettings, ConfigError> {
         Self::from_vars(prefix, std::env::vars())
+    }
+
+    /// Like [`from_env`](Self::from_env), for an application whose breakers are `names`: a
+    /// variable that names no breaker of them is an error naming the variable, and so are two
+    /// names that read the same in a variable (`payment-gateway` and `payment_gateway`).
+    pub fn from_env_for<'n>(
+        prefix: &str,
+        names: impl IntoIterator<Item = &'n str>,
+    ) -> Result<EnvSettings, ConfigError> {
+        Self::from_vars_for(prefix, names, std::env::vars())
     }
 
     /// Like [`from_env`](Self::from_env), from the given variables.
@@ -350,10 +444,49 @@ impl RegistrySettings {
         prefix: &str,
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<EnvSettings, ConfigError> {
+        Self::read_vars(prefix, None, vars)
+    }
+
+    /// Like [`from_env_for`](Self::from_env_for), from the given variables.
+    ///
+    /// ```
+    /// use fusebox_breaker::RegistrySettings;
+    ///
+    /// let vars = |pairs: &[(&str, &str)]| {
+    ///     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>()
+    /// };
+    /// let names = ["calendar", "payment-gateway"];
+    /// let env = RegistrySettings::from_vars_for("FB", names, vars(&[
+    ///     ("FB_PAYMENT_GATEWAY_OPEN_DURATION", "10s"),
+    /// ]))?;
+    /// assert!(env.settings.for_breaker("payment-gateway").open_duration.is_some());
+    ///
+    /// // A misspelt setting: there is no breaker `calendar_max`.
+    /// let err = RegistrySettings::from_vars_for("FB", names, vars(&[
+    ///     ("FB_CALENDAR_MAX_OPEN_DURATION", "10s"),
+    /// ])).unwrap_err();
+    /// assert_eq!(err.field(), "FB_CALENDAR_MAX_OPEN_DURATION");
+    /// # Ok::<(), fusebox_breaker::ConfigError>(())
+    /// ```
+    pub fn from_vars_for<'n>(
+        prefix: &str,
+        names: impl IntoIterator<Item = &'n str>,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<EnvSettings, ConfigError> {
+        let known = known_names(names)?;
+        Self::read_vars(prefix, Some(&known), vars)
+    }
+
+    fn read_vars(
+        prefix: &str,
+        known: Option<&BTreeMap<String, String>>,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<EnvSettings, ConfigError> {
         let head = format!("{}_", prefix.trim_end_matches('_'));
         let mut settings = RegistrySettings::default();
         let mut origins = Origins::new();
         let mut unknown = Vec::new();
+        let mut doubtful = Vec::new();
         let mut vars: Vec<(String, String)> = vars
             .into_iter()
             .filter(|(k, _)| k.starts_with(&head))
@@ -368,7 +501,7 @@ impl RegistrySettings {
                     rest.strip_suffix(suffix)
                         .and_then(|name| name.strip_suffix('_'))
                         .filter(|name| !name.is_empty())
-                        .map(|name| (Some(name.to_ascii_lowercase()), field, kind))
+                        .map(|name| (Some(name), field, kind))
                 }
             });
             let Some((name, field, kind)) = found else {
@@ -376,7 +509,47 @@ impl RegistrySettings {
                 unknown.push(variable);
                 continue;
             };
+            let name: Option<String> = match name {
+                None | Some("DEFAULT") | Some("DEFAULTS") => None,
+                Some(name) => match known {
+                    Some(known) => match known.get(name) {
+                        Some(_) => Some(name.to_ascii_lowercase()),
+                        None => {
+                            return Err(ConfigError::new(
+                                variable.clone(),
+                                "a setting of one of the application's breakers",
+                                format!(
+                                    "breaker {:?}, which is none of {:?}",
+                                    name.to_ascii_lowercase(),
+                                    known.values().collect::<Vec<_>>()
+                                ),
+                            ))
+                        }
+                    },
+                    None => {
+                        let name = name.to_ascii_lowercase();
+                        let last = name.rsplit('_').next().unwrap_or_default();
+                        if SETTING_WORDS.contains(&last) {
+                            tracing::warn!(
+                                variable = %variable,
+                                breaker = %name,
+                                "read as a setting of a breaker whose name ends like a setting; \
+                                 is the setting misspelt?"
+                            );
+                            doubtful.push(variable.clone());
+                        }
+                        Some(name)
+                    }
+                },
+            };
             let parsed = parse(&variable, &value, kind)?;
+            if let Some(other) = origins.get(&(name.clone(), field)) {
+                return Err(ConfigError::new(
+                    variable,
+                    "the only variable for its setting (FAILURE_THRESHOLD is CONSECUTIVE_FAILURES)",
+                    format!("{other} sets it too"),
+                ));
+            }
             let target = match &name {
                 None => &mut settings.defaults,
                 Some(name) => settings.breakers.entry(name.clone()).or_default(),
@@ -394,12 +567,56 @@ impl RegistrySettings {
                 None => err,
             }
         })?;
-        Ok(EnvSettings { settings, unknown })
+        Ok(EnvSettings {
+            settings,
+            unknown,
+            doubtful,
+        })
     }
 
-    /// The settings for the breaker `name`: its own, then the defaults.
+    /// Like [`validate`](Self::validate), for an application whose breakers are `names`:
+    /// settings for a breaker that is none of them (a typo, or a breaker removed from the code
+    /// but not from the file) are an error naming the section.
+    ///
+    /// ```
+    /// use fusebox_breaker::{BreakerSettings, RegistrySettings};
+    ///
+    /// let mut settings = RegistrySettings::default();
+    /// settings.breakers.insert("calender".into(), BreakerSettings::default());
+    /// let err = settings.validate_for(["calendar", "payments"]).unwrap_err();
+    /// assert_eq!(err.field(), "breakers.calender");
+    /// ```
+    pub fn validate_for<'n>(
+        &self,
+        names: impl IntoIterator<Item = &'n str>,
+    ) -> Result<(), ConfigError> {
+        self.validate()?;
+        let known = known_names(names)?;
+        for key in self.breakers.keys() {
+            let exact = known.values().any(|name| name == key);
+            if !exact && !known.contains_key(&env_name(key)) {
+                return Err(ConfigError::new(
+                    format!("breakers.{key}"),
+                    "the settings of one of the application's breakers",
+                    format!(
+                        "{key:?}, which is none of {:?}",
+                        known.values().collect::<Vec<_>>()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The settings for the breaker `name`: its own, then the defaults. Its own are those
+    /// under `name`, or else under the key its environment variables use
+    /// ([`env_name`]`(name)` lower-cased: `payment_gateway` for `payment-gateway`).
     pub fn for_breaker(&self, name: &str) -> BreakerSettings {
-        match self.breakers.get(name) {
+        let own = self
+            .breakers
+            .get(name)
+            .or_else(|| self.breakers.get(&env_key(name)));
+        match own {
             Some(own) => own.or(&self.defaults),
             None => self.defaults.clone(),
         }
@@ -441,6 +658,25 @@ impl RegistrySettings {
                 .unwrap_or_else(|_| Breaker::builder(name))
         }))
     }
+}
+
+/// `names` by their [`env_name`]; two names that read the same in a variable are an error.
+fn known_names<'n>(
+    names: impl IntoIterator<Item = &'n str>,
+) -> Result<BTreeMap<String, String>, ConfigError> {
+    let mut known = BTreeMap::new();
+    for name in names {
+        if let Some(other) = known.insert(env_name(name), name.to_owned()) {
+            if other != name {
+                return Err(ConfigError::new(
+                    "names",
+                    "breaker names that differ in environment variables",
+                    format!("{other:?} and {name:?} are both {}", env_name(name)),
+                ));
+            }
+        }
+    }
+    Ok(known)
 }
 
 /// The static name of a field, for looking up where it came from.
@@ -565,8 +801,145 @@ mod tests {
         };
         assert_eq!(
             s.build("x").unwrap_err().to_string(),
-            "slow_call_rate must be set when slow_call_duration is, got \"unset\""
+            "slow_call_duration must be set only with slow_call_rate (which is unset), got 1s"
         );
+    }
+
+    #[test]
+    fn a_setting_needing_another_names_its_variable() {
+        let err = RegistrySettings::from_vars("FB", vars(&[("FB_X_TIME_WINDOW_BUCKETS", "6")]))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "FB_X_TIME_WINDOW_BUCKETS must be set only with time_window (which is unset), got 6"
+        );
+        let err =
+            RegistrySettings::from_vars("FB", vars(&[("FB_SLOW_CALL_RATE", "0.5")])).unwrap_err();
+        assert_eq!(err.field(), "FB_SLOW_CALL_RATE");
+    }
+
+    #[test]
+    fn default_prefixed_variables_set_the_defaults() {
+        let env = RegistrySettings::from_vars(
+            "FB",
+            vars(&[
+                ("FB_DEFAULT_OPEN_DURATION", "60s"),
+                ("FB_DEFAULTS_MIN_CALLS", "7"),
+            ]),
+        )
+        .unwrap();
+        assert!(env.settings.breakers.is_empty(), "no breaker named default");
+        assert_eq!(
+            env.settings.defaults.open_duration,
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(env.settings.defaults.min_calls, Some(7));
+    }
+
+    #[test]
+    fn two_variables_for_one_setting_are_an_error() {
+        let err = RegistrySettings::from_vars(
+            "FB",
+            vars(&[
+                ("FB_CALENDAR_FAILURE_THRESHOLD", "3"),
+                ("FB_CALENDAR_CONSECUTIVE_FAILURES", "5"),
+            ]),
+        )
+        .unwrap_err();
+        assert_eq!(err.field(), "FB_CALENDAR_FAILURE_THRESHOLD");
+        assert!(
+            err.to_string()
+                .contains("FB_CALENDAR_CONSECUTIVE_FAILURES sets it too"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn names_map_to_variables_by_one_rule() {
+        let env = RegistrySettings::from_vars(
+            "FB",
+            vars(&[
+                ("FB_PAYMENT_GATEWAY_MIN_CALLS", "3"),
+                ("FB_PAYMENTS_MIN_CALLS", "4"),
+            ]),
+        )
+        .unwrap();
+        // Registry names with capitals, `-` or `.` reach their variables.
+        assert_eq!(
+            env.settings.for_breaker("payment-gateway").min_calls,
+            Some(3)
+        );
+        assert_eq!(
+            env.settings.for_breaker("Payment.Gateway").min_calls,
+            Some(3)
+        );
+        assert_eq!(env.settings.for_breaker("Payments").min_calls, Some(4));
+        let err = RegistrySettings::from_vars_for(
+            "FB",
+            ["payment-gateway", "payment_gateway"],
+            vars(&[]),
+        )
+        .unwrap_err();
+        assert_eq!(err.field(), "names");
+    }
+
+    #[test]
+    fn a_misspelt_setting_is_doubtful_or_an_error() {
+        let env =
+            RegistrySettings::from_vars("FB", vars(&[("FB_CALENDAR_MAX_OPEN_DURATION", "60s")]))
+                .unwrap();
+        assert_eq!(env.doubtful, ["FB_CALENDAR_MAX_OPEN_DURATION"]);
+        let err = RegistrySettings::from_vars_for(
+            "FB",
+            ["calendar"],
+            vars(&[("FB_CALENDAR_MAX_OPEN_DURATION", "60s")]),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "FB_CALENDAR_MAX_OPEN_DURATION must be a setting of one of the application's \
+             breakers, got \"breaker \\\"calendar_max\\\", which is none of [\\\"calendar\\\"]\""
+        );
+    }
+
+    #[test]
+    fn settings_for_a_breaker_the_application_lacks_are_an_error() {
+        let mut settings = RegistrySettings::default();
+        settings
+            .breakers
+            .insert("payment_gateway".into(), BreakerSettings::default());
+        assert!(settings.validate_for(["payment-gateway"]).is_ok());
+        settings
+            .breakers
+            .insert("calender".into(), BreakerSettings::default());
+        let err = settings
+            .validate_for(["payment-gateway", "calendar"])
+            .unwrap_err();
+        assert_eq!(err.field(), "breakers.calender");
+    }
+
+    #[test]
+    fn durations_take_fractional_seconds_and_long_values_are_cut_in_errors() {
+        let env = RegistrySettings::from_vars("FB", vars(&[("FB_OPEN_DURATION", "1.5")])).unwrap();
+        assert_eq!(
+            env.settings.defaults.open_duration,
+            Some(Duration::from_millis(1500))
+        );
+        let huge = "9".repeat(1_000_000);
+        let err = RegistrySettings::from_vars("FB", vars(&[("FB_MIN_CALLS", &huge)])).unwrap_err();
+        assert!(
+            err.to_string().len() < 200,
+            "{} bytes",
+            err.to_string().len()
+        );
+        // The largest number of seconds is read, and rejected for what it is.
+        let err = RegistrySettings::from_vars(
+            "FB",
+            vars(&[("FB_OPEN_DURATION", "18446744073709551615")]),
+        )
+        .unwrap_err();
+        assert_eq!(err.field(), "FB_OPEN_DURATION");
+        assert!(err.to_string().contains("at most"), "{err}");
     }
 
     #[test]

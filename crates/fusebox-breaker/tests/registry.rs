@@ -141,3 +141,35 @@ fn invalid_per_name_configuration_is_reported() {
     let err = r.get_or_create("x").unwrap_err();
     assert_eq!(err.to_string(), "failure_rate must be in (0, 1], got 1.5");
 }
+
+#[test]
+fn a_factory_that_builds_another_name_is_an_error() {
+    let registry = BreakerRegistry::new(|_| Breaker::builder("always-this"));
+    let err = registry.get_or_create("calendar").unwrap_err();
+    assert_eq!(err.field(), "factory");
+    assert!(
+        err.to_string().contains("always-this for calendar"),
+        "{err}"
+    );
+    assert!(registry.get("calendar").is_none());
+    assert!(registry.get_or_create("always-this").is_ok());
+}
+
+#[test]
+fn registering_a_second_breaker_under_a_taken_name_is_an_error() {
+    let registry = BreakerRegistry::new(|name| Breaker::builder(name));
+    let first = registry.get_or_create("calendar").unwrap();
+    let second = Breaker::builder("calendar")
+        .consecutive_failures(1)
+        .build()
+        .unwrap();
+    let err = registry.register(second).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "name must be a name no other breaker of the registry has, got \"calendar\""
+    );
+    assert!(
+        registry.get("calendar").unwrap().same_as(&first),
+        "the first is kept"
+    );
+}

@@ -21,18 +21,41 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    /// An error for `field`, which must be `expected` but is `value` (shown with `Debug`).
+    /// An error for `field`, which must be `expected` but is `value` (shown with `Debug`, and
+    /// cut to [`MAX_SHOWN`](Self::MAX_SHOWN) characters with a note of its full length, so a
+    /// megabyte of garbage in a variable does not become a megabyte of log line).
+    ///
+    /// ```
+    /// use fusebox_core::ConfigError;
+    ///
+    /// let err = ConfigError::new("namespace", "a short name", "x".repeat(1_000_000));
+    /// assert!(err.to_string().len() < 200);
+    /// assert!(err.value().ends_with("… (1000002 characters)"));
+    /// ```
     pub fn new(
         field: impl Into<Cow<'static, str>>,
         expected: &'static str,
         value: impl fmt::Debug,
     ) -> Self {
+        let mut value = format!("{value:?}");
+        let length = value.chars().count();
+        if length > Self::MAX_SHOWN {
+            let cut = value
+                .char_indices()
+                .nth(Self::MAX_SHOWN)
+                .map_or(value.len(), |(i, _)| i);
+            value.truncate(cut);
+            value.push_str(&format!("… ({length} characters)"));
+        }
         ConfigError {
             field: field.into(),
             expected,
-            value: format!("{value:?}"),
+            value,
         }
     }
+
+    /// The most characters of a rejected value an error shows.
+    pub const MAX_SHOWN: usize = 80;
 
     /// The setting that is wrong (a field, or an environment variable when the setting came
     /// from one).

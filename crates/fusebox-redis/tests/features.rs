@@ -22,7 +22,9 @@ fn a_tls_url_needs_the_tls_feature() {
 fn a_plain_url_works_without_the_tls_feature() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let _inside = runtime.enter();
-    assert!(fusebox_redis::RedisStore::builder("redis://127.0.0.1:1/", "x")
-        .build()
-        .is_ok());
+    assert!(
+        fusebox_redis::RedisStore::builder("redis://127.0.0.1:1/", "x")
+            .build()
+            .is_ok()
+    );
 }

@@ -19,7 +19,10 @@ async fn the_started_server_is_the_one_asked_for() {
     let actual = version("valkey_version:").unwrap_or(redis);
     eprintln!("running against server version {actual}");
     let binary = server_version().unwrap();
-    assert_eq!(actual, binary, "another server answered than the one started");
+    assert_eq!(
+        actual, binary,
+        "another server answered than the one started"
+    );
     if let Ok(expected) = std::env::var("FUSEBOX_REDIS_VERSION") {
         assert_eq!(
             actual, expected,
