@@ -655,7 +655,7 @@ impl Shared {
     /// Without a Tokio runtime, or in one without a time driver, rejected calls compare the
     /// clock with the deadline instead.
     fn arm_timer(this: &Handle, generation: u32) {
-        if NO_TIME_DRIVER.load(std::sync::atomic::Ordering::Relaxed) {
+        if !timers_allowed() {
             return;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
@@ -899,6 +899,15 @@ impl Shared {
             .is_open()
             .then(|| self.epoch.instant_at(self.open_until.load(Relaxed)))
     }
+}
+
+/// Whether breakers may make Tokio timers. Tokio offers no way to ask whether a runtime has a
+/// time driver short of the panic it raises when it has none, which the breaker catches; in a
+/// program built with `panic = "abort"` that panic would end the process, so there no breaker
+/// makes timers: open periods end on the first call after them (one clock read per rejected
+/// call), exactly as after a caught panic.
+fn timers_allowed() -> bool {
+    cfg!(panic = "unwind") && !NO_TIME_DRIVER.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Set once a timer could not be made because the runtime has no time driver (Tokio panics,
