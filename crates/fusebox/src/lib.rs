@@ -59,3 +59,21 @@ pub use fusebox_redis as redis;
 
 mod builder;
 pub use builder::ServiceBuilderExt;
+
+/// The samples of README.md and docs/, compiled (and run) as doctests so they cannot drift.
+/// They use the `axum` and `redis` features (CI tests with all features).
+#[cfg(all(doctest, feature = "axum", feature = "redis"))]
+mod guides {
+    #[doc = include_str!("../../../README.md")]
+    struct Readme;
+    #[doc = include_str!("../../../docs/breaker.md")]
+    struct Breaker;
+    #[doc = include_str!("../../../docs/retry.md")]
+    struct Retry;
+    #[doc = include_str!("../../../docs/distributed.md")]
+    struct Distributed;
+    #[doc = include_str!("../../../docs/metrics.md")]
+    struct Metrics;
+    #[doc = include_str!("../../../docs/benchmarks.md")]
+    struct Benchmarks;
+}
