@@ -99,6 +99,49 @@ fn flush_of_many(url: &str, runtime: &tokio::runtime::Runtime, n: usize) -> Dura
     took
 }
 
+/// How long a trip on one instance takes to reach another, over `rounds` trips and resets:
+/// (median, 95th percentile, slowest). Each trip is shared by a script and published; the
+/// other instance applies it from its subscription.
+fn propagation(url: &str, runtime: &tokio::runtime::Runtime, rounds: usize) -> [Duration; 3] {
+    runtime.block_on(async {
+        let instance = || {
+            let store = RedisStore::builder(url, "bench-propagation")
+                .build()
+                .expect("valid store");
+            let b = Breaker::builder("payments")
+                .consecutive_failures(1)
+                .open_duration(Duration::from_secs(600))
+                .build()
+                .expect("valid breaker");
+            store.attach(&b);
+            (store, b)
+        };
+        let (_a, on_a) = instance();
+        let (_b, on_b) = instance();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let wait_for = |state: fusebox::CircuitState| {
+            let on_b = on_b.clone();
+            async move {
+                let started = std::time::Instant::now();
+                while on_b.state() != state {
+                    assert!(started.elapsed() < Duration::from_secs(10), "never reached");
+                    tokio::task::yield_now().await;
+                }
+                started.elapsed()
+            }
+        };
+        let mut took = Vec::with_capacity(rounds);
+        for _ in 0..rounds {
+            on_a.try_acquire().expect("closed").failure();
+            took.push(wait_for(fusebox::CircuitState::Open).await);
+            on_a.reset();
+            wait_for(fusebox::CircuitState::Closed).await;
+        }
+        took.sort();
+        [took[rounds / 2], took[rounds * 95 / 100], took[rounds - 1]]
+    })
+}
+
 fn main() {
     if only_checking_build() {
         return;
@@ -156,6 +199,15 @@ fn main() {
         sent as f64 / calls * 1_000.0
     );
     drop(store);
+
+    let [median, p95, slowest] = propagation(&url, &runtime, 200);
+    println!(
+        "\na trip on one instance seen by another, 200 trips: median {:.2} ms, p95 {:.2} ms, \
+         slowest {:.2} ms",
+        median.as_secs_f64() * 1e3,
+        p95.as_secs_f64() * 1e3,
+        slowest.as_secs_f64() * 1e3
+    );
 
     println!("\nflush of many breakers that each saw a call (one flush script each)");
     for n in [100, 1_000, 3_000] {

@@ -76,13 +76,6 @@ fn binary_version(binary: &str) -> Option<String> {
     Some(version.to_owned())
 }
 
-/// The server's major version, from `--version`.
-fn major_version(binary: &str) -> u32 {
-    binary_version(binary)
-        .and_then(|v| v.split('.').next().and_then(|major| major.parse().ok()))
-        .unwrap_or(0)
-}
-
 /// The version of the server binary [`RedisServer::start`] runs, as its `--version` reports it.
 pub fn server_version() -> Result<String, String> {
     let binary = binary()?;
@@ -126,10 +119,6 @@ impl RedisServer {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        if major_version(&binary) >= 7 {
-            // For DEBUG SLEEP, from this host only (Redis 6 allows it without the option).
-            args.extend(["--enable-debug-command".into(), "local".into()]);
-        }
         args.extend(extra.iter().map(|s| s.to_string()));
         let dir = std::env::temp_dir().join(format!("fusebox-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir)
@@ -182,6 +171,27 @@ impl RedisServer {
             let _ = child.wait();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+
+    /// Freezes the server (SIGSTOP) until [`thaw`](Self::thaw): it accepts connections but
+    /// answers nothing, for as long as a test needs, however slow the machine.
+    pub fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a [frozen](Self::freeze) server run again (SIGCONT).
+    pub fn thaw(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let child = self.child.as_ref().expect("a running server");
+        let status = Command::new("kill")
+            .arg(signal)
+            .arg(child.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill {signal} {} failed", child.id());
     }
 
     /// One section of `INFO`.

@@ -336,6 +336,7 @@ impl RedisStoreBuilder {
             health: Mutex::new(Health::default()),
             connection: tokio::sync::Mutex::new(None),
             _stop: stop,
+            rounds: std::sync::atomic::AtomicU64::new(0),
         });
         runtime.spawn(drive(Arc::downgrade(&inner), receiver));
         runtime.spawn(listen(Arc::downgrade(&inner), stopped));
@@ -435,6 +436,8 @@ struct Inner {
     connection: tokio::sync::Mutex<Option<Connection>>,
     /// Its receiver, in the subscription task, learns that the store is gone.
     _stop: tokio::sync::watch::Sender<()>,
+    /// Flush rounds completed.
+    rounds: std::sync::atomic::AtomicU64,
 }
 
 impl Drop for Inner {
@@ -619,6 +622,13 @@ impl RedisStore {
     /// forgotten at the next flush).
     pub fn attached(&self) -> usize {
         lock(&self.inner.attached).values().map(Vec::len).sum()
+    }
+
+    /// Flush rounds the store has completed: one per flush interval, in which every attached
+    /// breaker that saw calls (or is due for a poll) sent one script. For monitoring, and for
+    /// waiting until a flush is known to have run.
+    pub fn flush_rounds(&self) -> u64 {
+        self.inner.rounds.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Whether Redis is unreachable or failing right now.
@@ -899,9 +909,14 @@ impl Inner {
             .arg(&attached.id)
             .arg(&lease);
         match self.run::<(String, i64, u64)>(&mut invocation).await {
-            Some((_, generation, _)) => {
-                let mut seen = lock(&attached.generation);
-                *seen = (*seen).max(generation);
+            Some((state, generation, remaining)) => {
+                // The reply is the shared state after the action, which may not be the one
+                // asked for (a close refused for a lost lease, an open already superseded):
+                // apply it like any news, rather than only note its generation, which would
+                // make this instance skip that state when it arrives by message or flush.
+                if let Some(b) = attached.breaker.upgrade() {
+                    apply(attached, &b, &state, generation, remaining);
+                }
                 true
             }
             None => {
@@ -1099,6 +1114,7 @@ async fn drive(
                     }
                     map.retain(|_, list| !list.is_empty());
                 }
+                inner.rounds.fetch_add(1, std::sync::atomic::Ordering::Release);
             }
         }
     }

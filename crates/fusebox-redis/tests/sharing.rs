@@ -16,6 +16,19 @@ fn store(url: &str, namespace: &str) -> RedisStore {
         .unwrap()
 }
 
+/// An instance: a store on `url` and a breaker `name` attached to it that trips on one
+/// failure and stays open 30 s.
+fn instance(url: &str, namespace: &str, name: &str) -> (RedisStore, Breaker) {
+    let s = store(url, namespace);
+    let b = Breaker::builder(name)
+        .consecutive_failures(1)
+        .open_duration(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    s.attach(&b);
+    (s, b)
+}
+
 fn rate_breaker() -> Breaker {
     Breaker::builder("payments")
         .failure_rate(0.5)
@@ -106,6 +119,15 @@ async fn a_trip_or_a_reset_in_one_instance_reaches_every_instance() {
     .await;
 }
 
+/// Waits until `store` has completed `rounds` more flush rounds.
+async fn flush_rounds(store: &RedisStore, rounds: u64) {
+    let until = store.flush_rounds() + rounds;
+    eventually("flush rounds", Duration::from_secs(10), || {
+        store.flush_rounds() >= until
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_send_no_redis_commands() {
     let redis = RedisServer::start();
@@ -115,39 +137,41 @@ async fn calls_send_no_redis_commands() {
         .unwrap();
     let b = rate_breaker();
     store.attach(&b);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    flush_rounds(&store, 2).await;
     let before = redis.commands().await;
-    let started = std::time::Instant::now();
+    let rounds_before = store.flush_rounds();
     for round in 0..10 {
         for _ in 0..10_000 {
             b.try_acquire().unwrap().success();
         }
         if round % 2 == 0 {
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            flush_rounds(&store, 1).await;
         }
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let elapsed = started.elapsed();
+    // Two more rounds: the last calls are flushed, whatever the machine's speed.
+    flush_rounds(&store, 2).await;
     let after = redis.commands().await;
+    let rounds = store.flush_rounds() - rounds_before + 1;
     let (commands, scripts) = (after.0 - before.0 - 1, after.1 - before.1); // minus one INFO
-    let flushes = (elapsed.as_millis() / 50) as u64 + 2;
     println!(
         "{scripts} script calls ({commands} commands with those the scripts ran) \
-         for 100,000 calls over {elapsed:?}"
+         for 100,000 calls over {rounds} flush rounds"
     );
     assert!(
-        scripts <= flushes,
-        "{scripts} script calls for 100,000 calls; expected at most one per flush ({flushes})"
+        scripts <= rounds,
+        "{scripts} script calls for 100,000 calls; expected at most one per flush ({rounds})"
     );
     // Each flush script runs a handful of commands inside Redis; none of it scales with calls.
-    assert!(commands <= flushes * 8, "{commands} commands in all");
+    assert!(commands <= rounds * 8, "{commands} commands in all");
     assert_eq!(b.metrics().successes, 100_000);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_breakers_are_read_back_at_the_poll_interval_only() {
     const BREAKERS: u64 = 200;
+    const ROUNDS: u64 = 40;
     let redis = RedisServer::start();
+    // A poll every 20 flush rounds.
     let store = RedisStore::builder(redis.url(), "idle")
         .flush_interval(Duration::from_millis(20))
         .poll_interval(Duration::from_millis(400))
@@ -161,23 +185,19 @@ async fn idle_breakers_are_read_back_at_the_poll_interval_only() {
         })
         .collect();
     // Each is read once as soon as it is attached.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    flush_rounds(&store, 2).await;
     let before = redis.commands().await.1;
-    let started = std::time::Instant::now();
-    tokio::time::sleep(Duration::from_millis(1_000)).await;
-    let elapsed = started.elapsed();
+    flush_rounds(&store, ROUNDS).await;
     let polls = redis.commands().await.1 - before;
-    let flushes = elapsed.as_millis() as u64 / 20;
-    let poll_rounds = elapsed.as_millis() as u64 / 400 + 1;
-    println!("{polls} scripts for {BREAKERS} idle breakers over {elapsed:?}");
+    println!("{polls} scripts for {BREAKERS} idle breakers over {ROUNDS} flush rounds");
+    // Two polls of each in 40 rounds (the counting may start or end inside a poll round),
+    // never one script per breaker per round.
     assert!(
-        polls <= BREAKERS * poll_rounds,
-        "{polls} scripts: idle breakers were flushed every interval ({} would be)",
-        BREAKERS * flushes
-    );
-    assert!(
-        polls >= BREAKERS,
-        "{polls} scripts: idle breakers were never polled"
+        (BREAKERS..=BREAKERS * 3).contains(&polls),
+        "{polls} scripts: expected {}..={} ({} if flushed every round)",
+        BREAKERS,
+        BREAKERS * 3,
+        BREAKERS * ROUNDS
     );
     drop(breakers);
 }
@@ -354,16 +374,7 @@ async fn instances_that_knew_older_generations_follow_a_redis_restarted_empty() 
     let port = free_port();
     let mut redis = RedisServer::start_on(port);
     let url = redis.url();
-    let instance = || {
-        let s = store(&url, "restart-gens");
-        let b = Breaker::builder("search")
-            .consecutive_failures(1)
-            .open_duration(Duration::from_secs(30))
-            .build()
-            .unwrap();
-        s.attach(&b);
-        (s, b)
-    };
+    let instance = || instance(&url, "restart-gens", "search");
     let (_a, on_a) = instance();
     let (_b, on_b) = instance();
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -403,17 +414,53 @@ async fn a_breaker_attached_twice_counts_once() {
     a.attach(&on_a.clone());
     b.attach(&on_b);
     assert_eq!(a.attached(), 1);
-    tokio::time::sleep(Duration::from_millis(100)).await;
     // Six failures: below the minimum of ten calls, unless they were counted twice.
     for _ in 0..6 {
         on_a.try_acquire().unwrap().failure();
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(
-        on_b.state(),
-        CircuitState::Closed,
-        "the window saw 12 calls"
+    // Once the shared window holds them, and b has flushed since, b has read the verdict.
+    eventually("the window holds a's calls", BOUND, || {
+        window(&redis, "twice", "payments").0 >= 6
+    })
+    .await;
+    flush_rounds(&b, 2).await;
+    assert_eq!(window(&redis, "twice", "payments"), (6, 6), "counted once");
+    assert_eq!(shared_state(&redis, "twice", "payments"), None);
+    assert_eq!(on_b.state(), CircuitState::Closed);
+}
+
+/// Calls and failures in a breaker's shared window.
+fn window(redis: &RedisServer, namespace: &str, name: &str) -> (u64, u64) {
+    let fields: std::collections::HashMap<String, u64> = query(
+        redis,
+        redis::cmd("HGETALL").arg(format!("fusebox:{{{namespace}:{name}}}:win")),
     );
+    fields.iter().fold((0, 0), |(c, f), (k, v)| {
+        if k.starts_with("c:") {
+            (c + v, f)
+        } else {
+            (c, f + v)
+        }
+    })
+}
+
+/// The shared state of a breaker (`open`, `closed`…), if Redis has one.
+fn shared_state(redis: &RedisServer, namespace: &str, name: &str) -> Option<String> {
+    query(
+        redis,
+        redis::cmd("HGET")
+            .arg(format!("fusebox:{{{namespace}:{name}}}:state"))
+            .arg("state"),
+    )
+}
+
+/// One command, from synchronous code inside the multi-thread runtime.
+fn query<T: redis::FromRedisValue>(redis: &RedisServer, cmd: &mut redis::Cmd) -> T {
+    let client = redis::Client::open(redis.url()).unwrap();
+    futures_block(async {
+        let mut con = client.get_multiplexed_async_connection().await.unwrap();
+        cmd.query_async(&mut con).await.unwrap()
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -444,33 +491,33 @@ async fn an_operator_resets_or_forces_open_from_redis_directly() {
     let client = redis::Client::open(redis.url()).unwrap();
     let mut con = client.get_multiplexed_async_connection().await.unwrap();
     let key = "fusebox:{checkout:payments}";
+    // The script docs/distributed.md gives, word for word.
+    let script = redis::Script::new(
+        "local gen = redis.call('HINCRBY', KEYS[1], 'gen', 1)
+  redis.call('HSET', KEYS[1], 'state', ARGV[1], 'until', 0)
+  redis.call('DEL', KEYS[2], KEYS[3])
+  redis.call('PUBLISH', ARGV[2], ARGV[3] .. '\\t' .. ARGV[1] .. '\\t' .. gen .. '\\t0')
+  return gen",
+    );
+    let docs = include_str!("../../../docs/distributed.md");
+    assert!(
+        docs.contains(
+            "redis.call('PUBLISH', ARGV[2], ARGV[3] .. '\\t' .. ARGV[1] .. '\\t' .. gen .. '\\t0')"
+        ),
+        "the test runs the script the docs give"
+    );
     let operate = |state: &'static str| {
         let mut con = con.clone();
+        let script = script.clone();
         async move {
-            let gen: i64 = redis::cmd("HINCRBY")
-                .arg(format!("{key}:state"))
-                .arg("gen")
-                .arg(1)
-                .query_async(&mut con)
-                .await
-                .unwrap();
-            let _: () = redis::pipe()
-                .cmd("HSET")
-                .arg(format!("{key}:state"))
-                .arg("state")
+            let _: i64 = script
+                .key(format!("{key}:state"))
+                .key(format!("{key}:win"))
+                .key(format!("{key}:probe"))
                 .arg(state)
-                .arg("until")
-                .arg(0)
-                .ignore()
-                .cmd("DEL")
-                .arg(format!("{key}:win"))
-                .arg(format!("{key}:probe"))
-                .ignore()
-                .cmd("PUBLISH")
                 .arg("fusebox:checkout:transitions")
-                .arg(format!("payments\t{state}\t{gen}\t0"))
-                .ignore()
-                .query_async(&mut con)
+                .arg("payments")
+                .invoke_async(&mut con)
                 .await
                 .unwrap();
         }
@@ -492,40 +539,10 @@ async fn an_operator_resets_or_forces_open_from_redis_directly() {
     let _: () = redis::cmd("PING").query_async(&mut con).await.unwrap();
 }
 
-/// Freezes the server for `seconds` with `DEBUG SLEEP`; the returned task ends when it thaws.
-async fn stall(redis: &RedisServer, seconds: u64) -> tokio::task::JoinHandle<()> {
-    let client = redis::Client::open(redis.url()).unwrap();
-    let patient =
-        redis::AsyncConnectionConfig::new().set_response_timeout(Some(Duration::from_secs(10)));
-    let mut con = client
-        .get_multiplexed_async_connection_with_config(&patient)
-        .await
-        .unwrap();
-    let stall = tokio::spawn(async move {
-        let _: () = redis::cmd("DEBUG")
-            .arg("SLEEP")
-            .arg(seconds)
-            .query_async(&mut con)
-            .await
-            .unwrap();
-    });
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    stall
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trip_that_could_not_be_shared_is_shared_once_redis_answers() {
     let redis = RedisServer::start();
-    let instance = || {
-        let s = store(&redis.url(), "unshared");
-        let b = Breaker::builder("mail")
-            .consecutive_failures(1)
-            .open_duration(Duration::from_secs(30))
-            .build()
-            .unwrap();
-        s.attach(&b);
-        (s, b)
-    };
+    let instance = || instance(&redis.url(), "unshared", "mail");
     let (a, on_a) = instance();
     let (_b, on_b) = instance();
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -559,8 +576,13 @@ async fn a_trip_that_could_not_be_shared_is_shared_once_redis_answers() {
     config("maxmemory", "1").await;
     on_a.try_acquire().unwrap().failure();
     eventually("a's store cannot share it", BOUND, || a.is_degraded()).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(on_b.state(), CircuitState::Closed, "nothing reached Redis");
+    // Reads still work: Redis still says closed, so b has nothing to learn.
+    assert_eq!(
+        shared_state(&redis, "unshared", "mail").as_deref(),
+        Some("closed"),
+        "nothing reached Redis"
+    );
+    assert_eq!(on_b.state(), CircuitState::Closed);
     config("maxmemory", "0").await;
     let _: () = redis::cmd("PING").query_async(&mut con).await.unwrap();
     eventually(
@@ -577,18 +599,19 @@ async fn a_stalled_redis_does_not_hold_up_calls() {
     let s = store(&redis.url(), "stalled");
     let b = rate_breaker();
     s.attach(&b);
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let stall = stall(&redis, 2).await;
-    // Redis is frozen for two seconds; calls go on regardless.
+    flush_rounds(&s, 2).await;
+    // Redis answers nothing until thawed, however long the calls below take.
+    redis.freeze();
     for _ in 0..100_000 {
         b.try_acquire().unwrap().success();
     }
-    assert!(
-        !stall.is_finished(),
-        "the calls finished while Redis was still stalled"
+    assert_eq!(
+        b.metrics().successes,
+        100_000,
+        "every call ran with Redis frozen"
     );
     eventually("the store noticed", BOUND, || s.is_degraded()).await;
-    stall.await.unwrap();
+    redis.thaw();
     eventually("and recovered", BOUND, || !s.is_degraded()).await;
 }
 
@@ -617,7 +640,12 @@ async fn a_quorum_keeps_one_bad_instance_from_tripping_the_fleet() {
             b.try_acquire().unwrap().success();
         }
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Every call is in the shared window, so the rule was checked with all of them.
+    eventually("the window holds every call", BOUND, || {
+        window(&redis, "quorum", "payments") == (15, 9)
+    })
+    .await;
+    assert_eq!(shared_state(&redis, "quorum", "payments"), None);
     assert!(
         instances
             .iter()
@@ -732,4 +760,68 @@ async fn a_dropped_store_closes_its_subscription_on_a_quiet_channel() {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_message_is_caught_by_the_next_flush() {
+    let redis = RedisServer::start();
+    let a = store(&redis.url(), "lost");
+    let on_a = rate_breaker();
+    a.attach(&on_a);
+    flush_rounds(&a, 2).await;
+    // The fleet's state changes in Redis and its message never goes out (as when a
+    // subscription drops at the wrong moment): only the flush can tell the instance.
+    let time: Vec<u64> = query(&redis, &mut redis::cmd("TIME"));
+    let now_ms = time[0] * 1_000 + time[1] / 1_000;
+    // A newer generation than any so far (they are at least Redis's clock in ms).
+    let _: () = query(
+        &redis,
+        redis::cmd("HSET")
+            .arg("fusebox:{lost:payments}:state")
+            .arg("state")
+            .arg("open")
+            .arg("gen")
+            .arg(now_ms + 1_000_000)
+            .arg("until")
+            .arg(now_ms + 60_000),
+    );
+    // A breaker that sees calls reads the state back with each flush.
+    on_a.try_acquire().unwrap().success();
+    eventually("the flush brings the lost trip", BOUND, || {
+        on_a.state() == CircuitState::Open
+    })
+    .await;
+    let remaining = on_a.open_remaining().unwrap();
+    assert!(remaining > Duration::from_secs(50), "{remaining:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabling_reaches_every_instance_and_survives_a_restart_of_redis() {
+    let port = free_port();
+    let mut redis = RedisServer::start_on(port);
+    let url = redis.url();
+    let instance = || instance(&url, "disabled", "search");
+    let (a, on_a) = instance();
+    let (_b, on_b) = instance();
+    flush_rounds(&a, 2).await;
+    on_a.disable();
+    eventually("b is disabled too", BOUND, || {
+        on_b.state() == CircuitState::Disabled
+    })
+    .await;
+    // Disabled lets calls through: a failure trips nothing, anywhere.
+    on_b.try_acquire().unwrap().failure();
+    assert_eq!(on_b.state(), CircuitState::Disabled);
+
+    // Redis restarts with nothing; an instance started after it learns the state from the
+    // instances that knew it.
+    redis.stop();
+    let _redis = RedisServer::start_on(port);
+    let (_c, on_c) = instance();
+    eventually(
+        "the restarted Redis is re-seeded with disabled",
+        Duration::from_secs(10),
+        || on_c.state() == CircuitState::Disabled,
+    )
+    .await;
 }

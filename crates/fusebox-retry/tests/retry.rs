@@ -437,3 +437,38 @@ async fn grpc_statuses_from_trailers_only_responses_drive_retries() {
     layer.layer(late).oneshot(()).await.unwrap();
     assert_eq!(count.load(Ordering::SeqCst), 4);
 }
+
+#[tokio::test(start_paused = true)]
+async fn two_layers_given_one_budget_draw_from_one_balance() {
+    let budget = RetryBudget::builder()
+        .ratio(0.0)
+        .min_per_second(1)
+        .max_tokens(3)
+        .build()
+        .unwrap();
+    assert_eq!(budget.tokens(), 1.0, "one second's trickle to start");
+    // Three tokens in all after two more seconds; both layers draw from them.
+    tokio::time::advance(Duration::from_secs(2)).await;
+    let layer = |name: &'static str| {
+        RetryLayer::builder(name)
+            .backoff(Backoff::constant(MS))
+            .max_attempts(10)
+            .budget(budget.clone())
+            .build()
+            .unwrap()
+    };
+    let (calendar, email) = (layer("calendar"), layer("email"));
+    let (calendar_arrivals, down) = flaky(u32::MAX);
+    assert!(calendar.layer(down).oneshot(1).await.is_err());
+    let (email_arrivals, down) = flaky(u32::MAX);
+    assert!(email.layer(down).oneshot(1).await.is_err());
+    let retries =
+        calendar_arrivals.lock().unwrap().len() - 1 + email_arrivals.lock().unwrap().len() - 1;
+    assert_eq!(retries, 3, "three tokens for both layers together");
+    assert_eq!(
+        calendar_arrivals.lock().unwrap().len(),
+        4,
+        "the first layer took all three"
+    );
+    assert_eq!(email_arrivals.lock().unwrap().len(), 1, "none were left");
+}
