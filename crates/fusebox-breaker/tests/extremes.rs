@@ -95,6 +95,34 @@ fn report(breaker: &Breaker) {
 }
 
 proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn keyed_sets_take_any_idle_timeout_or_name_it(idle in durations(), later in durations()) {
+        let set = match Breaker::builder("extremes").keyed().idle_timeout(idle).build() {
+            Ok(set) => set,
+            Err(err) => {
+                prop_assert_eq!(err.field(), "idle_timeout");
+                return Ok(());
+            }
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            drop(set.get("acme"));
+            tokio::time::advance(later.min(Duration::from_secs(100 * 365 * 86_400))).await;
+            set.get("globex");
+            let _ = set.evict_idle();
+            prop_assert!(set.len() <= 2);
+            Ok(())
+        })?;
+    }
+}
+
+proptest! {
     #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]

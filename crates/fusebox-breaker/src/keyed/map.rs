@@ -100,10 +100,10 @@ impl KeyedBuilder {
         if self.max_keys == 0 {
             return Err(ConfigError::new("max_keys", "at least 1", self.max_keys));
         }
-        if self.idle_timeout.is_zero() {
+        if self.idle_timeout.is_zero() || self.idle_timeout > crate::MAX_DURATION {
             return Err(ConfigError::new(
                 "idle_timeout",
-                "greater than zero",
+                "in (0, 18446744073709551615ns] (about 584 years)",
                 self.idle_timeout,
             ));
         }
@@ -551,7 +551,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             e.to_string(),
-            "idle_timeout must be greater than zero, got 0ns"
+            "idle_timeout must be in (0, 18446744073709551615ns] (about 584 years), got 0ns"
         );
         let e = Breaker::builder("t")
             .failure_rate(2.0)
