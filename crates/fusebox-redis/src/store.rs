@@ -578,25 +578,19 @@ impl RedisStore {
         let me = Arc::downgrade(&attached);
         breaker
             .on_transition(move |e: &Event<'_>| {
-                let (to, reason) = match e.kind {
-                    EventKind::StateTransition { to, reason, .. } => (to, reason),
+                let action = match e.kind {
                     // The open period ended: ask the cluster who probes.
-                    EventKind::ProbeRequested => {
-                        (CircuitState::HalfOpen, TransitionReason::OpenPeriodElapsed)
-                    }
-                    _ => return,
-                };
-                let probe_requested = matches!(e.kind, EventKind::ProbeRequested);
-                let action = match (to, reason) {
-                    (_, TransitionReason::Remote) => return,
-                    (CircuitState::HalfOpen, _) if probe_requested => "probe",
-                    // Half-open because this instance won the lease: nothing to share.
-                    (CircuitState::HalfOpen, _) => return,
-                    (CircuitState::Open, _) => "open",
-                    (CircuitState::Closed, TransitionReason::Reset) => "reset",
-                    (CircuitState::Closed, _) => "close",
-                    (CircuitState::ForcedOpen, _) => "forced_open",
-                    (CircuitState::Disabled, _) => "disabled",
+                    EventKind::ProbeRequested => "probe",
+                    EventKind::StateTransition { to, reason, .. } => match (to, reason) {
+                        (_, TransitionReason::Remote) => return,
+                        (CircuitState::Open, _) => "open",
+                        (CircuitState::Closed, TransitionReason::Reset) => "reset",
+                        (CircuitState::Closed, _) => "close",
+                        (CircuitState::ForcedOpen, _) => "forced_open",
+                        (CircuitState::Disabled, _) => "disabled",
+                        // Half-open because this instance won the lease: nothing to share.
+                        _ => return,
+                    },
                     _ => return,
                 };
                 let Some(me) = me.upgrade() else {
@@ -997,10 +991,10 @@ fn on_probe_reply(
     let stale = generation < (*lock(&attached.generation)).max(asked);
     match decision {
         "granted" => {
-            if b.grant_probes() {
-                *lock(&attached.lease) = lease;
-            }
-            // Otherwise the breaker moved on; the unused lease expires on its own.
+            // Kept even if the breaker moved on meanwhile: its next shared transition frees
+            // the lease, so others need not wait for it to expire.
+            *lock(&attached.lease) = lease;
+            b.grant_probes();
         }
         "wait" if !stale => {
             // Look again after an open period at most, whatever the lease says.
