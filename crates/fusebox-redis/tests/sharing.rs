@@ -741,7 +741,10 @@ async fn subscribers(redis: &RedisServer, namespace: &str) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_store_closes_its_subscription_on_a_quiet_channel() {
     let redis = RedisServer::start();
+    let baseline = clients(&redis).await;
     let store = RedisStore::builder(redis.url(), "quiet").build().unwrap();
+    let b = rate_breaker();
+    store.attach(&b);
     let started = std::time::Instant::now();
     while subscribers(&redis, "quiet").await != 1 {
         assert!(
@@ -750,16 +753,34 @@ async fn a_dropped_store_closes_its_subscription_on_a_quiet_channel() {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    flush_rounds(&store, 1).await;
+    assert!(
+        clients(&redis).await >= baseline + 2,
+        "a command and a subscriber connection"
+    );
     drop(store);
     // Nothing is ever published on the channel: only the store's going can end the task.
     let started = std::time::Instant::now();
-    while subscribers(&redis, "quiet").await != 0 {
+    while subscribers(&redis, "quiet").await != 0 || clients(&redis).await != baseline {
         assert!(
             started.elapsed() < Duration::from_secs(3),
-            "the subscription outlived its store"
+            "the store's connections outlived it: {} clients, {baseline} before",
+            clients(&redis).await
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    drop(b);
+}
+
+/// Clients connected to the server (`INFO clients`), not counting the one asking.
+async fn clients(redis: &RedisServer) -> u64 {
+    let info = redis.info("clients").await;
+    let connected: u64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("connected_clients:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("INFO clients reports connected_clients");
+    connected - 1
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
