@@ -159,7 +159,7 @@ fn client(
                         "[{at:>5.1}s]     retry `{}`: attempt {attempt} in {} ms ({why})",
                         e.source,
                         delay.as_millis()
-                    )
+                    );
                 }
                 EventKind::RetryGaveUp { attempts, reason } => println!(
                     "[{at:>5.1}s]     retry `{}`: gave up after {attempts} attempt(s): {reason}",

@@ -57,7 +57,7 @@ fn drive_keys<S: Service<&'static str>>(svc: &mut S, keys: &[&'static str], call
 fn measure<S: Service<&'static str>>(svc: &mut S, keys: &[&'static str]) -> f64 {
     drive_keys(svc, keys, 10_000);
     median_ns_per_call(RUNS, 1_000_000, |calls| {
-        drive_keys(svc, keys, calls as usize)
+        drive_keys(svc, keys, calls as usize);
     })
 }
 

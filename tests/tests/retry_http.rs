@@ -94,7 +94,7 @@ fn client_stack(
         .on_event(move |e: &Event<'_>| {
             sink.lock()
                 .unwrap()
-                .push((e.correlation_id.map(str::to_owned), e.kind))
+                .push((e.correlation_id.map(str::to_owned), e.kind));
         })
         .build()
         .unwrap();

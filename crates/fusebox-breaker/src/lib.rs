@@ -47,7 +47,7 @@
 //!   probes; [`half_open_successes`](BreakerBuilder::half_open_successes) successes close, any
 //!   failure reopens. A probe that never completes cannot wedge the breaker: after
 //!   [`half_open_max_wait`](BreakerBuilder::half_open_max_wait) it reopens.
-//! - **Disabled** and **ForcedOpen**: set by [`Breaker::disable`] and [`Breaker::force_open`],
+//! - **Disabled** and **`ForcedOpen`**: set by [`Breaker::disable`] and [`Breaker::force_open`],
 //!   left by [`Breaker::reset`].
 //!
 //! Every transition bumps a generation; a call that started in an earlier generation does not

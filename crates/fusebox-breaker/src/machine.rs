@@ -402,7 +402,7 @@ impl Shared {
         };
         match ticket.admission {
             Admission::Closed => {
-                Shared::record_closed(this, ticket.generation, failed, slow, now_nanos)
+                Shared::record_closed(this, ticket.generation, failed, slow, now_nanos);
             }
             Admission::Probe => Shared::record_probe(this, ticket.generation, failed, slow),
             Admission::Disabled => {
@@ -593,7 +593,7 @@ impl Shared {
         Some(new)
     }
 
-    /// OPEN → HALF_OPEN now, if the open period's deadline has passed (one clock read).
+    /// OPEN → `HALF_OPEN` now, if the open period's deadline has passed (one clock read).
     pub(crate) fn end_open_period_if_due(this: &Handle) {
         let word = this.load();
         if word.is_open() && this.epoch.now_nanos() >= this.open_until.load(Relaxed) {
@@ -601,7 +601,7 @@ impl Shared {
         }
     }
 
-    /// OPEN → HALF_OPEN when the open period of `generation` ends. With a probe gate, the
+    /// OPEN → `HALF_OPEN` when the open period of `generation` ends. With a probe gate, the
     /// breaker stays open instead and asks its store whether it probes (again, if a wait for
     /// the store's answer ran out), waiting at most the half-open maximum wait for the answer.
     fn end_open_period(this: &Handle, generation: u32) {

@@ -151,7 +151,7 @@ impl BreakerSettings {
                     initial,
                     multiplier.unwrap_or(2.0),
                     max.unwrap_or(initial.saturating_mul(32)),
-                )
+                );
             }
         }
         if let Some(n) = self.half_open_probes {
@@ -263,11 +263,11 @@ fn parse(variable: &str, value: &str, kind: Kind) -> Result<Value, ConfigError> 
         Kind::Count => v
             .parse::<u32>()
             .map(Value::Count)
-            .map_err(|_| ConfigError::new(variable.to_owned(), "a whole number", value)),
+            .map_err(|_not_a_count| ConfigError::new(variable.to_owned(), "a whole number", value)),
         Kind::Rate => v
             .parse::<f64>()
             .map(Value::Rate)
-            .map_err(|_| ConfigError::new(variable.to_owned(), "a number", value)),
+            .map_err(|_not_a_number| ConfigError::new(variable.to_owned(), "a number", value)),
         Kind::Flag => match v.to_ascii_lowercase().as_str() {
             "true" | "yes" | "on" | "1" => Ok(Value::Flag(true)),
             "false" | "no" | "off" | "0" => Ok(Value::Flag(false)),
@@ -510,7 +510,7 @@ impl RegistrySettings {
                 continue;
             };
             let name: Option<String> = match name {
-                None | Some("DEFAULT") | Some("DEFAULTS") => None,
+                None | Some("DEFAULT" | "DEFAULTS") => None,
                 Some(name) => match known {
                     Some(known) => match known.get(name) {
                         Some(_) => Some(name.to_ascii_lowercase()),

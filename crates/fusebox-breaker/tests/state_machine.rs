@@ -464,7 +464,7 @@ async fn every_transition_rejection_and_outcome_is_an_event() {
                     format!("{from}->{to}:{reason}")
                 }
                 _ => "other".to_owned(),
-            })
+            });
         })
         .build()
         .unwrap();

@@ -181,7 +181,7 @@ mod http_impl {
                 500..=599 => false,
                 _ => return Outcome::Success,
             };
-            let retry_after = headers.get(RETRY_AFTER).and_then(|v| self.retry_after(v));
+            let retry_after = headers.get(RETRY_AFTER).and_then(Self::retry_after);
             Outcome::Failure {
                 retryable,
                 retry_after,
@@ -191,7 +191,7 @@ mod http_impl {
 
     impl HttpClassifier {
         /// Reads a `Retry-After` value; a malformed one is ignored with a warning.
-        fn retry_after(&self, value: &http::HeaderValue) -> Option<Duration> {
+        fn retry_after(value: &http::HeaderValue) -> Option<Duration> {
             let parsed = value
                 .to_str()
                 .ok()

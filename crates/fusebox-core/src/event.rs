@@ -198,7 +198,7 @@ where
     F: Fn(&Event<'_>) + Send + Sync + 'static,
 {
     fn on_event(&self, event: &Event<'_>) {
-        self(event)
+        self(event);
     }
 }
 

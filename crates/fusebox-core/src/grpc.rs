@@ -2,7 +2,6 @@ use crate::{Classify, Outcome};
 use http::Response;
 
 /// The gRPC status codes the classifier distinguishes.
-const OK: u16 = 0;
 const DEADLINE_EXCEEDED: u16 = 4;
 const RESOURCE_EXHAUSTED: u16 = 8;
 const ABORTED: u16 = 10;
@@ -60,10 +59,11 @@ impl GrpcClassifier {
     /// Classifies a numeric gRPC status code.
     pub const fn classify_code(&self, code: u16) -> Outcome {
         match code {
-            OK => Outcome::Success,
             UNAVAILABLE | RESOURCE_EXHAUSTED => Outcome::retryable_failure(),
             DEADLINE_EXCEEDED if self.retry_deadline_exceeded => Outcome::retryable_failure(),
             DEADLINE_EXCEEDED | ABORTED | INTERNAL => Outcome::permanent_failure(),
+            // OK (0), and every status that is the caller's mistake or the answer itself
+            // (NOT_FOUND, INVALID_ARGUMENT, ...): the dependency is healthy.
             _ => Outcome::Success,
         }
     }

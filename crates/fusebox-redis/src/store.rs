@@ -223,6 +223,13 @@ impl RedisStoreBuilder {
     }
 
     /// A client for one server (or one cluster node), with this builder's TLS certificates.
+    #[cfg_attr(
+        not(feature = "tls"),
+        expect(
+            clippy::unused_self,
+            reason = "only the tls feature's certificates are read"
+        )
+    )]
     fn client(&self, url: &str) -> Result<redis::Client, ConfigError> {
         let shown = redacted(url);
         let bad =
@@ -258,7 +265,7 @@ impl RedisStoreBuilder {
     /// Checks the settings and starts the store's background tasks on the current Tokio
     /// runtime. Does not wait for Redis: an unreachable Redis is retried in the background.
     pub fn build(self) -> Result<RedisStore, ConfigError> {
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_no_runtime| {
             ConfigError::new("runtime", "a Tokio runtime (call build inside one)", "none")
         })?;
         for (field, d, expected, max) in [
@@ -1035,10 +1042,10 @@ fn apply(attached: &Attached, b: &Breaker, state: &str, generation: i64, remaini
         "open" if remaining_ms > 0 => b.apply_remote_open(Duration::from_millis(remaining_ms)),
         "closed" if local != CircuitState::Closed => b.apply_remote_state(CircuitState::Closed),
         "forced_open" if local != CircuitState::ForcedOpen => {
-            b.apply_remote_state(CircuitState::ForcedOpen)
+            b.apply_remote_state(CircuitState::ForcedOpen);
         }
         "disabled" if local != CircuitState::Disabled => {
-            b.apply_remote_state(CircuitState::Disabled)
+            b.apply_remote_state(CircuitState::Disabled);
         }
         _ => {}
     }

@@ -158,7 +158,7 @@ where
                     let emit = |kind| {
                         policy
                             .events
-                            .emit(|| event(policy, &*this.requests, &*this.spare, kind))
+                            .emit(|| event(policy, &*this.requests, &*this.spare, kind));
                     };
                     if outcome.is_success() {
                         if let Some(budget) = &policy.budget {
