@@ -76,4 +76,6 @@ mod guides {
     struct Metrics;
     #[doc = include_str!("../../../docs/benchmarks.md")]
     struct Benchmarks;
+    #[doc = include_str!("../../../docs/testing.md")]
+    struct Testing;
 }
