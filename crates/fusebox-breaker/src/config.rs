@@ -1,7 +1,8 @@
-use crate::breaker::Breaker;
+use crate::breaker::{Breaker, StateStore};
 pub use fusebox_core::ConfigError;
 use fusebox_core::{EventBus, EventListener};
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Largest count window, in calls (16.7 million outcomes, 16 MiB of ring).
@@ -140,6 +141,7 @@ pub struct BreakerBuilder {
     half_open_max_wait: Duration,
     start_disabled: bool,
     events: EventBus,
+    store: Option<Arc<dyn StateStore>>,
 }
 
 impl fmt::Debug for BreakerBuilder {
@@ -156,6 +158,7 @@ impl fmt::Debug for BreakerBuilder {
             .field("half_open_successes", &self.half_open_successes)
             .field("half_open_max_wait", &self.half_open_max_wait)
             .field("start_disabled", &self.start_disabled)
+            .field("store", &self.store.as_ref().map(|_| "set"))
             .finish_non_exhaustive()
     }
 }
@@ -175,6 +178,7 @@ impl BreakerBuilder {
             half_open_max_wait: Duration::from_secs(30),
             start_disabled: false,
             events: EventBus::new(),
+            store: None,
         }
     }
 
@@ -278,6 +282,33 @@ impl BreakerBuilder {
         self
     }
 
+    /// Shares the breaker's state through `store` (`fusebox_redis::RedisStore`, say) from the
+    /// moment it is built, as [`KeyedBuilder::store`](crate::KeyedBuilder::store) does for a
+    /// keyed set's breakers; for [`keyed`](Self::keyed), it becomes the set's store.
+    ///
+    /// ```
+    /// use fusebox_breaker::{Breaker, StateStore};
+    /// use std::sync::{Arc, Mutex};
+    ///
+    /// #[derive(Clone, Default)]
+    /// struct Roster(Arc<Mutex<Vec<String>>>);
+    ///
+    /// impl StateStore for Roster {
+    ///     fn attach(&self, breaker: &Breaker) {
+    ///         self.0.lock().unwrap().push(breaker.name().to_owned());
+    ///     }
+    /// }
+    ///
+    /// let roster = Roster::default();
+    /// let payments = Breaker::builder("payments").store(roster.clone()).build()?;
+    /// assert_eq!(*roster.0.lock().unwrap(), ["payments"]);
+    /// # Ok::<(), fusebox_breaker::ConfigError>(())
+    /// ```
+    pub fn store(mut self, store: impl StateStore) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
     /// Adds an event listener for the life of the breaker (see also [`Breaker::subscribe`]).
     pub fn on_event(self, listener: impl EventListener) -> Self {
         self.events.subscribe(listener).detach();
@@ -287,7 +318,11 @@ impl BreakerBuilder {
     /// Checks every setting and builds the breaker.
     pub fn build(self) -> Result<Breaker, ConfigError> {
         let config = self.validate()?;
-        Ok(Breaker::from_parts(self.name, config, self.events))
+        let breaker = Breaker::from_parts(self.name, config, self.events);
+        if let Some(store) = &self.store {
+            store.attach(&breaker);
+        }
+        Ok(breaker)
     }
 
     /// Checks every setting and builds a breaker that lives for the rest of the process: its
@@ -306,13 +341,23 @@ impl BreakerBuilder {
     /// ```
     pub fn build_static(self) -> Result<Breaker, ConfigError> {
         let config = self.validate()?;
-        Ok(Breaker::from_parts_static(self.name, config, self.events))
+        let breaker = Breaker::from_parts_static(self.name, config, self.events);
+        if let Some(store) = &self.store {
+            store.attach(&breaker);
+        }
+        Ok(breaker)
     }
 
     /// Makes this the configuration of a set of breakers, one per key (tenant, route, host),
     /// created on first use: see [`KeyedBreakers`](crate::KeyedBreakers).
     pub fn keyed(self) -> crate::keyed::KeyedBuilder {
         crate::keyed::KeyedBuilder::new(self)
+    }
+
+    /// The store set with [`store`](Self::store), taken out (a keyed set attaches its own
+    /// breakers to it).
+    pub(crate) fn take_store(&mut self) -> Option<Arc<dyn StateStore>> {
+        self.store.take()
     }
 
     pub(crate) fn into_parts(self) -> Result<(String, Config, EventBus), ConfigError> {

@@ -846,3 +846,36 @@ async fn disabling_reaches_every_instance_and_survives_a_restart_of_redis() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_breaker_given_a_store_when_built_shares_its_state() {
+    let redis = RedisServer::start();
+    let built = |store: RedisStore| {
+        Breaker::builder("billing")
+            .consecutive_failures(1)
+            .open_duration(Duration::from_secs(30))
+            .store(store)
+            .build()
+            .unwrap()
+    };
+    let (a, b) = (store(&redis.url(), "built"), store(&redis.url(), "built"));
+    let (on_a, on_b) = (built(a.clone()), built(b.clone()));
+    assert_eq!((a.attached(), b.attached()), (1, 1));
+    // A keyed set made from such a builder shares through the same store.
+    let tenants = Breaker::builder("billing-tenants")
+        .store(b.clone())
+        .keyed()
+        .build()
+        .unwrap();
+    tenants.get("acme");
+    assert_eq!(
+        b.attached(),
+        4,
+        "billing, and the set's overflow, keyless and acme breakers"
+    );
+    on_a.try_acquire().unwrap().failure();
+    eventually("the trip reaches b", BOUND, || {
+        on_b.state() == CircuitState::Open
+    })
+    .await;
+}

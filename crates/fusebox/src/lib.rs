@@ -4,8 +4,7 @@
 //! naturally:
 //!
 //! ```
-//! use fusebox::breaker::Breaker;
-//! use fusebox::ServiceBuilderExt;
+//! use fusebox::{Breaker, ServiceBuilderExt};
 //! use tower::{service_fn, ServiceBuilder, ServiceExt};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -44,10 +43,20 @@ pub use fusebox_core::{
 #[cfg(feature = "breaker")]
 #[cfg_attr(docsrs, doc(cfg(feature = "breaker")))]
 pub use fusebox_breaker as breaker;
+/// The breaker types most programs name, at the root (`fusebox::Breaker`).
+#[cfg(feature = "breaker")]
+#[cfg_attr(docsrs, doc(cfg(feature = "breaker")))]
+pub use fusebox_breaker::{
+    Breaker, BreakerRegistry, CircuitBreakerLayer, CircuitOpen, KeyedBreakers,
+};
 
 #[cfg(feature = "retry")]
 #[cfg_attr(docsrs, doc(cfg(feature = "retry")))]
 pub use fusebox_retry as retry;
+/// The retry types most programs name, at the root (`fusebox::RetryLayer`).
+#[cfg(feature = "retry")]
+#[cfg_attr(docsrs, doc(cfg(feature = "retry")))]
+pub use fusebox_retry::{Backoff, Jitter, RetryBudget, RetryLayer};
 
 #[cfg(feature = "grpc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
@@ -56,6 +65,10 @@ pub use fusebox_core::GrpcClassifier;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use fusebox_redis as redis;
+/// The Redis store, at the root (`fusebox::RedisStore`).
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use fusebox_redis::RedisStore;
 
 mod builder;
 pub use builder::ServiceBuilderExt;

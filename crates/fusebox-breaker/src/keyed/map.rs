@@ -49,14 +49,15 @@ impl fmt::Debug for KeyedBuilder {
 }
 
 impl KeyedBuilder {
-    pub(crate) fn new(base: BreakerBuilder) -> Self {
+    pub(crate) fn new(mut base: BreakerBuilder) -> Self {
+        let store = base.take_store().unwrap_or_else(|| Arc::new(LocalState));
         KeyedBuilder {
             base,
             max_keys: 10_000,
             idle_timeout: Duration::from_secs(600),
             max_key_len: 128,
             key_label: "key",
-            store: Arc::new(LocalState),
+            store,
         }
     }
 
