@@ -32,6 +32,8 @@ mod event;
 mod grpc;
 mod handle;
 mod state;
+#[doc(hidden)]
+pub mod sync;
 
 /// Defines `get_ref`, `get_mut` and `into_inner` for a middleware service whose wrapped service
 /// is the field `inner`. For fusebox's own crates; not part of the public API.

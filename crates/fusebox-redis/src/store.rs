@@ -1,6 +1,7 @@
 use fusebox_breaker::{
     Breaker, CircuitState, OpenDuration, Role, StateStore, TransitionReason, WeakBreaker,
 };
+use fusebox_core::sync::lock;
 use fusebox_core::{ConfigError, Event, EventBus, EventKind, EventListener, Subscription};
 use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -684,10 +685,6 @@ fn escape_into(out: &mut String, text: &str) {
             c => out.push(c),
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn counts(breaker: &Breaker) -> (u64, u64) {

@@ -2,7 +2,7 @@
 
 use crate::backoff::RandomSource;
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 /// The random numbers of a retry layer, as its builder chose them.
 #[derive(Clone)]
@@ -47,10 +47,7 @@ impl RandomSource for CallRandom {
         match self {
             CallRandom::Own(rng) => rng.f64(),
             // A source that panicked mid-draw holds no invariant of ours: keep drawing from it.
-            CallRandom::Shared(source) => source
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .next_f64(),
+            CallRandom::Shared(source) => fusebox_core::sync::lock(source).next_f64(),
         }
     }
 }
