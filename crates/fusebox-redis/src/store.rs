@@ -9,8 +9,9 @@ use redis::Script;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 const FLUSH: &str = include_str!("flush.lua");
 const TRANSITION: &str = include_str!("transition.lua");
