@@ -63,9 +63,46 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed + Sized {
         self,
         breaker: fusebox_breaker::Breaker,
     ) -> ServiceBuilder<Stack<fusebox_breaker::CircuitBreakerLayer<fusebox_core::HttpClassifier>, L>>;
+
+    /// Makes request bodies of up to `limit` bytes re-sendable
+    /// ([`BufferBodyLayer`](fusebox_retry::http::BufferBodyLayer)), so that an HTTP retry
+    /// below it (`.buffer_bodies(..).retry_with(RetryLayer::builder(..).http()...)`) can send
+    /// a request again; a larger body is sent once, and the retry gives up with
+    /// `body_too_large`.
+    ///
+    /// ```
+    /// use fusebox::{Breaker, RetryLayer, ServiceBuilderExt};
+    /// use fusebox::retry::http::ReplayBody;
+    /// use tower::ServiceBuilder;
+    ///
+    /// # type Body = http_body_util::Full<bytes::Bytes>;
+    /// let client = ServiceBuilder::new()
+    ///     .buffer_bodies(64 * 1024)
+    ///     .retry_with(RetryLayer::builder("payments").http().build()?)
+    ///     .http_circuit_breaker(Breaker::builder("payments").build()?)
+    ///     .service(tower::service_fn(|_: http::Request<ReplayBody<Body>>| async {
+    ///         Ok::<_, std::io::Error>(http::Response::new(()))
+    ///     }));
+    /// # let _ = client;
+    /// # Ok::<(), fusebox::ConfigError>(())
+    /// ```
+    #[cfg(all(feature = "retry", feature = "http"))]
+    #[cfg_attr(docsrs, doc(cfg(all(feature = "retry", feature = "http"))))]
+    fn buffer_bodies(
+        self,
+        limit: usize,
+    ) -> ServiceBuilder<Stack<fusebox_retry::http::BufferBodyLayer, L>>;
 }
 
 impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
+    #[cfg(all(feature = "retry", feature = "http"))]
+    fn buffer_bodies(
+        self,
+        limit: usize,
+    ) -> ServiceBuilder<Stack<fusebox_retry::http::BufferBodyLayer, L>> {
+        self.layer(fusebox_retry::http::BufferBodyLayer::new(limit))
+    }
+
     #[cfg(feature = "retry")]
     fn retry_with<C, R>(
         self,
