@@ -58,8 +58,8 @@ async fn main() -> Result<(), BoxError> {
     registry.depends_on("checkout", ["quotes", "rates"]);
 
     let http = reqwest::Client::builder().no_proxy().build()?;
-    let quotes = client("quotes", registry.get_or_create("quotes")?, &http, started)?;
-    let rates = client("rates", registry.get_or_create("rates")?, &http, started)?;
+    let quotes = client("quotes", registry.get("quotes")?, &http, started)?;
+    let rates = client("rates", registry.get("rates")?, &http, started)?;
     let (quote_url, rate_url) = (
         format!("http://{addr}/quote"),
         format!("http://{addr}/rate"),

@@ -37,8 +37,8 @@ type Factory = dyn Fn(&str) -> BreakerBuilder + Send + Sync;
 ///     _ => Breaker::builder(name).consecutive_failures(10),
 /// });
 /// registry.depends_on("appointments", ["calendar", "telephony"]);
-/// registry.get_or_create("appointments")?;
-/// registry.get_or_create("telephony")?;
+/// registry.get("appointments")?;
+/// registry.get("telephony")?;
 /// registry.force_open("calendar")?;
 ///
 /// match registry.health("appointments") {
@@ -212,9 +212,11 @@ impl BreakerRegistry {
         read(&self.inner.breakers)
     }
 
-    /// The breaker named `name`, made with the registry's factory on first use.
-    pub fn get_or_create(&self, name: &str) -> Result<Breaker, ConfigError> {
-        if let Some(b) = self.get(name) {
+    /// The breaker named `name`, made with the registry's factory on first use, like
+    /// [`KeyedBreakers::get`](crate::KeyedBreakers::get) makes a key's breaker. An error if the
+    /// factory's settings are invalid, or name another breaker.
+    pub fn get(&self, name: &str) -> Result<Breaker, ConfigError> {
+        if let Some(b) = self.find(name) {
             return Ok(b);
         }
         let built = (self.inner.factory)(name).build()?;
@@ -230,8 +232,9 @@ impl BreakerRegistry {
         Ok(self.insert(name, built))
     }
 
-    /// The breaker named `name`, if there is one.
-    pub fn get(&self, name: &str) -> Option<Breaker> {
+    /// The breaker named `name` if the registry has one; unlike [`get`](Self::get), makes
+    /// none.
+    pub fn find(&self, name: &str) -> Option<Breaker> {
         self.breakers().get(name).cloned()
     }
 
@@ -312,7 +315,7 @@ impl BreakerRegistry {
 
     /// Resets the breaker named `name`; `false` if there is none.
     pub fn reset(&self, name: &str) -> bool {
-        self.get(name).map(|b| b.reset()).is_some()
+        self.find(name).map(|b| b.reset()).is_some()
     }
 
     /// Resets every breaker.
@@ -324,14 +327,14 @@ impl BreakerRegistry {
 
     /// Forces the breaker named `name` open, making it with the factory if needed.
     pub fn force_open(&self, name: &str) -> Result<(), ConfigError> {
-        self.get_or_create(name)?.force_open();
+        self.get(name)?.force_open();
         Ok(())
     }
 
     /// Disables the breaker named `name` (calls pass, trips are only reported), making it with
     /// the factory if needed.
     pub fn disable(&self, name: &str) -> Result<(), ConfigError> {
-        self.get_or_create(name)?.disable();
+        self.get(name)?.disable();
         Ok(())
     }
 

@@ -954,10 +954,10 @@ mod tests {
             },
         );
         let registry = settings.into_registry().unwrap();
-        let calendar = registry.get_or_create("calendar").unwrap();
+        let calendar = registry.get("calendar").unwrap();
         calendar.try_acquire().unwrap().failure();
         assert_eq!(calendar.state(), crate::CircuitState::Open);
-        let other = registry.get_or_create("email").unwrap();
+        let other = registry.get("email").unwrap();
         for _ in 0..4 {
             other.try_acquire().unwrap().failure();
         }

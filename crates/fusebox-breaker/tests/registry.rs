@@ -25,8 +25,8 @@ fn fail(b: &Breaker, n: usize) {
 #[tokio::test(start_paused = true)]
 async fn each_name_gets_its_own_configuration() {
     let r = registry();
-    let payments = r.get_or_create("payments").unwrap();
-    let email = r.get_or_create("email").unwrap();
+    let payments = r.get("payments").unwrap();
+    let email = r.get("email").unwrap();
     fail(&payments, 1);
     fail(&email, 2);
     assert_eq!(payments.state(), CircuitState::Open);
@@ -42,7 +42,7 @@ async fn each_name_gets_its_own_configuration() {
         ]
     );
     // The same name gives the same breaker.
-    fail(&r.get_or_create("email").unwrap(), 1);
+    fail(&r.get("email").unwrap(), 1);
     assert_eq!(email.state(), CircuitState::Open);
 }
 
@@ -52,11 +52,11 @@ async fn a_failing_root_degrades_its_dependents_transitively() {
     r.depends_on("appointments", ["calendar", "telephony"]);
     r.depends_on("calendar", ["oauth"]);
     for name in ["appointments", "calendar", "telephony", "oauth", "email"] {
-        r.get_or_create(name).unwrap();
+        r.get(name).unwrap();
     }
     assert!(r.health("appointments").is_healthy());
 
-    fail(&r.get("oauth").unwrap(), 3);
+    fail(&r.find("oauth").unwrap(), 3);
     assert_eq!(
         r.health("appointments"),
         HealthStatus::Degraded {
@@ -86,8 +86,8 @@ async fn dependency_cycles_do_not_loop() {
     let r = registry();
     r.depends_on("a", ["b"]);
     r.depends_on("b", ["a"]);
-    r.get_or_create("a").unwrap();
-    r.get_or_create("b").unwrap();
+    r.get("a").unwrap();
+    r.get("b").unwrap();
     assert!(r.health("a").is_healthy());
     r.force_open("b").unwrap();
     assert!(matches!(r.health("a"), HealthStatus::Degraded { ref cause, .. } if cause == "b"));
@@ -101,19 +101,19 @@ async fn reset_all_and_force_open() {
     assert_eq!(r.summary().open, 2);
     assert!(r.reset("payments"));
     assert!(!r.reset("missing"));
-    assert_eq!(r.get("payments").unwrap().state(), CircuitState::Closed);
+    assert_eq!(r.find("payments").unwrap().state(), CircuitState::Closed);
     r.reset_all();
     assert_eq!(r.summary().closed, 2);
     r.disable("payments").unwrap();
-    assert_eq!(r.get("payments").unwrap().state(), CircuitState::Disabled);
+    assert_eq!(r.find("payments").unwrap().state(), CircuitState::Disabled);
 }
 
 #[tokio::test(start_paused = true)]
 async fn snapshots_are_bounded_and_patterns_come_from_transitions() {
     let r = registry();
     r.set_snapshot_capacity(3);
-    let payments = r.get_or_create("payments").unwrap();
-    r.get_or_create("email").unwrap();
+    let payments = r.get("payments").unwrap();
+    r.get("email").unwrap();
     for round in 0..5 {
         fail(&payments, 1);
         r.snapshot();
@@ -138,27 +138,27 @@ async fn snapshots_are_bounded_and_patterns_come_from_transitions() {
 #[test]
 fn invalid_per_name_configuration_is_reported() {
     let r = BreakerRegistry::new(|name| Breaker::builder(name).failure_rate(1.5));
-    let err = r.get_or_create("x").unwrap_err();
+    let err = r.get("x").unwrap_err();
     assert_eq!(err.to_string(), "failure_rate must be in (0, 1], got 1.5");
 }
 
 #[test]
 fn a_factory_that_builds_another_name_is_an_error() {
     let registry = BreakerRegistry::new(|_| Breaker::builder("always-this"));
-    let err = registry.get_or_create("calendar").unwrap_err();
+    let err = registry.get("calendar").unwrap_err();
     assert_eq!(err.field(), "factory");
     assert!(
         err.to_string().contains("always-this for calendar"),
         "{err}"
     );
-    assert!(registry.get("calendar").is_none());
-    assert!(registry.get_or_create("always-this").is_ok());
+    assert!(registry.find("calendar").is_none());
+    assert!(registry.get("always-this").is_ok());
 }
 
 #[test]
 fn registering_a_second_breaker_under_a_taken_name_is_an_error() {
     let registry = BreakerRegistry::new(|name| Breaker::builder(name));
-    let first = registry.get_or_create("calendar").unwrap();
+    let first = registry.get("calendar").unwrap();
     let second = Breaker::builder("calendar")
         .consecutive_failures(1)
         .build()
@@ -169,7 +169,7 @@ fn registering_a_second_breaker_under_a_taken_name_is_an_error() {
         "name must be a name no other breaker of the registry has, got \"calendar\""
     );
     assert!(
-        registry.get("calendar").unwrap().same_as(&first),
+        registry.find("calendar").unwrap().same_as(&first),
         "the first is kept"
     );
 }

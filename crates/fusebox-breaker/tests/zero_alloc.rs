@@ -72,7 +72,7 @@ fn main() {
 
     // A breaker in a registry, which follows its transitions.
     let registry = fusebox_breaker::BreakerRegistry::new(|name| Breaker::builder(name));
-    let registered = registry.get_or_create("registered").unwrap();
+    let registered = registry.get("registered").unwrap();
     let (allocs, (ok, _)) = allocations_for(registered, 0);
     assert_eq!(ok, CALLS);
     assert_eq!(allocs, 0, "closed path, breaker in a registry");

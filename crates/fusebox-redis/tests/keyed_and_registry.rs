@@ -134,8 +134,8 @@ async fn registries_share_their_named_breakers() {
     };
     let one = registry(store(&redis.url()));
     let two = registry(store(&redis.url()));
-    let calendar_two = two.get_or_create("calendar").unwrap();
-    let email_two = two.get_or_create("email").unwrap();
+    let calendar_two = two.get("calendar").unwrap();
+    let email_two = two.get("email").unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     one.force_open("calendar").unwrap();
     eventually("forced open on the other instance", BOUND, || {
