@@ -1,6 +1,6 @@
 //! How long to wait before each retry.
 
-use crate::config::ConfigError;
+use fusebox_core::ConfigError;
 use std::time::Duration;
 
 /// A source of uniform random numbers in `[0, 1)`, injectable so delays are reproducible.

@@ -1,6 +1,6 @@
 //! A token bucket that caps retries to a share of the traffic that succeeds.
 
-use crate::config::ConfigError;
+use fusebox_core::ConfigError;
 use std::fmt;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-use crate::config::{PolicyHandle, RetryLayerBuilder};
+use crate::config::PolicyHandle;
 use crate::policy::CloneRequest;
 use crate::service::Retry;
 use fusebox_core::{EventListener, ResultClassifier, Subscription};
@@ -47,13 +47,6 @@ impl<C, R> fmt::Debug for RetryLayer<C, R> {
         f.debug_struct("RetryLayer")
             .field("policy", &self.policy)
             .finish_non_exhaustive()
-    }
-}
-
-impl RetryLayer {
-    /// Starts building a retry layer named `name` (used in events and logs).
-    pub fn builder(name: impl Into<String>) -> RetryLayerBuilder {
-        RetryLayerBuilder::new(name.into())
     }
 }
 

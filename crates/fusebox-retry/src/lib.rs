@@ -41,6 +41,7 @@
 
 mod backoff;
 mod budget;
+mod builder;
 mod config;
 pub mod future;
 #[cfg(feature = "http")]
@@ -53,10 +54,11 @@ mod service;
 
 pub use backoff::{Backoff, Jitter, RandomSource};
 pub use budget::{RetryBudget, RetryBudgetBuilder};
-pub use config::{ConfigError, RetryLayerBuilder, MAX_ATTEMPTS};
+pub use builder::{RetryLayerBuilder, MAX_ATTEMPTS};
 /// The random number generator [`RandomSource`] is implemented for, re-exported so that
 /// [`RetryLayerBuilder::random_source`] needs no dependency of your own.
 pub use fastrand;
+pub use fusebox_core::ConfigError;
 pub use fusebox_core::GiveUpReason;
 pub use layer::RetryLayer;
 pub use policy::{CloneRequest, ResendPolicy};
