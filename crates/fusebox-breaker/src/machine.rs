@@ -248,6 +248,18 @@ impl Shared {
             .map_err(Word)
     }
 
+    /// Publishes `until` as the open period's deadline, then moves from `word` to `new`: whoever
+    /// sees the new state sees its deadline. If the move loses a race, the previous deadline is
+    /// put back (unless someone published another meanwhile).
+    fn move_with_deadline(&self, word: Word, new: Word, until: u64) -> Result<(), Word> {
+        let previous = self.open_until.swap(until, Relaxed);
+        self.cas(word, new).inspect_err(|_| {
+            self.open_until
+                .compare_exchange(until, previous, Relaxed, Relaxed)
+                .ok();
+        })
+    }
+
     pub(crate) fn state(&self) -> CircuitState {
         self.load().state()
     }
@@ -580,12 +592,7 @@ impl Shared {
             .nanos_at(now)
             .saturating_add(nanos(self.config.open.for_trip(trips)));
         let new = word.next(OPEN);
-        // Publish the deadline before the state, so whoever sees OPEN sees its deadline.
-        let previous_until = self.open_until.swap(until, Relaxed);
-        if self.cas(word, new).is_err() {
-            self.open_until
-                .compare_exchange(until, previous_until, Relaxed, Relaxed)
-                .ok();
+        if self.move_with_deadline(word, new, until).is_err() {
             return None;
         }
         self.trips.store(trips, Relaxed);
@@ -613,8 +620,7 @@ impl Shared {
                     .now_nanos()
                     .saturating_add(nanos(this.config.half_open_max_wait));
                 let awaiting = word.next(AWAITING_PROBE);
-                let previous = this.open_until.swap(until, Relaxed);
-                match this.cas(word, awaiting) {
+                match this.move_with_deadline(word, awaiting, until) {
                     Ok(()) => {
                         Shared::arm_timer(this, awaiting.generation());
                         let event = || this.event(EventKind::ProbeRequested);
@@ -623,9 +629,6 @@ impl Shared {
                         return;
                     }
                     Err(current) => {
-                        this.open_until
-                            .compare_exchange(until, previous, Relaxed, Relaxed)
-                            .ok();
                         word = current;
                         continue;
                     }
@@ -739,18 +742,12 @@ impl Shared {
         let mut word = this.load();
         while word.code() == AWAITING_PROBE {
             let open = word.next(OPEN);
-            let previous = this.open_until.swap(until, Relaxed);
-            match this.cas(word, open) {
+            match this.move_with_deadline(word, open, until) {
                 Ok(()) => {
                     Shared::arm_timer(this, open.generation());
                     return true;
                 }
-                Err(current) => {
-                    this.open_until
-                        .compare_exchange(until, previous, Relaxed, Relaxed)
-                        .ok();
-                    word = current;
-                }
+                Err(current) => word = current,
             }
         }
         false
@@ -761,8 +758,6 @@ impl Shared {
         Shared::force_for(this, target, reason, None);
     }
 
-    /// Like [`force`](Self::force); an `Open` target stays open for `open_for` when given,
-    /// instead of the breaker's own open duration.
     /// Moves the end of the current open period to `open_for` from now, if that is later,
     /// without a transition: a shared store learned that the fleet stays open longer. `false`
     /// if the breaker is not open (nothing done).
@@ -773,30 +768,25 @@ impl Shared {
             if !word.is_open() {
                 return false;
             }
-            let previous = this.open_until.load(Relaxed);
             // While awaiting the store's word, `open_until` is only how long to wait for it.
-            if word.code() == OPEN && previous >= until {
+            if word.code() == OPEN && this.open_until.load(Relaxed) >= until {
                 return true;
             }
             // A new generation (still open), so the timer armed for the old deadline cannot
-            // end the longer period; deadline first, as in `open`.
+            // end the longer period.
             let extended = word.next(OPEN);
-            this.open_until.store(until, Relaxed);
-            match this.cas(word, extended) {
+            match this.move_with_deadline(word, extended, until) {
                 Ok(()) => {
                     Shared::arm_timer(this, extended.generation());
                     return true;
                 }
-                Err(current) => {
-                    this.open_until
-                        .compare_exchange(until, previous, Relaxed, Relaxed)
-                        .ok();
-                    word = current;
-                }
+                Err(current) => word = current,
             }
         }
     }
 
+    /// Like [`force`](Self::force); an `Open` target stays open for `open_for` when given,
+    /// instead of the breaker's own open duration.
     pub(crate) fn force_for(
         this: &Handle,
         target: CircuitState,
