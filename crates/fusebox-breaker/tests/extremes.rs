@@ -71,6 +71,18 @@ const FIELDS: [&str; 8] = [
     "min_calls",
 ];
 
+/// The farthest a test moves the paused clock: a hundred years.
+const FARTHEST: Duration = Duration::from_secs(100 * 365 * 86_400);
+
+/// A current-thread runtime whose clock only moves when a test moves it.
+fn paused_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap()
+}
+
 /// Every public way of asking a breaker about time.
 fn report(breaker: &Breaker) {
     let metrics = breaker.metrics();
@@ -106,14 +118,10 @@ proptest! {
                 return Ok(());
             }
         };
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .start_paused(true)
-            .build()
-            .unwrap();
+        let runtime = paused_runtime();
         runtime.block_on(async {
             drop(set.get("acme"));
-            tokio::time::advance(later.min(Duration::from_secs(100 * 365 * 86_400))).await;
+            tokio::time::advance(later.min(FARTHEST)).await;
             set.get("globex");
             let _ = set.evict_idle();
             prop_assert!(set.len() <= 2);
@@ -140,11 +148,7 @@ proptest! {
                 return Ok(());
             }
         };
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .start_paused(true)
-            .build()
-            .unwrap();
+        let runtime = paused_runtime();
         runtime.block_on(async {
             report(&breaker);
             for _ in 0..3 {
@@ -154,7 +158,7 @@ proptest! {
             }
             report(&breaker);
             // Let time pass (as far as a paused clock can be moved) and look again.
-            tokio::time::advance(later.min(Duration::from_secs(100 * 365 * 86_400))).await;
+            tokio::time::advance(later.min(FARTHEST)).await;
             report(&breaker);
             breaker.force_open();
             report(&breaker);
