@@ -87,19 +87,29 @@ async fn an_open_circuit_answers_503_with_retry_after_and_a_json_body() {
     assert_eq!(hits.load(Ordering::SeqCst), 4);
 }
 
-#[tokio::test]
-async fn a_forced_open_circuit_promises_no_time_to_come_back() {
-    let breaker = Breaker::builder("payments").build().unwrap();
+/// Serves `GET /charge`, answering "ok", behind `breaker`; returns the server's address.
+async fn charge_route(breaker: &Breaker) -> std::net::SocketAddr {
     let app = Router::new()
         .route("/charge", get(|| async { "ok" }))
         .route_layer(CircuitBreakerRouteLayer::new(breaker.clone()));
-    let addr = serve(app).await;
-    breaker.force_open();
-    let r = client()
+    serve(app).await
+}
+
+/// A real `GET /charge` to the server at `addr`.
+async fn charge(addr: std::net::SocketAddr) -> reqwest::Response {
+    client()
         .get(format!("http://{addr}/charge"))
         .send()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_forced_open_circuit_promises_no_time_to_come_back() {
+    let breaker = Breaker::builder("payments").build().unwrap();
+    let addr = charge_route(&breaker).await;
+    breaker.force_open();
+    let r = charge(addr).await;
     assert_eq!(r.status(), 503);
     assert!(
         r.headers().get("retry-after").is_none(),
@@ -123,16 +133,9 @@ async fn the_longest_open_duration_still_answers_503() {
         .open_duration(Duration::from_nanos(u64::MAX))
         .build()
         .unwrap();
-    let app = Router::new()
-        .route("/charge", get(|| async { "ok" }))
-        .route_layer(CircuitBreakerRouteLayer::new(breaker.clone()));
-    let addr = serve(app).await;
+    let addr = charge_route(&breaker).await;
     breaker.try_acquire().unwrap().failure();
-    let r = client()
-        .get(format!("http://{addr}/charge"))
-        .send()
-        .await
-        .unwrap();
+    let r = charge(addr).await;
     assert_eq!(r.status(), 503);
     let seconds: u64 = r.headers()["retry-after"]
         .to_str()

@@ -676,14 +676,10 @@ pub(crate) fn shared_id(breaker: &Breaker) -> String {
 fn escape_into(out: &mut String, text: &str) {
     use std::fmt::Write;
     for c in text.chars() {
-        match c {
-            '%' | ':' | '{' | '}' => {
-                let _ = write!(out, "%{:02X}", c as u32);
-            }
-            c if c.is_ascii_control() => {
-                let _ = write!(out, "%{:02X}", c as u32);
-            }
-            c => out.push(c),
+        if matches!(c, '%' | ':' | '{' | '}') || c.is_ascii_control() {
+            let _ = write!(out, "%{:02X}", u32::from(c));
+        } else {
+            out.push(c);
         }
     }
 }
