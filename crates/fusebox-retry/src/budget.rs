@@ -262,6 +262,10 @@ mod tests {
         assert_eq!(deposit(0.1), 100_000);
         assert_eq!(deposit(0.3), 300_000);
         assert_eq!(deposit(0.333333), 333_333);
+        // 0.125014 × 10⁶ is 125013.99999999999 in binary: rounding down alone would lose the
+        // millionth the ratio was written with.
+        assert_eq!(deposit(0.125014), 125_014);
+        assert_eq!(deposit(0.000249), 249);
         assert_eq!(deposit(1000.0), 1_000_000_000);
         assert_eq!(deposit(0.0), 0);
         let b = RetryBudget::builder()

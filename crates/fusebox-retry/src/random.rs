@@ -51,3 +51,16 @@ impl RandomSource for CallRandom {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_names_the_kind_of_source() {
+        assert_eq!(format!("{:?}", Randomness::Fresh), "Fresh");
+        assert_eq!(format!("{:?}", Randomness::Seeded(7)), "Seeded(7)");
+        let shared = Randomness::Shared(Arc::new(Mutex::new(|| 0.5)));
+        assert_eq!(format!("{shared:?}"), "Shared(..)");
+    }
+}

@@ -231,6 +231,25 @@ async fn the_deadline_stops_retrying_before_a_wait_would_pass_it() {
     );
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_wait_ending_exactly_at_the_deadline_is_waited() {
+    let (arrivals, svc) = flaky(u32::MAX);
+    let layer = RetryLayer::builder("t")
+        .backoff(Backoff::constant(Duration::from_secs(1)))
+        .max_attempts(10)
+        .deadline(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    layer.layer(svc).oneshot(1).await.unwrap_err();
+    assert_eq!(
+        arrivals.lock().unwrap().len(),
+        3,
+        "sent at 0 s, 1 s and at the deadline, 2 s"
+    );
+    assert_eq!(Instant::now() - started, Duration::from_secs(2));
+}
+
 fn status_service(
     statuses: &'static [(u16, Option<&'static str>)],
 ) -> (

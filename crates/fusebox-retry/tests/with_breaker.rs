@@ -319,3 +319,31 @@ async fn the_longest_open_duration_rejects_without_panicking() {
     assert_eq!(*reasons.lock().unwrap(), [(1, GiveUpReason::CircuitOpen)]);
     assert_eq!(hits.load(Ordering::SeqCst), 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_next_probe_exactly_at_the_cap_is_waited_for_and_one_beyond_is_not() {
+    for (open_for, waits) in [
+        (Duration::from_secs(5), true),
+        (Duration::from_millis(5_001), false),
+    ] {
+        let breaker = Breaker::builder("upstream")
+            .consecutive_failures(1)
+            .open_duration(open_for)
+            .build()
+            .unwrap();
+        breaker.try_acquire().unwrap().failure();
+        let hits = Arc::new(AtomicU32::new(0));
+        let (service, reasons) = retried(
+            RetryLayer::builder("client").max_retry_after(Duration::from_secs(5)),
+            &breaker,
+            Arc::new(AtomicBool::new(true)),
+            hits.clone(),
+        );
+        let result = service.oneshot(1).await;
+        assert_eq!(result.is_ok(), waits, "open for {open_for:?}");
+        assert_eq!(hits.load(Ordering::SeqCst), u32::from(waits));
+        if !waits {
+            assert_eq!(*reasons.lock().unwrap(), [(1, GiveUpReason::CircuitOpen)]);
+        }
+    }
+}
