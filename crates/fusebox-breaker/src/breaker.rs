@@ -129,6 +129,7 @@ impl Breaker {
     /// assert_eq!(tenants.get("acme").role(), Role::Key("acme"));
     /// assert_eq!(tenants.get(OVERFLOW_KEY).role(), Role::Key(OVERFLOW_KEY));
     /// assert_eq!(tenants.overflow().role(), Role::Overflow);
+    /// assert_eq!(tenants.unkeyed().role(), Role::Keyless);
     /// assert_eq!(Breaker::builder("email").build()?.role(), Role::Plain);
     /// # Ok::<(), fusebox_breaker::ConfigError>(())
     /// ```

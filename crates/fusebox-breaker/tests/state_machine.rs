@@ -631,3 +631,22 @@ async fn open_remaining_counts_down_the_open_period() {
     b.force_open();
     assert_eq!(b.open_remaining(), None, "forced open has no open period");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_rejection_says_when_to_come_back_or_that_only_an_operator_can() {
+    let b = Breaker::builder("payments")
+        .consecutive_failures(1)
+        .open_duration(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    call(&b, F);
+    assert_eq!(
+        b.try_acquire().unwrap_err().to_string(),
+        "circuit breaker `payments` is open; retry in 30.0s"
+    );
+    b.force_open();
+    assert_eq!(
+        b.try_acquire().unwrap_err().to_string(),
+        "circuit breaker `payments` is forced_open until an operator resets it"
+    );
+}
