@@ -48,7 +48,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
                 }
             })
             .build()?;
-        store.attach(&breaker);
+        breaker.share_with(&store);
         instances.push((store, breaker));
     }
 

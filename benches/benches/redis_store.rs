@@ -74,7 +74,7 @@ fn flush_of_many(url: &str, runtime: &tokio::runtime::Runtime, n: usize) -> Dura
                 let b = Breaker::builder(format!("tenant-{i}"))
                     .build()
                     .expect("valid breaker");
-                store.attach(&b);
+                b.share_with(&store);
                 b
             })
             .collect();
@@ -113,7 +113,7 @@ fn propagation(url: &str, runtime: &tokio::runtime::Runtime, rounds: usize) -> [
                 .open_duration(Duration::from_secs(600))
                 .build()
                 .expect("valid breaker");
-            store.attach(&b);
+            b.share_with(&store);
             (store, b)
         };
         let (_a, on_a) = instance();
@@ -160,7 +160,7 @@ fn main() {
         let store = RedisStore::builder(url.clone(), "bench")
             .build()
             .expect("valid store");
-        store.attach(&shared);
+        shared.share_with(&store);
         tokio::time::sleep(Duration::from_millis(300)).await;
         store
     });

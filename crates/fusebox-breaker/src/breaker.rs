@@ -1,9 +1,9 @@
 use crate::config::{BreakerBuilder, Config, OpenDuration, WindowKind};
-use crate::error::CircuitOpen;
-use crate::machine::{Admission, Handle, Shared, Ticket, Transition, WeakHandle};
+use crate::machine::{Admission, Handle, Refusal, Shared, Ticket, Transition};
 use crate::stats::Layout;
 use fusebox_core::{
-    CircuitState, EventBus, EventListener, Outcome, Subscription, TransitionReason,
+    CircuitOpen, CircuitRef, CircuitState, EventBus, EventListener, Outcome, StateStore, StoredRef,
+    Subscription, TransitionReason,
 };
 use std::fmt;
 use std::time::Duration;
@@ -54,7 +54,7 @@ impl Breaker {
 
     pub(crate) fn from_parts(name: String, config: Config, events: EventBus) -> Breaker {
         Breaker {
-            shared: Handle::counted(Shared::unkeyed(name, config, events)),
+            shared: Shared::share(Shared::unkeyed(name, config, events), false),
         }
     }
 
@@ -70,34 +70,66 @@ impl Breaker {
         layout: Layout,
     ) -> Breaker {
         Breaker {
-            shared: Handle::counted(Shared::new(
-                name,
-                key,
-                overflow,
-                config,
-                events,
-                Some(set_transitions),
-                layout,
-            )),
+            shared: Shared::share(
+                Shared::new(
+                    name,
+                    key,
+                    overflow,
+                    config,
+                    events,
+                    Some(set_transitions),
+                    layout,
+                ),
+                false,
+            ),
         }
     }
 
     pub(crate) fn from_parts_static(name: String, config: Config, events: EventBus) -> Breaker {
         Breaker {
-            shared: Handle::leaked(Shared::unkeyed(name, config, events)),
+            shared: Shared::share(Shared::unkeyed(name, config, events), true),
         }
     }
 
     /// Whether `other` is this same breaker (a clone of this handle), not merely one with the
     /// same name.
-    pub fn same_as(&self, other: &Breaker) -> bool {
-        std::ptr::eq::<Shared>(&*self.shared, &*other.shared)
+    pub(crate) fn same_as(&self, other: &Breaker) -> bool {
+        self.shared.ptr_eq(&other.shared)
     }
 
-    /// A reference that does not keep the breaker alive.
-    pub fn downgrade(&self) -> WeakBreaker {
-        WeakBreaker {
-            handle: self.shared.downgrade(),
+    /// Starts sharing this breaker's state through `store`, as
+    /// [`BreakerBuilder::store`] does for a breaker it builds. Attaching it to the same store
+    /// twice does nothing. Calls through the breaker never wait for the store.
+    ///
+    /// ```
+    /// use fusebox_breaker::Breaker;
+    /// use fusebox_core::{StateStore, StoredRef};
+    /// use std::sync::{Arc, Mutex};
+    ///
+    /// #[derive(Clone, Default)]
+    /// struct Roster(Arc<Mutex<Vec<String>>>);
+    ///
+    /// impl StateStore for Roster {
+    ///     fn attach(&self, circuit: &StoredRef) {
+    ///         self.0.lock().unwrap().push(circuit.name().to_owned());
+    ///     }
+    /// }
+    ///
+    /// let roster = Roster::default();
+    /// let payments = Breaker::builder("payments").build()?;
+    /// payments.share_with(&roster);
+    /// assert_eq!(*roster.0.lock().unwrap(), ["payments"]);
+    /// # Ok::<(), fusebox_breaker::ConfigError>(())
+    /// ```
+    pub fn share_with(&self, store: &(impl StateStore + ?Sized)) {
+        store.attach(&self.stored());
+    }
+
+    /// This breaker as a state store sees it.
+    pub(crate) fn stored(&self) -> StoredRef {
+        match &self.shared {
+            Handle::Counted(shared) => fusebox_core::Handle::Counted(shared.clone()),
+            Handle::Static(shared) => fusebox_core::Handle::Static(*shared),
         }
     }
 
@@ -117,37 +149,6 @@ impl Breaker {
         self.shared.key.as_deref()
     }
 
-    /// Which breaker of its family this is: a plain one, or a keyed set's breaker for one key,
-    /// for requests without a key, or for new keys once the set is full. A shared-state store
-    /// names breakers by it, so that a tenant literally called
-    /// [`OVERFLOW_KEY`](crate::OVERFLOW_KEY) does not share the overflow breaker's state.
-    ///
-    /// ```
-    /// use fusebox_breaker::{Breaker, Role, OVERFLOW_KEY};
-    ///
-    /// let tenants = Breaker::builder("calendar").keyed().build()?;
-    /// assert_eq!(tenants.get("acme").role(), Role::Key("acme"));
-    /// assert_eq!(tenants.get(OVERFLOW_KEY).role(), Role::Key(OVERFLOW_KEY));
-    /// assert_eq!(tenants.overflow().role(), Role::Overflow);
-    /// assert_eq!(tenants.unkeyed().role(), Role::Keyless);
-    /// assert_eq!(Breaker::builder("email").build()?.role(), Role::Plain);
-    /// # Ok::<(), fusebox_breaker::ConfigError>(())
-    /// ```
-    pub fn role(&self) -> Role<'_> {
-        let s = &self.shared;
-        match (&s.key, s.overflow, s.in_keyed_set()) {
-            (_, true, _) => Role::Overflow,
-            (Some(key), false, _) => Role::Key(key),
-            (None, false, true) => Role::Keyless,
-            (None, false, false) => Role::Plain,
-        }
-    }
-
-    /// What the key is (`"tenant_id"`, `"route"`; `"key"` unless the keyed layer says).
-    pub fn key_label(&self) -> &'static str {
-        self.shared.key_label
-    }
-
     /// Like [`try_acquire`](Self::try_acquire), consuming this handle instead of cloning it.
     #[inline]
     pub(crate) fn try_acquire_owned(self) -> Result<Permit, CircuitOpen> {
@@ -157,7 +158,19 @@ impl Breaker {
                 ticket,
                 recorded: false,
             }),
-            Err(refusal) => Err(CircuitOpen::new(self, refusal)),
+            Err(refusal) => Err(self.rejection(refusal)),
+        }
+    }
+
+    /// The rejection `refusal` stands for, holding this handle.
+    #[inline]
+    fn rejection(self, refusal: Refusal) -> CircuitOpen {
+        let retry_at = refusal.retry_at.map(|at| self.shared.epoch.instant_at(at));
+        let open = CircuitOpen::new(CircuitRef::from(self), refusal.state, retry_at);
+        if refusal.awaits_probe {
+            open.awaiting_probe()
+        } else {
+            open
         }
     }
 
@@ -177,7 +190,7 @@ impl Breaker {
                 ticket,
                 recorded: false,
             }),
-            Err(refusal) => Err(CircuitOpen::new(self.clone(), refusal)),
+            Err(refusal) => Err(self.clone().rejection(refusal)),
         }
     }
 
@@ -224,69 +237,8 @@ impl Breaker {
         );
     }
 
-    /// Applies a state decided elsewhere (another instance, through a shared store): `Open`
-    /// starts a normal open period, `Closed` clears the counts, `HalfOpen` admits probes. A
-    /// state the breaker is already in changes nothing: no transition, no cleared counts.
-    ///
-    /// This is the seam a shared state store uses; local decisions keep working without it.
-    /// Outcomes stay local; a store batches them by differencing [`metrics`](Self::metrics)
-    /// snapshots, whose lifetime counters only grow.
-    pub fn apply_remote_state(&self, state: CircuitState) {
-        if self.state() == state {
-            return;
-        }
-        Shared::force(&self.shared, state, TransitionReason::Remote);
-    }
-
-    /// Opens the breaker for `remaining`, as decided elsewhere (a shared store that keeps the
-    /// open-until time on its own clock and sends what is left of it). A breaker already open
-    /// stays open until the later of its own deadline and this one, with no new transition:
-    /// when another instance reopened the fleet's circuit, this one does not probe early.
-    pub fn apply_remote_open(&self, remaining: Duration) {
-        if !Shared::extend_open(&self.shared, remaining) {
-            Shared::force_for(
-                &self.shared,
-                CircuitState::Open,
-                TransitionReason::Remote,
-                Some(remaining),
-            );
-        }
-    }
-
-    /// For shared-state stores: when on, an open period ends with the breaker still open,
-    /// rejecting calls, and an [`EventKind::ProbeRequested`](fusebox_core::EventKind) to its
-    /// [transition listeners](Self::on_transition); the store answers with
-    /// [`grant_probes`](Self::grant_probes) (this instance probes: it goes half-open) or
-    /// [`defer_probe`](Self::defer_probe) (another does: it stays open). An answer that does
-    /// not come within the half-open maximum wait is asked for again. Turning the gate off
-    /// lets a breaker that waits for an answer probe on its own.
-    pub fn gate_probes(&self, on: bool) {
-        Shared::set_probe_gate(&self.shared, on);
-    }
-
-    /// This instance probes: a breaker whose open period ended and that waits for its store's
-    /// answer goes half-open. `false` if it was not waiting (it closed or reopened meanwhile).
-    pub fn grant_probes(&self) -> bool {
-        Shared::grant_probes(&self.shared)
-    }
-
-    /// Another instance probes: a breaker that waits for its store's answer stays open for
-    /// `wait` more, with no transition, and asks again then, unless the prober's result
-    /// reaches it first. `false` if it was not waiting (a late answer changes nothing).
-    pub fn defer_probe(&self, wait: Duration) -> bool {
-        Shared::defer_probe(&self.shared, wait)
-    }
-
-    /// The longest the breaker waits in half-open before reopening.
-    pub fn half_open_max_wait(&self) -> Duration {
-        self.shared.config.half_open_max_wait
-    }
-
-    /// Listens to this breaker's state transitions only, whatever their cause (reason
-    /// [`TransitionReason::Remote`] marks those applied from elsewhere). Unlike
-    /// [`subscribe`](Self::subscribe), it does not make calls build events, so a shared-state
-    /// store can follow local decisions at no cost to the hot path.
-    pub fn on_transition(&self, listener: impl EventListener) -> Subscription {
+    /// Listens to this breaker's transitions only, without making calls build events.
+    pub(crate) fn on_transition(&self, listener: impl EventListener) -> Subscription {
         self.shared.transitions.subscribe(listener)
     }
 
@@ -340,22 +292,6 @@ impl Breaker {
         }
     }
 
-    /// Time left in the current open period; `None` unless the breaker is open. Cheaper than
-    /// [`metrics`](Self::metrics), which sums every counter.
-    pub fn open_remaining(&self) -> Option<Duration> {
-        self.shared
-            .open_until()
-            .map(|until| until.saturating_duration_since(tokio::time::Instant::now()))
-    }
-
-    /// Ends the open period now if its deadline has passed (reading the clock once). The
-    /// breaker's timer does this on its own; a caller that waited until
-    /// [`CircuitOpen::retry_at`] calls it before calling again, so that it does not race the
-    /// timer due at the same instant (fusebox's retry does).
-    pub fn end_open_period_if_due(&self) {
-        Shared::end_open_period_if_due(&self.shared);
-    }
-
     /// The open duration after the first trip.
     pub fn open_duration(&self) -> OpenDuration {
         self.shared.config.open
@@ -365,102 +301,6 @@ impl Breaker {
     pub fn window(&self) -> Option<WindowKind> {
         self.shared.config.window
     }
-
-    /// The failure-rate threshold, if a failure-rate policy is configured.
-    pub fn failure_rate_threshold(&self) -> Option<f64> {
-        self.shared.config.failure_rate
-    }
-
-    /// The minimum number of calls before a rate may trip.
-    pub fn min_calls(&self) -> u32 {
-        self.shared.config.min_calls
-    }
-}
-
-/// Which breaker of its family a breaker is, from [`Breaker::role`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Role<'a> {
-    /// A breaker of its own, outside any keyed set.
-    Plain,
-    /// A keyed set's breaker for this key.
-    Key(&'a str),
-    /// A keyed set's breaker for requests that have no key.
-    Keyless,
-    /// The breaker a full keyed set shares among new keys (its key reads
-    /// [`OVERFLOW_KEY`](crate::OVERFLOW_KEY)).
-    Overflow,
-}
-
-/// A reference to a breaker that does not keep it alive: what a shared-state store holds, so
-/// that a keyed set can still evict idle breakers.
-#[derive(Clone)]
-pub struct WeakBreaker {
-    handle: WeakHandle,
-}
-
-impl fmt::Debug for WeakBreaker {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WeakBreaker").finish_non_exhaustive()
-    }
-}
-
-impl WeakBreaker {
-    /// The breaker, if it still exists.
-    pub fn upgrade(&self) -> Option<Breaker> {
-        self.handle.upgrade().map(|shared| Breaker { shared })
-    }
-}
-
-/// Shares breaker state beyond this process. A store is told of each breaker to share
-/// ([`attach`](Self::attach)) and then works through the breaker's public seams only:
-/// [`Breaker::on_transition`] to hear local decisions, the monotonic counters of
-/// [`Breaker::metrics`] to send outcome deltas, [`Breaker::apply_remote_state`] /
-/// [`Breaker::apply_remote_open`] for decisions made elsewhere, and
-/// [`Breaker::gate_probes`] / [`Breaker::grant_probes`] for one probe per cluster. Nothing of
-/// it runs on the path of a call.
-///
-/// [`KeyedBreakers`](crate::KeyedBreakers) and [`BreakerRegistry`](crate::BreakerRegistry)
-/// attach every breaker they make to their store. The in-process default, [`LocalState`],
-/// shares nothing.
-///
-/// ```
-/// use fusebox_breaker::{Breaker, StateStore};
-/// use std::sync::{Arc, Mutex};
-///
-/// /// Keeps a list of the breakers it was given (a real store would start sharing them).
-/// #[derive(Clone, Default)]
-/// struct Roster(Arc<Mutex<Vec<String>>>);
-///
-/// impl StateStore for Roster {
-///     fn attach(&self, breaker: &Breaker) {
-///         let key = breaker.key().unwrap_or("-");
-///         self.0.lock().unwrap().push(format!("{}/{key}", breaker.name()));
-///     }
-/// }
-///
-/// let roster = Roster::default();
-/// let tenants = Breaker::builder("calendar").keyed().store(roster.clone()).build()?;
-/// tenants.get("acme");
-/// tenants.get("acme");
-/// assert_eq!(
-///     *roster.0.lock().unwrap(),
-///     ["calendar/(overflow)", "calendar/-", "calendar/acme"],
-///     "the overflow and unkeyed breakers, then each key once"
-/// );
-/// # Ok::<(), fusebox_breaker::ConfigError>(())
-/// ```
-pub trait StateStore: Send + Sync + 'static {
-    /// Starts sharing `breaker`'s state. Called once per breaker.
-    fn attach(&self, breaker: &Breaker);
-}
-
-/// The default store: every breaker decides alone, in this process.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct LocalState;
-
-impl StateStore for LocalState {
-    fn attach(&self, _: &Breaker) {}
 }
 
 /// Permission to make one call, from [`Breaker::try_acquire`]. Record the outcome with
@@ -601,6 +441,32 @@ impl BreakerMetrics {
         match self.window {
             Some(w) => w.failure_rate(),
             None => ratio(self.failures, self.successes + self.failures),
+        }
+    }
+}
+
+impl From<Breaker> for CircuitRef {
+    /// The breaker as a [`Circuit`](fusebox_core::Circuit): what health checks and metrics
+    /// read, whatever made the circuit. Its [`role`](fusebox_core::Circuit::role) tells a keyed
+    /// set's breakers apart:
+    ///
+    /// ```
+    /// use fusebox_breaker::{Breaker, OVERFLOW_KEY};
+    /// use fusebox_core::{CircuitRef, Role};
+    ///
+    /// let role = |b: &Breaker| format!("{:?}", CircuitRef::from(b.clone()).role());
+    /// let tenants = Breaker::builder("calendar").keyed().build()?;
+    /// assert_eq!(role(&tenants.get("acme")), format!("{:?}", Role::Key("acme")));
+    /// assert_eq!(role(&tenants.get(OVERFLOW_KEY)), format!("{:?}", Role::Key(OVERFLOW_KEY)));
+    /// assert_eq!(role(tenants.overflow()), format!("{:?}", Role::Overflow));
+    /// assert_eq!(role(tenants.unkeyed()), format!("{:?}", Role::Keyless));
+    /// assert_eq!(role(&Breaker::builder("email").build()?), format!("{:?}", Role::Plain));
+    /// # Ok::<(), fusebox_breaker::ConfigError>(())
+    /// ```
+    fn from(breaker: Breaker) -> CircuitRef {
+        match breaker.shared {
+            Handle::Counted(shared) => fusebox_core::Handle::Counted(shared),
+            Handle::Static(shared) => fusebox_core::Handle::Static(shared),
         }
     }
 }

@@ -1,5 +1,6 @@
-use crate::breaker::{Breaker, StateStore};
+use crate::breaker::Breaker;
 pub use fusebox_core::ConfigError;
+use fusebox_core::StateStore;
 use fusebox_core::{EventBus, EventListener};
 use std::fmt;
 use std::sync::Arc;
@@ -288,20 +289,30 @@ impl BreakerBuilder {
     ///
     /// ```
     /// use fusebox_breaker::{Breaker, StateStore};
+    /// use fusebox_core::StoredRef;
     /// use std::sync::{Arc, Mutex};
     ///
+    /// /// Keeps a list of the breakers it was given (a real store would start sharing them).
     /// #[derive(Clone, Default)]
     /// struct Roster(Arc<Mutex<Vec<String>>>);
     ///
     /// impl StateStore for Roster {
-    ///     fn attach(&self, breaker: &Breaker) {
-    ///         self.0.lock().unwrap().push(breaker.name().to_owned());
+    ///     fn attach(&self, circuit: &StoredRef) {
+    ///         let key = circuit.key().unwrap_or("-");
+    ///         self.0.lock().unwrap().push(format!("{}/{key}", circuit.name()));
     ///     }
     /// }
     ///
     /// let roster = Roster::default();
     /// let payments = Breaker::builder("payments").store(roster.clone()).build()?;
-    /// assert_eq!(*roster.0.lock().unwrap(), ["payments"]);
+    /// let tenants = Breaker::builder("calendar").keyed().store(roster.clone()).build()?;
+    /// tenants.get("acme");
+    /// tenants.get("acme");
+    /// assert_eq!(
+    ///     *roster.0.lock().unwrap(),
+    ///     ["payments/-", "calendar/(overflow)", "calendar/-", "calendar/acme"],
+    ///     "the plain breaker; the set's overflow and unkeyed breakers, then each key once"
+    /// );
     /// # Ok::<(), fusebox_breaker::ConfigError>(())
     /// ```
     pub fn store(mut self, store: impl StateStore) -> Self {
@@ -320,7 +331,7 @@ impl BreakerBuilder {
         let config = self.validate()?;
         let breaker = Breaker::from_parts(self.name, config, self.events);
         if let Some(store) = &self.store {
-            store.attach(&breaker);
+            breaker.share_with(store.as_ref());
         }
         Ok(breaker)
     }
@@ -343,7 +354,7 @@ impl BreakerBuilder {
         let config = self.validate()?;
         let breaker = Breaker::from_parts_static(self.name, config, self.events);
         if let Some(store) = &self.store {
-            store.attach(&breaker);
+            breaker.share_with(store.as_ref());
         }
         Ok(breaker)
     }

@@ -1,7 +1,8 @@
 //! The [`ResponseFuture`] of [`CircuitBreaker`](crate::CircuitBreaker).
 
 use crate::breaker::Permit;
-use crate::error::{CircuitBreakerError, CircuitOpen};
+use crate::error::CircuitBreakerError;
+use fusebox_core::CircuitOpen;
 use fusebox_core::Classify;
 use pin_project_lite::pin_project;
 use std::fmt;

@@ -70,6 +70,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod breaker;
+mod circuit;
 mod clock;
 mod config;
 mod error;
@@ -88,15 +89,13 @@ mod window;
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
 
-pub use breaker::{
-    Breaker, BreakerMetrics, LocalState, Permit, Role, StateStore, WeakBreaker, WindowMetrics,
-};
+pub use breaker::{Breaker, BreakerMetrics, Permit, WindowMetrics};
 pub use config::{
     BreakerBuilder, ConfigError, OpenDuration, WindowKind, MAX_COUNT_WINDOW, MAX_DURATION,
     MAX_PROBES, MAX_TIME_BUCKETS,
 };
-pub use error::{CircuitBreakerError, CircuitOpen};
-pub use fusebox_core::{CircuitState, TransitionReason};
+pub use error::CircuitBreakerError;
+pub use fusebox_core::{CircuitOpen, CircuitState, LocalState, StateStore, TransitionReason};
 pub use keyed::{
     ByKey, KeyExtractor, KeyedBreakers, KeyedBuilder, KeyedCircuitBreaker,
     KeyedCircuitBreakerLayer, OVERFLOW_KEY,

@@ -168,9 +168,31 @@ pub(crate) struct Shared {
     /// When set, an open period ends in `AWAITING_PROBE` until `grant_probes`: a shared store
     /// lets one instance of a cluster probe.
     probe_gate: AtomicBool,
+    /// This breaker itself, weakly: what the core traits' `&self` methods, which a store or a
+    /// retry calls, need to arm a timer. Set once, when the breaker is shared.
+    me: std::sync::OnceLock<WeakHandle>,
 }
 
 impl Shared {
+    /// Shares a new breaker: reference-counted, or leaked for the rest of the process.
+    pub(crate) fn share(shared: Shared, leak: bool) -> Handle {
+        if leak {
+            let leaked: &'static Shared = Box::leak(Box::new(shared));
+            leaked.me.get_or_init(|| WeakHandle::Static(leaked));
+            Handle::Static(leaked)
+        } else {
+            Handle::Counted(std::sync::Arc::new_cyclic(|me| {
+                shared.me.get_or_init(|| WeakHandle::Counted(me.clone()));
+                shared
+            }))
+        }
+    }
+
+    /// A handle to this breaker, for a caller that holds only `&Shared` (and so keeps it alive).
+    pub(crate) fn handle(&self) -> Option<Handle> {
+        self.me.get().and_then(WeakHandle::upgrade)
+    }
+
     pub(crate) fn new(
         name: String,
         key: Option<(Box<str>, &'static str)>,
@@ -212,6 +234,7 @@ impl Shared {
             needs_clock: config.needs_clock(),
             plain_success_path: !config.needs_clock() && config.window.is_none(),
             probe_gate: AtomicBool::new(false),
+            me: std::sync::OnceLock::new(),
             config,
             events,
             transitions: EventBus::new(),

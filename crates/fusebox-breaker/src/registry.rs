@@ -1,9 +1,10 @@
 //! Named breakers with per-name configuration, dependencies between them, and history.
 
-use crate::breaker::{Breaker, BreakerMetrics, LocalState, StateStore};
+use crate::breaker::{Breaker, BreakerMetrics};
 use crate::config::BreakerBuilder;
 use crate::sync::{lock, read, write};
 use fusebox_core::{CircuitState, ConfigError, Event, EventKind};
+use fusebox_core::{LocalState, StateStore};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -294,7 +295,7 @@ impl BreakerRegistry {
         map.insert(name.to_owned(), breaker.clone());
         drop(map);
         let store = read(&self.inner.store).clone();
-        store.attach(&breaker);
+        breaker.share_with(store.as_ref());
         breaker
     }
 
@@ -483,4 +484,13 @@ fn root_cause(
         }
     }
     None
+}
+
+/// Every breaker of the registry, in name order.
+impl fusebox_core::Circuits for BreakerRegistry {
+    fn for_each_circuit(&self, visit: &mut dyn FnMut(&dyn fusebox_core::Circuit)) {
+        for breaker in self.breakers().values() {
+            visit(&*breaker.shared);
+        }
+    }
 }

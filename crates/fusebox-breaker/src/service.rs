@@ -1,6 +1,7 @@
 use crate::breaker::{Breaker, Permit};
-use crate::error::{CircuitBreakerError, CircuitOpen};
+use crate::error::CircuitBreakerError;
 use crate::future::ResponseFuture;
+use fusebox_core::CircuitOpen;
 use fusebox_core::{Classify, ResultClassifier};
 use std::fmt;
 use std::task::{Context, Poll};

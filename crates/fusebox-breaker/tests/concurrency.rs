@@ -4,6 +4,9 @@ use fusebox_breaker::{Breaker, CircuitState};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use support::stored;
+
+mod support;
 
 const PROBES: u32 = 3;
 
@@ -16,7 +19,7 @@ fn half_open_breaker(successes: u32) -> Breaker {
         .build()
         .unwrap();
     b.force_open();
-    b.apply_remote_state(CircuitState::HalfOpen);
+    stored(&b).apply_remote_state(CircuitState::HalfOpen);
     assert_eq!(b.state(), CircuitState::HalfOpen);
     b
 }

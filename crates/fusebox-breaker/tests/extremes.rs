@@ -6,6 +6,8 @@ use fusebox_breaker::{Breaker, BreakerBuilder, CircuitState, MAX_DURATION};
 use proptest::prelude::*;
 use std::time::Duration;
 
+mod support;
+
 fn durations() -> impl Strategy<Value = Duration> {
     prop_oneof![
         Just(Duration::ZERO),
@@ -91,7 +93,7 @@ fn report(breaker: &Breaker) {
         metrics.time_in_state,
         metrics.failure_rate(),
     );
-    let _ = breaker.open_remaining();
+    let _ = support::stored(breaker).open_remaining();
     let _ = format!("{breaker:?}");
     if let Err(open) = breaker.try_acquire() {
         let _ = (open.retry_at(), open.retry_after());

@@ -74,7 +74,7 @@ async fn one_tenants_failures_do_not_open_another_tenants_breaker() {
     }
     let err = svc.clone().oneshot(("a", true)).await.unwrap_err();
     let open = err.as_open().expect("tenant a is open");
-    assert_eq!(open.breaker().key(), Some("a"));
+    assert_eq!(open.key(), Some("a"));
     assert!(svc.clone().oneshot(("b", true)).await.is_ok());
     assert_eq!(tenants.get("b").state(), CircuitState::Closed);
     assert_eq!(tenants.get("a").state(), CircuitState::Open);
@@ -119,5 +119,47 @@ async fn tenants_can_start_disabled_and_report_the_trips_they_would_make() {
     assert_eq!(
         *suppressed.lock().unwrap(),
         [Some("acme".to_owned()), Some("acme".to_owned())]
+    );
+}
+
+/// What a health check or a metrics exporter reads, through fusebox-core's traits only.
+fn circuits_of(set: &dyn fusebox_core::Circuits) -> Vec<String> {
+    let mut seen = Vec::new();
+    set.for_each_circuit(&mut |c| {
+        seen.push(format!("{}:{:?}:{}", c.name(), c.role(), c.state()));
+    });
+    seen
+}
+
+#[test]
+fn a_keyed_set_lists_every_breaker_through_the_core_trait() {
+    let tenants = Breaker::builder("calendar")
+        .consecutive_failures(1)
+        .keyed()
+        .build()
+        .unwrap();
+    tenants.get("acme").try_acquire().unwrap().failure();
+    let _globex = tenants.get("globex");
+    let mut seen = circuits_of(&tenants);
+    seen[2..].sort();
+    assert_eq!(
+        seen,
+        [
+            "calendar:Keyless:closed",
+            "calendar:Overflow:closed",
+            "calendar:Key(\"acme\"):open",
+            "calendar:Key(\"globex\"):closed",
+        ]
+    );
+}
+
+#[test]
+fn a_registry_lists_its_breakers_in_name_order_through_the_core_trait() {
+    let registry = fusebox_breaker::BreakerRegistry::new(|name| Breaker::builder(name));
+    registry.get("payments").unwrap().force_open();
+    registry.get("email").unwrap();
+    assert_eq!(
+        circuits_of(&registry),
+        ["email:Plain:closed", "payments:Plain:forced_open"]
     );
 }

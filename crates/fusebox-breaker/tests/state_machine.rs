@@ -5,7 +5,10 @@ use fusebox_core::{Event, EventKind, Outcome};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use support::stored;
 use tokio::time::advance;
+
+mod support;
 
 const S: Outcome = Outcome::Success;
 const F: Outcome = Outcome::Failure {
@@ -343,7 +346,7 @@ async fn a_remote_open_period_extends_an_open_breaker_without_a_transition() {
         .unwrap();
     call(&b, F);
     let tripped = b.metrics().last_transition.unwrap();
-    b.apply_remote_open(Duration::from_secs(5));
+    stored(&b).apply_remote_open(Duration::from_secs(5));
     assert_eq!(b.state(), CircuitState::Open);
     assert_eq!(
         b.metrics().last_transition,
@@ -351,7 +354,7 @@ async fn a_remote_open_period_extends_an_open_breaker_without_a_transition() {
         "no new transition"
     );
     // A shorter remote period changes nothing.
-    b.apply_remote_open(Duration::from_millis(10));
+    stored(&b).apply_remote_open(Duration::from_millis(10));
     wait(Duration::from_secs(2)).await;
     assert_eq!(
         b.state(),
@@ -505,12 +508,12 @@ fn without_a_runtime_rejections_check_the_deadline_themselves() {
 #[tokio::test(start_paused = true)]
 async fn remote_states_apply_like_local_ones() {
     let b = Breaker::builder("t").build().unwrap();
-    b.apply_remote_state(CircuitState::Open);
+    stored(&b).apply_remote_state(CircuitState::Open);
     assert_eq!(b.state(), CircuitState::Open);
     assert_eq!(last_reason(&b), TransitionReason::Remote);
     wait(Duration::from_secs(30)).await;
     assert_eq!(b.state(), CircuitState::HalfOpen);
-    b.apply_remote_state(CircuitState::Closed);
+    stored(&b).apply_remote_state(CircuitState::Closed);
     assert!(b.try_acquire().is_ok());
 }
 
@@ -523,13 +526,13 @@ async fn transition_listeners_hear_transitions_and_nothing_else() {
         .unwrap();
     let heard = Arc::new(Mutex::new(Vec::new()));
     let sink = heard.clone();
-    let _subscription = b.on_transition(move |e: &Event<'_>| {
+    let _subscription = stored(&b).on_transition(Box::new(move |e: &Event<'_>| {
         sink.lock().unwrap().push(e.kind);
-    });
+    }));
     b.try_acquire().unwrap().success();
     b.try_acquire().unwrap().failure();
     let _ = b.try_acquire();
-    b.apply_remote_open(Duration::from_secs(5));
+    stored(&b).apply_remote_open(Duration::from_secs(5));
     assert_eq!(
         b.try_acquire().unwrap_err().retry_after(),
         Some(Duration::from_secs(5))
@@ -566,15 +569,15 @@ async fn a_gated_open_period_ends_in_half_open_only_once_granted() {
         .half_open_max_wait(Duration::from_secs(5))
         .build()
         .unwrap();
-    b.gate_probes(true);
+    stored(&b).gate_probes(true);
     let requests = Arc::new(AtomicUsize::new(0));
     let counted = requests.clone();
-    let _listening = b.on_transition(move |e: &Event<'_>| {
+    let _listening = stored(&b).on_transition(Box::new(move |e: &Event<'_>| {
         if matches!(e.kind, EventKind::ProbeRequested) {
             counted.fetch_add(1, Ordering::SeqCst);
         }
-    });
-    assert!(!b.grant_probes(), "nothing to grant while closed");
+    }));
+    assert!(!stored(&b).grant_probes(), "nothing to grant while closed");
     call(&b, F);
     wait(Duration::from_secs(1)).await;
     // The period is over, but the breaker stays open until its store answers.
@@ -583,9 +586,9 @@ async fn a_gated_open_period_ends_in_half_open_only_once_granted() {
     let waiting = b.try_acquire().unwrap_err();
     assert_eq!(waiting.state(), CircuitState::Open);
     assert!(waiting.awaits_probe(), "an answer may come any moment");
-    assert!(b.grant_probes());
+    assert!(stored(&b).grant_probes());
     assert_eq!(b.state(), CircuitState::HalfOpen);
-    assert!(!b.grant_probes(), "granted once per period");
+    assert!(!stored(&b).grant_probes(), "granted once per period");
     let p1 = b.try_acquire().unwrap();
     let _p2 = b.try_acquire().unwrap();
     assert!(b.try_acquire().is_err());
@@ -596,9 +599,9 @@ async fn a_gated_open_period_ends_in_half_open_only_once_granted() {
     call(&b, F);
     wait(Duration::from_secs(1)).await;
     let transitions = b.metrics().last_transition.unwrap().at;
-    assert!(b.defer_probe(Duration::from_secs(2)));
+    assert!(stored(&b).defer_probe(Duration::from_secs(2)));
     assert!(
-        !b.defer_probe(Duration::from_secs(2)),
+        !stored(&b).defer_probe(Duration::from_secs(2)),
         "not waiting any more"
     );
     assert!(!b.try_acquire().unwrap_err().awaits_probe());
@@ -617,19 +620,45 @@ async fn a_gated_open_period_ends_in_half_open_only_once_granted() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_breaker_whose_store_is_gone_probes_on_its_own() {
+    let b = Breaker::builder("t")
+        .consecutive_failures(1)
+        .open_duration(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let stored = stored(&b);
+    stored.gate_probes(true);
+    call(&b, F);
+    wait(Duration::from_secs(1)).await;
+    assert_eq!(
+        b.state(),
+        CircuitState::Open,
+        "waiting for the store's answer"
+    );
+    // What a store that is dropped does: the breaker decides alone from now on.
+    stored.gate_probes(false);
+    assert_eq!(b.state(), CircuitState::HalfOpen);
+    assert!(b.try_acquire().unwrap().is_probe());
+}
+
+#[tokio::test(start_paused = true)]
 async fn open_remaining_counts_down_the_open_period() {
     let b = Breaker::builder("t")
         .consecutive_failures(1)
         .open_duration(Duration::from_secs(10))
         .build()
         .unwrap();
-    assert_eq!(b.open_remaining(), None);
+    assert_eq!(stored(&b).open_remaining(), None);
     call(&b, F);
-    assert_eq!(b.open_remaining(), Some(Duration::from_secs(10)));
+    assert_eq!(stored(&b).open_remaining(), Some(Duration::from_secs(10)));
     advance(Duration::from_secs(4)).await;
-    assert_eq!(b.open_remaining(), Some(Duration::from_secs(6)));
+    assert_eq!(stored(&b).open_remaining(), Some(Duration::from_secs(6)));
     b.force_open();
-    assert_eq!(b.open_remaining(), None, "forced open has no open period");
+    assert_eq!(
+        stored(&b).open_remaining(),
+        None,
+        "forced open has no open period"
+    );
 }
 
 #[tokio::test(start_paused = true)]

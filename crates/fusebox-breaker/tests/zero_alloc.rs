@@ -12,6 +12,8 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 use tower::{service_fn, Layer, Service};
 
+mod support;
+
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
@@ -63,8 +65,8 @@ fn main() {
 
     // What a shared-state store attaches: a transition listener.
     let followed = Breaker::builder("followed").build().unwrap();
-    followed
-        .on_transition(|_: &fusebox_core::Event<'_>| {})
+    support::stored(&followed)
+        .on_transition(Box::new(|_: &fusebox_core::Event<'_>| {}))
         .detach();
     let (allocs, (ok, _)) = allocations_for(followed, 0);
     assert_eq!(ok, CALLS);

@@ -17,7 +17,7 @@ use std::sync::{Arc, Weak};
 /// assert_eq!(counted.len() + process_lifetime.len(), 16);
 /// assert!(process_lifetime.is_static() && !counted.is_static());
 /// ```
-pub enum Handle<T: 'static> {
+pub enum Handle<T: ?Sized + 'static> {
     /// Shared by reference count.
     Counted(Arc<T>),
     /// Never freed.
@@ -35,7 +35,9 @@ impl<T> Handle<T> {
     pub fn leaked(value: T) -> Self {
         Handle::Static(Box::leak(Box::new(value)))
     }
+}
 
+impl<T: ?Sized> Handle<T> {
     /// Whether the value lives for the rest of the process.
     pub fn is_static(&self) -> bool {
         matches!(self, Handle::Static(_))
@@ -56,9 +58,14 @@ impl<T> Handle<T> {
             Handle::Static(value) => WeakHandle::Static(value),
         }
     }
+
+    /// Whether both handles lead to the same value (not merely equal ones).
+    pub fn ptr_eq(&self, other: &Handle<T>) -> bool {
+        std::ptr::addr_eq(&**self as *const T, &**other as *const T)
+    }
 }
 
-impl<T> Clone for Handle<T> {
+impl<T: ?Sized> Clone for Handle<T> {
     #[inline]
     fn clone(&self) -> Self {
         match self {
@@ -68,7 +75,7 @@ impl<T> Clone for Handle<T> {
     }
 }
 
-impl<T> Deref for Handle<T> {
+impl<T: ?Sized> Deref for Handle<T> {
     type Target = T;
 
     #[inline]
@@ -80,21 +87,21 @@ impl<T> Deref for Handle<T> {
     }
 }
 
-impl<T: fmt::Debug> fmt::Debug for Handle<T> {
+impl<T: ?Sized + fmt::Debug> fmt::Debug for Handle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         T::fmt(self, f)
     }
 }
 
 /// A [`Handle`] that does not keep a counted value alive (a static one always upgrades).
-pub enum WeakHandle<T: 'static> {
+pub enum WeakHandle<T: ?Sized + 'static> {
     /// Of a counted value.
     Counted(Weak<T>),
     /// Of a static value.
     Static(&'static T),
 }
 
-impl<T> WeakHandle<T> {
+impl<T: ?Sized> WeakHandle<T> {
     /// The handle, if the value is still alive.
     pub fn upgrade(&self) -> Option<Handle<T>> {
         match self {
@@ -104,7 +111,7 @@ impl<T> WeakHandle<T> {
     }
 }
 
-impl<T> Clone for WeakHandle<T> {
+impl<T: ?Sized> Clone for WeakHandle<T> {
     fn clone(&self) -> Self {
         match self {
             WeakHandle::Counted(value) => WeakHandle::Counted(Weak::clone(value)),
@@ -113,7 +120,7 @@ impl<T> Clone for WeakHandle<T> {
     }
 }
 
-impl<T> fmt::Debug for WeakHandle<T> {
+impl<T: ?Sized> fmt::Debug for WeakHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             WeakHandle::Counted(_) => "WeakHandle::Counted",

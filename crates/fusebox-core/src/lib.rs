@@ -9,6 +9,10 @@
 //! - [`Event`] and [`EventBus`]: every state transition, rejection and call outcome is a typed
 //!   event. Building an event costs nothing when nobody listens.
 //! - [`CircuitState`] and [`TransitionReason`]: the breaker states every other crate reports.
+//! - [`Circuit`], [`CircuitOpen`] and [`StateStore`]: what a breaker reports, what its
+//!   rejection says (found anywhere in an error's `source()` chain), and the seam through
+//!   which a store shares its state. A retry, a health check or a shared store depends on
+//!   these, never on the breaker crate.
 //!
 //! ```
 //! use fusebox_core::{Classify, Outcome, ResultClassifier};
@@ -23,14 +27,18 @@
 //! |---|---|---|
 //! | `http` | yes | [`HttpClassifier`] for `http::Response`, `Retry-After` parsing |
 //! | `grpc` | no | [`GrpcClassifier`]: gRPC status codes from response headers |
+//! | `axum` | no | [`CircuitOpen`] as a `503` response (`axum_core::response::IntoResponse`) |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod circuit;
 mod classify;
 mod config;
 mod event;
 #[cfg(feature = "grpc")]
 mod grpc;
 mod handle;
+#[cfg(feature = "axum")]
+mod response;
 mod state;
 #[doc(hidden)]
 pub mod sync;
@@ -58,6 +66,10 @@ macro_rules! define_inner_service_accessors {
     };
 }
 
+pub use circuit::{
+    Circuit, CircuitOpen, CircuitRef, Circuits, LocalState, Role, SharedPolicy, StateStore,
+    StoredCircuit, StoredRef, WeakStoredRef,
+};
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use classify::{parse_retry_after, HttpClassifier};

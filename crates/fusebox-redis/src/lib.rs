@@ -31,10 +31,13 @@
 //!   [`quorum`](RedisStoreBuilder::quorum): the shared window trips only when that many
 //!   instances reported failures.
 //!
-//! [`RedisStore`] implements [`StateStore`](fusebox_breaker::StateStore), so keyed sets
-//! ([`KeyedBuilder::store`](fusebox_breaker::KeyedBuilder::store)) and registries
-//! ([`BreakerRegistry::set_store`](fusebox_breaker::BreakerRegistry::set_store)) share every
-//! breaker they make.
+//! [`RedisStore`] implements fusebox-core's [`StateStore`](fusebox_core::StateStore): it
+//! depends on that seam only, not on the breaker crate. Give it to a breaker at build time
+//! (`BreakerBuilder::store`), to an existing one (`Breaker::share_with`), or to a keyed set
+//! (`KeyedBuilder::store`) or a registry (`BreakerRegistry::set_store`), which share every
+//! breaker they make. It reaches each breaker through
+//! [`StoredCircuit`](fusebox_core::StoredCircuit): monotonic outcome counters, the states and
+//! open periods decided elsewhere, and the probe gate.
 //!
 //! **Servers.** Redis 6.2 and 7 and Valkey 8, single node or (feature `cluster`) Redis Cluster:
 //! the scripts use only commands Redis 6 has (no functions, no `EXPIRE` options). The whole
@@ -55,13 +58,13 @@
 //! warning naming the error) and its breakers keep deciding locally; calls never fail for it.
 //!
 //! ```no_run
-//! use fusebox_breaker::Breaker;
 //! use fusebox_redis::RedisStore;
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 //! let store = RedisStore::builder("redis://127.0.0.1:6379/", "checkout").build()?;
-//! let payments = Breaker::builder("payments").failure_rate(0.5).min_calls(20).build()?;
-//! store.attach(&payments);
+//! // With the breaker (the `fusebox` facade's `redis` feature):
+//! // let payments = Breaker::builder("payments").store(store.clone()).build()?;
+//! # drop(store);
 //! # Ok(())
 //! # }
 //! ```

@@ -1,8 +1,8 @@
-use fusebox_breaker::{
-    Breaker, CircuitState, OpenDuration, Role, StateStore, TransitionReason, WeakBreaker,
-};
 use fusebox_core::sync::lock;
-use fusebox_core::{ConfigError, Event, EventBus, EventKind, EventListener, Subscription};
+use fusebox_core::{
+    CircuitState, ConfigError, Event, EventBus, EventKind, EventListener, Role, StateStore,
+    StoredCircuit, StoredRef, Subscription, TransitionReason, WeakStoredRef,
+};
 use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::Script;
@@ -471,7 +471,7 @@ struct Health {
 
 struct Attached {
     /// Weak, so a keyed set can still evict the breaker; the store forgets it then.
-    breaker: WeakBreaker,
+    breaker: WeakStoredRef,
     /// The breaker's name in Redis (see [`shared_id`]).
     id: String,
     /// The shared generation last applied or written; older news is ignored.
@@ -556,16 +556,41 @@ impl RedisStore {
         }
     }
 
+    /// How many breakers the store shares (breakers dropped, or evicted from a keyed set, are
+    /// forgotten at the next flush).
+    pub fn attached(&self) -> usize {
+        lock(&self.inner.attached).values().map(Vec::len).sum()
+    }
+
+    /// Flush rounds the store has completed: one per flush interval, in which every attached
+    /// breaker that saw calls (or is due for a poll) sent one script. For monitoring, and for
+    /// waiting until a flush is known to have run.
+    pub fn flush_rounds(&self) -> u64 {
+        self.inner.rounds.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Whether Redis is unreachable or failing right now.
+    pub fn is_degraded(&self) -> bool {
+        lock(&self.inner.health).degraded
+    }
+
+    /// Listens to the store's `StoreDegraded` and `StoreRecovered` events.
+    pub fn subscribe(&self, listener: impl EventListener) -> Subscription {
+        self.inner.events.subscribe(listener)
+    }
+}
+
+impl StateStore for RedisStore {
     /// Shares `breaker`'s state from now on. Breakers with the same name, in any instance of
     /// the namespace, share one state; attaching the same breaker again does nothing. The hot
     /// path is untouched: the store reads the breaker's counters on its own schedule and
     /// listens only to its transitions. The store holds the breaker weakly: once the breaker
     /// is dropped (or evicted from a keyed set), the store forgets it.
-    pub fn attach(&self, breaker: &Breaker) {
-        let id = shared_id(breaker);
+    fn attach(&self, breaker: &StoredRef) {
+        let id = shared_id(&**breaker);
         let already = lock(&self.inner.attached).get(&id).is_some_and(|list| {
             list.iter()
-                .any(|a| a.breaker.upgrade().is_some_and(|b| b.same_as(breaker)))
+                .any(|a| a.breaker.upgrade().is_some_and(|b| b.ptr_eq(breaker)))
         });
         if already {
             // Attaching twice (a registry's store and a direct call, say) would count every
@@ -577,7 +602,7 @@ impl RedisStore {
             breaker: breaker.downgrade(),
             id: id.clone(),
             generation: Mutex::new(0),
-            flushed: Mutex::new(counts(breaker)),
+            flushed: Mutex::new(breaker.outcome_totals()),
             lease: Mutex::new(String::new()),
             pending: Mutex::new(Pending::default()),
             read: std::sync::atomic::AtomicBool::new(false),
@@ -586,7 +611,7 @@ impl RedisStore {
         // Weak: the breaker holds this listener, and the store holds the breaker.
         let me = Arc::downgrade(&attached);
         breaker
-            .on_transition(move |e: &Event<'_>| {
+            .on_transition(Box::new(move |e: &Event<'_>| {
                 let action = match e.kind {
                     // The open period ended: ask the cluster who probes.
                     EventKind::ProbeRequested => "probe",
@@ -613,41 +638,12 @@ impl RedisStore {
                     // An error means the store is gone; the breaker goes on alone.
                     let _ = sender.send(me.clone());
                 }
-            })
+            }))
             .detach();
         lock(&self.inner.attached)
             .entry(id)
             .or_default()
             .push(attached);
-    }
-
-    /// How many breakers the store shares (breakers dropped, or evicted from a keyed set, are
-    /// forgotten at the next flush).
-    pub fn attached(&self) -> usize {
-        lock(&self.inner.attached).values().map(Vec::len).sum()
-    }
-
-    /// Flush rounds the store has completed: one per flush interval, in which every attached
-    /// breaker that saw calls (or is due for a poll) sent one script. For monitoring, and for
-    /// waiting until a flush is known to have run.
-    pub fn flush_rounds(&self) -> u64 {
-        self.inner.rounds.load(std::sync::atomic::Ordering::Acquire)
-    }
-
-    /// Whether Redis is unreachable or failing right now.
-    pub fn is_degraded(&self) -> bool {
-        lock(&self.inner.health).degraded
-    }
-
-    /// Listens to the store's `StoreDegraded` and `StoreRecovered` events.
-    pub fn subscribe(&self, listener: impl EventListener) -> Subscription {
-        self.inner.events.subscribe(listener)
-    }
-}
-
-impl StateStore for RedisStore {
-    fn attach(&self, breaker: &Breaker) {
-        RedisStore::attach(self, breaker);
     }
 }
 
@@ -656,7 +652,7 @@ impl StateStore for RedisStore {
 /// `:%none` (requests without a key) or `:%overflow` (new keys of a full set). Escaping turns
 /// `%`, `:`, braces and control characters into `%XX`, so `%` followed by a letter never comes
 /// from a name or key, and `a:b` names a breaker `a:b`, never the key `b` of a set `a`.
-pub(crate) fn shared_id(breaker: &Breaker) -> String {
+pub(crate) fn shared_id(breaker: &dyn StoredCircuit) -> String {
     let mut id = String::new();
     escape_into(&mut id, breaker.name());
     match breaker.role() {
@@ -682,11 +678,6 @@ fn escape_into(out: &mut String, text: &str) {
             out.push(c);
         }
     }
-}
-
-fn counts(breaker: &Breaker) -> (u64, u64) {
-    let m = breaker.metrics();
-    (m.successes, m.failures)
 }
 
 /// The keys of one breaker; one hash tag, so every script touches one slot.
@@ -818,8 +809,8 @@ impl Inner {
         let Some(breaker) = attached.breaker.upgrade() else {
             return false;
         };
-        let b = &breaker;
-        let now = counts(b);
+        let b: &dyn StoredCircuit = &*breaker;
+        let now = b.outcome_totals();
         let before = *lock(&attached.flushed);
         let calls = (now.0 + now.1).saturating_sub(before.0 + before.1);
         let failures = now.1.saturating_sub(before.1);
@@ -831,7 +822,8 @@ impl Inner {
             keys(&self.settings.namespace, &attached.id);
         let buckets = 10u64;
         let bucket_ms = (script_ms(self.settings.window, 1) / buckets).max(1);
-        let open_ms = open_ms(b.open_duration());
+        let policy = b.shared_policy();
+        let open_ms = script_ms(policy.open_duration, 1);
         let mut invocation = flush.key(&state_key);
         invocation
             .key(&window_key)
@@ -840,8 +832,8 @@ impl Inner {
             .arg(failures)
             .arg(bucket_ms)
             .arg(buckets)
-            .arg(b.failure_rate_threshold().unwrap_or(0.0))
-            .arg(b.min_calls())
+            .arg(policy.failure_rate.unwrap_or(0.0))
+            .arg(policy.min_calls)
             .arg(open_ms)
             .arg(script_ms(self.settings.key_ttl, 1))
             .arg(&self.channel)
@@ -867,7 +859,7 @@ impl Inner {
         true
     }
 
-    async fn reseed(&self, attached: &Attached, b: &Breaker) {
+    async fn reseed(&self, attached: &Attached, b: &dyn StoredCircuit) {
         let action = match b.state() {
             CircuitState::Open => "open",
             CircuitState::ForcedOpen => "forced_open",
@@ -910,7 +902,7 @@ impl Inner {
                 // apply it like any news, rather than only note its generation, which would
                 // make this instance skip that state when it arrives by message or flush.
                 if let Some(b) = attached.breaker.upgrade() {
-                    apply(attached, &b, &state, generation, remaining);
+                    apply(attached, &*b, &state, generation, remaining);
                 }
                 true
             }
@@ -952,9 +944,9 @@ impl Inner {
         let Some(breaker) = attached.breaker.upgrade() else {
             return;
         };
-        let b = &breaker;
+        let b: &dyn StoredCircuit = &*breaker;
         let [state_key, window_key, probe_key, _] = keys(&self.settings.namespace, &attached.id);
-        let lease_ms = script_ms(b.half_open_max_wait(), 1);
+        let lease_ms = script_ms(b.shared_policy().half_open_max_wait, 1);
         let mut invocation = script.key(&state_key);
         invocation
             .key(&window_key)
@@ -982,7 +974,7 @@ impl Inner {
 /// breaker that no longer waits for it, changes nothing.
 fn on_probe_reply(
     attached: &Attached,
-    b: &Breaker,
+    b: &dyn StoredCircuit,
     asked: i64,
     decision: &str,
     wait_ms: u64,
@@ -999,7 +991,7 @@ fn on_probe_reply(
         }
         "wait" if !stale => {
             // Look again after an open period at most, whatever the lease says.
-            let wait = Duration::from_millis(wait_ms.max(1)).min(b.open_duration().initial());
+            let wait = Duration::from_millis(wait_ms.max(1)).min(b.shared_policy().open_duration);
             b.defer_probe(wait);
         }
         "closed" if !stale => b.apply_remote_state(CircuitState::Closed),
@@ -1011,12 +1003,14 @@ fn on_probe_reply(
     }
 }
 
-fn open_ms(open: OpenDuration) -> u64 {
-    script_ms(open.initial(), 1)
-}
-
 /// Applies shared state `generation` to a local breaker, once.
-fn apply(attached: &Attached, b: &Breaker, state: &str, generation: i64, remaining_ms: u64) {
+fn apply(
+    attached: &Attached,
+    b: &dyn StoredCircuit,
+    state: &str,
+    generation: i64,
+    remaining_ms: u64,
+) {
     if !lock(&attached.pending).actions.is_empty() {
         // This instance decided something Redis has not heard yet (a breaker that tripped
         // before its first flush, say): the local news is newer, and Redis's answer to it
@@ -1185,7 +1179,7 @@ fn on_message(inner: &Inner, payload: &str) {
     let targets = lock(&inner.attached).get(id).cloned().unwrap_or_default();
     for attached in targets {
         if let Some(b) = attached.breaker.upgrade() {
-            apply(&attached, &b, state, generation, remaining);
+            apply(&attached, &*b, state, generation, remaining);
         }
     }
 }
@@ -1193,7 +1187,9 @@ fn on_message(inner: &Inner, payload: &str) {
 #[cfg(test)]
 mod tests {
     use super::{apply, on_probe_reply, redacted, Attached, Pending};
-    use fusebox_breaker::{Breaker, CircuitState};
+    use fusebox_core::{
+        Circuit, CircuitState, Event, EventBus, Role, SharedPolicy, StoredCircuit, Subscription,
+    };
     use std::sync::Mutex;
     use std::time::Duration;
 
@@ -1241,9 +1237,120 @@ mod tests {
         }
     }
 
-    fn attached_to(b: &Breaker, generation: i64) -> Attached {
+    /// A circuit that does what a store asks of it as a breaker would, and logs each request:
+    /// the store's side of the contract, seen from the circuit.
+    struct Recorder {
+        name: &'static str,
+        role: Role<'static>,
+        state: Mutex<CircuitState>,
+        /// An open period ended and the circuit waits for the store's answer.
+        awaiting: Mutex<bool>,
+        log: Mutex<Vec<String>>,
+    }
+
+    impl Recorder {
+        fn awaiting_probe() -> Recorder {
+            let recorder = Recorder::in_state(CircuitState::Open);
+            *recorder.awaiting.lock().unwrap() = true;
+            recorder
+        }
+
+        fn in_state(state: CircuitState) -> Recorder {
+            Recorder {
+                name: "x",
+                role: Role::Plain,
+                state: Mutex::new(state),
+                awaiting: Mutex::new(false),
+                log: Mutex::new(Vec::new()),
+            }
+        }
+
+        fn named(name: &'static str, role: Role<'static>) -> Recorder {
+            Recorder {
+                name,
+                role,
+                ..Recorder::in_state(CircuitState::Closed)
+            }
+        }
+
+        fn state(&self) -> CircuitState {
+            *self.state.lock().unwrap()
+        }
+
+        fn log(&self) -> Vec<String> {
+            self.log.lock().unwrap().clone()
+        }
+
+        fn note(&self, entry: String) {
+            self.log.lock().unwrap().push(entry);
+        }
+    }
+
+    impl Circuit for Recorder {
+        fn name(&self) -> &str {
+            self.name
+        }
+        fn role(&self) -> Role<'_> {
+            self.role
+        }
+        fn state(&self) -> CircuitState {
+            Recorder::state(self)
+        }
+    }
+
+    impl StoredCircuit for Recorder {
+        fn outcome_totals(&self) -> (u64, u64) {
+            (0, 0)
+        }
+        fn shared_policy(&self) -> SharedPolicy {
+            SharedPolicy::new(Duration::from_secs(1), Duration::from_secs(5))
+        }
+        fn open_remaining(&self) -> Option<Duration> {
+            None
+        }
+        fn apply_remote_state(&self, state: CircuitState) {
+            if Recorder::state(self) != state {
+                *self.state.lock().unwrap() = state;
+                *self.awaiting.lock().unwrap() = false;
+                self.note(format!("-> {state}"));
+            }
+        }
+        fn apply_remote_open(&self, remaining: Duration) {
+            *self.state.lock().unwrap() = CircuitState::Open;
+            self.note(format!("open for {remaining:?}"));
+        }
+        fn gate_probes(&self, on: bool) {
+            self.note(format!("gate {on}"));
+        }
+        fn grant_probes(&self) -> bool {
+            let waiting = std::mem::take(&mut *self.awaiting.lock().unwrap());
+            if waiting {
+                *self.state.lock().unwrap() = CircuitState::HalfOpen;
+                self.note("-> half_open".to_owned());
+            }
+            waiting
+        }
+        fn defer_probe(&self, wait: Duration) -> bool {
+            let waiting = std::mem::take(&mut *self.awaiting.lock().unwrap());
+            if waiting {
+                self.note(format!("deferred {wait:?}"));
+            }
+            waiting
+        }
+        fn on_transition(
+            &self,
+            _: Box<dyn Fn(&Event<'_>) + Send + Sync + 'static>,
+        ) -> Subscription {
+            EventBus::new().subscribe(())
+        }
+    }
+
+    fn attached_to(generation: i64) -> Attached {
         Attached {
-            breaker: b.downgrade(),
+            breaker: fusebox_core::Handle::<dyn StoredCircuit>::Static(Box::leak(Box::new(
+                Recorder::in_state(CircuitState::Closed),
+            )))
+            .downgrade(),
             id: "x".to_owned(),
             generation: Mutex::new(generation),
             flushed: Mutex::new((0, 0)),
@@ -1253,112 +1360,69 @@ mod tests {
         }
     }
 
-    /// A gated breaker whose open period has just ended: it waits for the store's answer.
-    async fn awaiting_probe() -> (Breaker, std::sync::Arc<Mutex<Vec<String>>>) {
-        let b = Breaker::builder("x")
-            .consecutive_failures(1)
-            .open_duration(Duration::from_secs(1))
-            .build()
-            .unwrap();
-        b.gate_probes(true);
-        let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
-        let log = seen.clone();
-        b.on_transition(move |e: &fusebox_core::Event<'_>| {
-            log.lock().unwrap().push(match e.kind {
-                fusebox_core::EventKind::StateTransition { from, to, .. } => {
-                    format!("{from}->{to}")
-                }
-                other => format!("{other:?}"),
-            });
-        })
-        .detach();
-        b.try_acquire().unwrap().failure();
-        tokio::time::sleep(Duration::from_millis(1_001)).await;
-        assert_eq!(
-            b.state(),
-            CircuitState::Open,
-            "still open, asking who probes"
-        );
-        assert_eq!(*seen.lock().unwrap(), ["closed->open", "ProbeRequested"]);
-        (b, seen)
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_late_wait_reply_does_not_reopen_a_closed_breaker() {
-        let (b, seen) = awaiting_probe().await;
+    #[test]
+    fn a_late_wait_reply_does_not_reopen_a_closed_breaker() {
+        let b = Recorder::awaiting_probe();
         // The lease request was asked in shared generation 5. Before its reply arrives, the
         // prober's close (generation 6) comes by pub/sub...
-        let attached = attached_to(&b, 5);
+        let attached = attached_to(5);
         apply(&attached, &b, "closed", 6, 0);
         assert_eq!(b.state(), CircuitState::Closed);
         // ...then the reply: "wait, another instance holds the lease", made in generation 5.
         on_probe_reply(&attached, &b, 5, "wait", 2_000, String::new(), 5);
-        assert_eq!(
-            b.state(),
-            CircuitState::Closed,
-            "the stale reply changed nothing"
-        );
-        assert!(b.try_acquire().is_ok());
-        // A late "closed" reply to a closed breaker is no transition either.
+        // A late "closed" reply to a closed breaker, and an old closed state: no request.
         on_probe_reply(&attached, &b, 5, "closed", 0, String::new(), 6);
         apply(&attached, &b, "closed", 7, 0);
         assert_eq!(
-            *seen.lock().unwrap(),
-            ["closed->open", "ProbeRequested", "open->closed"]
+            b.log(),
+            ["-> closed"],
+            "the stale replies asked for nothing"
         );
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn an_instance_without_the_lease_stays_open_with_no_transition() {
-        let (b, seen) = awaiting_probe().await;
-        let attached = attached_to(&b, 5);
+    #[test]
+    fn an_instance_without_the_lease_stays_open_with_no_transition() {
+        let b = Recorder::awaiting_probe();
+        let attached = attached_to(5);
         on_probe_reply(&attached, &b, 5, "wait", 300, String::new(), 5);
         assert_eq!(b.state(), CircuitState::Open);
-        let open = b.try_acquire().unwrap_err();
-        assert!(open.retry_after().unwrap() <= Duration::from_millis(300));
         // The prober's success arrives: the one transition the cluster made.
         apply(&attached, &b, "closed", 6, 0);
+        assert_eq!(b.log(), ["deferred 300ms", "-> closed"]);
+    }
+
+    #[test]
+    fn a_wait_is_cut_to_one_open_period() {
+        let b = Recorder::awaiting_probe();
+        on_probe_reply(&attached_to(5), &b, 5, "wait", 60_000, String::new(), 5);
         assert_eq!(
-            *seen.lock().unwrap(),
-            ["closed->open", "ProbeRequested", "open->closed"]
+            b.log(),
+            ["deferred 1s"],
+            "asked again after an open period at most"
         );
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn the_instance_that_wins_the_lease_goes_half_open() {
-        let (b, seen) = awaiting_probe().await;
-        let attached = attached_to(&b, 5);
+    #[test]
+    fn the_instance_that_wins_the_lease_goes_half_open() {
+        let b = Recorder::awaiting_probe();
+        let attached = attached_to(5);
         on_probe_reply(&attached, &b, 5, "granted", 0, "me:9".to_owned(), 5);
         assert_eq!(b.state(), CircuitState::HalfOpen);
         assert_eq!(*attached.lease.lock().unwrap(), "me:9");
-        assert!(b.try_acquire().unwrap().is_probe());
-        assert_eq!(seen.lock().unwrap().last().unwrap(), "open->half_open");
+        assert_eq!(b.log(), ["-> half_open"]);
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_breaker_whose_store_is_gone_probes_on_its_own() {
-        let (b, _) = awaiting_probe().await;
-        b.gate_probes(false);
+    #[test]
+    fn an_answer_this_version_does_not_know_lets_the_breaker_probe() {
+        let b = Recorder::awaiting_probe();
+        on_probe_reply(&attached_to(5), &b, 5, "later", 0, String::new(), 5);
         assert_eq!(b.state(), CircuitState::HalfOpen);
     }
 
     #[test]
     fn shared_state_waits_while_a_local_transition_is_unshared() {
-        let b = Breaker::builder("x")
-            .consecutive_failures(1)
-            .build()
-            .unwrap();
-        b.try_acquire().unwrap().failure();
-        assert_eq!(b.state(), CircuitState::Open);
-        let attached = Attached {
-            breaker: b.downgrade(),
-            id: "x".to_owned(),
-            generation: Mutex::new(0),
-            flushed: Mutex::new((0, 0)),
-            lease: Mutex::new(String::new()),
-            pending: Mutex::new(Pending::default()),
-            read: std::sync::atomic::AtomicBool::new(false),
-        };
+        let b = Recorder::in_state(CircuitState::Open);
+        let attached = attached_to(0);
         attached
             .pending
             .lock()
@@ -1371,6 +1435,9 @@ mod tests {
         // Once shared, a newer closed state (an operator's reset, say) applies.
         apply(&attached, &b, "closed", 6, 0);
         assert_eq!(b.state(), CircuitState::Closed);
+        // An open state extends with what is left of the shared period.
+        apply(&attached, &b, "open", 7, 1_500);
+        assert_eq!(b.log(), ["-> closed", "open for 1.5s"]);
     }
 
     #[test]
@@ -1403,17 +1470,15 @@ mod tests {
     #[test]
     fn shared_ids_never_collide() {
         use super::shared_id;
-        let plain = |name: &str| Breaker::builder(name).build().unwrap();
-        let set = |name: &str| Breaker::builder(name).keyed().build().unwrap();
         let ids = [
-            shared_id(&plain("a:b")),
-            shared_id(&set("a").get("b")),
-            shared_id(&set("a").get("%none")),
-            shared_id(&set("a").get(fusebox_breaker::OVERFLOW_KEY)),
-            shared_id(set("a").overflow()),
-            shared_id(set("a").unkeyed()),
-            shared_id(&plain("a")),
-            shared_id(&plain("a{x}\t")),
+            shared_id(&Recorder::named("a:b", Role::Plain)),
+            shared_id(&Recorder::named("a", Role::Key("b"))),
+            shared_id(&Recorder::named("a", Role::Key("%none"))),
+            shared_id(&Recorder::named("a", Role::Key("(overflow)"))),
+            shared_id(&Recorder::named("a", Role::Overflow)),
+            shared_id(&Recorder::named("a", Role::Keyless)),
+            shared_id(&Recorder::named("a", Role::Plain)),
+            shared_id(&Recorder::named("a{x}\t", Role::Plain)),
         ];
         assert_eq!(
             ids,

@@ -2,7 +2,7 @@
 
 use crate::config::{Policy, PolicyHandle};
 use crate::policy::ResendPolicy;
-use fusebox_core::{Classify, Event, EventKind, GiveUpReason, Outcome};
+use fusebox_core::{CircuitOpen, Classify, Event, EventKind, GiveUpReason, Outcome};
 use pin_project_lite::pin_project;
 use std::fmt;
 use std::future::Future;
@@ -227,9 +227,8 @@ where
                 }
                 StateProj::Waiting { sleep } => {
                     ready!(sleep.poll(cx));
-                    #[cfg(feature = "breaker")]
                     if let Some(circuit) = this.progress.circuit.take() {
-                        circuit.end_open_period_if_due();
+                        circuit.recheck();
                     }
                     this.state.set(State::Readying);
                 }
@@ -360,13 +359,10 @@ impl Progress {
     }
 }
 
-/// The breaker that rejected an attempt: after waiting for its next probe, the retry ends its
-/// open period if due ([`fusebox_breaker::Breaker::end_open_period_if_due`]) rather than race
-/// the breaker's own timer, due at the same instant.
-#[cfg(feature = "breaker")]
-type Circuit = fusebox_breaker::Breaker;
-#[cfg(not(feature = "breaker"))]
-type Circuit = std::convert::Infallible;
+/// The rejection of an attempt by an inner circuit: after waiting for its next probe, the
+/// retry asks the circuit to end its open period if due ([`CircuitOpen::recheck`]) rather than
+/// race the circuit's own timer, due at the same instant.
+type Circuit = CircuitOpen;
 
 /// An inner circuit breaker's rejection of an attempt.
 struct Rejection {
@@ -380,26 +376,14 @@ struct Rejection {
 
 /// The rejection, if the error is an inner circuit breaker's, found anywhere in the error's
 /// `source()` chain.
-#[cfg(feature = "breaker")]
 fn circuit_rejection(error: Option<&BoxError>) -> Option<Rejection> {
-    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error?.as_ref());
-    while let Some(e) = next {
-        if let Some(open) = e.downcast_ref::<fusebox_breaker::CircuitOpen>() {
-            let probes_busy = open.awaits_probe();
-            return Some(Rejection {
-                wait: open.retry_after(),
-                probes_busy,
-                circuit: (!probes_busy).then(|| open.breaker().clone()),
-            });
-        }
-        next = e.source();
-    }
-    None
-}
-
-#[cfg(not(feature = "breaker"))]
-fn circuit_rejection(_: Option<&BoxError>) -> Option<Rejection> {
-    None
+    let open = CircuitOpen::find(error?.as_ref())?;
+    let probes_busy = open.awaits_probe();
+    Some(Rejection {
+        wait: open.retry_after(),
+        probes_busy,
+        circuit: (!probes_busy).then(|| open.clone()),
+    })
 }
 
 /// Returned only if a retry was scheduled without a request to send, which `decide` prevents.

@@ -6,7 +6,9 @@
 //! as its [`Backoff`] says, or as long as the dependency asked with `Retry-After`. It stops at
 //! `max_attempts`, before any wait that would pass the call's deadline, when the
 //! [`RetryBudget`] is empty, or when the failure is permanent. An inner circuit breaker's
-//! rejection is retried only once its next probe is due, and only if that fits the deadline.
+//! rejection ([`CircuitOpen`](fusebox_core::CircuitOpen), found anywhere in the error's
+//! `source()` chain) is retried only once its next probe is due, and only if that fits the
+//! deadline. The crate depends on fusebox-core's rejection contract only, not on the breaker.
 //!
 //! ```
 //! use fusebox_retry::{Backoff, Jitter, RetryLayer};
@@ -36,7 +38,6 @@
 //! |---|---|---|
 //! | `http` | yes | [`http::HttpRequests`]: idempotent methods only, `Idempotency-Key` opt-in, buffered re-sendable bodies, `x-request-id` correlation |
 //! | `grpc` | no | gRPC status classification |
-//! | `breaker` | yes | waiting for an inner breaker's next probe instead of retrying at once |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod backoff;

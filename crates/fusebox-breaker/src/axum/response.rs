@@ -1,50 +1,8 @@
-//! Open circuits as `503 Service Unavailable` responses.
+//! A breaker's errors as responses: a rejection as fusebox-core's `503 Service Unavailable`,
+//! an inner error as its own response.
 
-use crate::error::{CircuitBreakerError, CircuitOpen};
+use crate::error::CircuitBreakerError;
 use axum::response::{IntoResponse, Response};
-use http::{header, HeaderValue, StatusCode};
-use std::time::{Duration, SystemTime};
-
-impl IntoResponse for CircuitOpen {
-    fn into_response(self) -> Response {
-        let wait = self.retry_after();
-        let mut body = serde_json::json!({
-            "error": "circuit breaker is open",
-            "service": self.name(),
-            "state": self.state().as_str(),
-            "retry_after": wait.map(|wait| rfc3339_after(SystemTime::now(), wait)),
-        });
-        if let Some(key) = self.breaker().key() {
-            body[self.breaker().key_label()] = key.into();
-        }
-        if self.breaker().role() == crate::Role::Overflow {
-            // Not that tenant's own breaker: the one a full set shares among new keys.
-            body["overflow"] = true.into();
-        }
-        let mut response = (StatusCode::SERVICE_UNAVAILABLE, body.to_string()).into_response();
-        let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        if let Some(wait) = wait {
-            let seconds = wait
-                .as_secs()
-                .saturating_add(u64::from(wait.subsec_nanos() > 0));
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        }
-        response
-    }
-}
-
-/// `now + wait` as an RFC 3339 date, held at the last second RFC 3339 can write
-/// (9999-12-31T23:59:59Z) for a wait beyond it.
-fn rfc3339_after(now: SystemTime, wait: Duration) -> String {
-    const LAST: Duration = Duration::from_secs(253_402_300_799);
-    let last = SystemTime::UNIX_EPOCH + LAST;
-    let at = now.checked_add(wait).map_or(last, |at| at.min(last));
-    humantime::format_rfc3339_seconds(at.max(SystemTime::UNIX_EPOCH)).to_string()
-}
 
 impl<E: IntoResponse> IntoResponse for CircuitBreakerError<E> {
     fn into_response(self) -> Response {
@@ -52,19 +10,5 @@ impl<E: IntoResponse> IntoResponse for CircuitBreakerError<E> {
             CircuitBreakerError::Open(open) => open.into_response(),
             CircuitBreakerError::Inner(e) => e.into_response(),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dates_past_year_9999_are_held_at_its_last_second() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        assert_eq!(rfc3339_after(now, Duration::ZERO), "2027-01-15T08:00:00Z");
-        let far = Duration::from_secs(20_000 * 366 * 86_400);
-        assert_eq!(rfc3339_after(now, far), "9999-12-31T23:59:59Z");
-        assert_eq!(rfc3339_after(now, Duration::MAX), "9999-12-31T23:59:59Z");
     }
 }

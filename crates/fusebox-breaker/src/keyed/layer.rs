@@ -1,8 +1,8 @@
 use super::extract::KeyExtractor;
 use super::map::KeyedBreakers;
 use crate::breaker::Permit;
-use crate::error::CircuitOpen;
 use crate::service::{CircuitBreaker, PickBreaker};
+use fusebox_core::CircuitOpen;
 use fusebox_core::ResultClassifier;
 use std::fmt;
 use tower_layer::Layer;

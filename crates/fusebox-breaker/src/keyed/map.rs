@@ -1,9 +1,10 @@
-use crate::breaker::{Breaker, LocalState, StateStore};
+use crate::breaker::Breaker;
 use crate::clock::{nanos, Epoch};
 use crate::config::{BreakerBuilder, Config};
 use crate::stats::Layout;
 use crate::sync::{read, write};
 use fusebox_core::{CircuitState, ConfigError, EventBus, EventListener, Subscription};
+use fusebox_core::{LocalState, StateStore};
 use hashbrown::HashTable;
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
@@ -143,8 +144,8 @@ impl KeyedBuilder {
             transitions.clone(),
             Layout::PerThread,
         );
-        self.store.attach(&overflow);
-        self.store.attach(&unkeyed);
+        overflow.share_with(self.store.as_ref());
+        unkeyed.share_with(self.store.as_ref());
         Ok(KeyedBreakers {
             inner: Arc::new(Inner {
                 name,
@@ -343,7 +344,7 @@ impl KeyedBreakers {
         let breaker = entry.get().breaker.clone();
         drop(table);
         if let Some(made) = made {
-            inner.store.attach(&made);
+            made.share_with(inner.store.as_ref());
         }
         breaker
     }
@@ -396,8 +397,9 @@ impl KeyedBreakers {
         self.inner.events.subscribe(listener)
     }
 
-    /// Listens to the state transitions of every breaker of the set (see
-    /// [`Breaker::on_transition`]).
+    /// Listens to the state transitions of every breaker of the set, and to nothing else:
+    /// unlike [`subscribe`](Self::subscribe), it does not make calls build events, so it costs
+    /// the hot path nothing.
     pub fn on_transition(&self, listener: impl EventListener) -> Subscription {
         self.inner.transitions.subscribe(listener)
     }
@@ -436,6 +438,20 @@ impl KeyedBreakers {
         }
         inner.live.fetch_sub(dropped, Relaxed);
         dropped
+    }
+}
+
+/// Every breaker of the set: the unkeyed one, the overflow one and each key's, read without
+/// making, touching or evicting any.
+impl fusebox_core::Circuits for KeyedBreakers {
+    fn for_each_circuit(&self, visit: &mut dyn FnMut(&dyn fusebox_core::Circuit)) {
+        visit(&*self.inner.unkeyed.shared);
+        visit(&*self.inner.overflow.shared);
+        for shard in self.inner.shards.iter() {
+            for entry in read(shard).iter() {
+                visit(&*entry.breaker.shared);
+            }
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! Keyed sets and the registry share state through a store they attach their breakers to.
 
-use fusebox_breaker::{Breaker, BreakerRegistry, CircuitState};
-use fusebox_redis::RedisStore;
+use fusebox::breaker::{Breaker, BreakerRegistry, CircuitState};
+use fusebox::redis::RedisStore;
 use fusebox_testkit::{eventually, RedisServer};
 use std::time::Duration;
 
@@ -156,7 +156,7 @@ async fn breakers_whose_names_look_alike_share_nothing() {
             .open_duration(Duration::from_secs(30))
             .build()
             .unwrap();
-        store.attach(&b);
+        b.share_with(store);
         b
     };
     let set = |store: &RedisStore| {
@@ -172,7 +172,7 @@ async fn breakers_whose_names_look_alike_share_nothing() {
     let (a_set, b_set) = (set(&on_a), set(&on_b));
     // On b: the key `b` of set `a`, and a tenant literally named like the overflow breaker.
     let b_key = b_set.get("b");
-    let b_named_overflow = b_set.get(fusebox_breaker::OVERFLOW_KEY);
+    let b_named_overflow = b_set.get(fusebox::breaker::OVERFLOW_KEY);
     a_plain.try_acquire().unwrap().failure();
     a_set.overflow().try_acquire().unwrap().failure();
     // Once both trips have reached b (the same messages a collision would have delivered to

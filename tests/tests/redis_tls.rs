@@ -1,9 +1,8 @@
 //! The store over TLS (`rediss://`, with a private CA and mutual TLS) and with a password,
 //! against a real redis-server.
-#![cfg(feature = "tls")]
 
-use fusebox_breaker::{Breaker, CircuitState};
-use fusebox_redis::RedisStore;
+use fusebox::breaker::{Breaker, CircuitState};
+use fusebox::redis::RedisStore;
 use fusebox_testkit::{eventually, free_port, RedisServer};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
@@ -99,8 +98,8 @@ async fn instances_share_state_over_mutual_tls() {
     };
     let (a, b) = (store(), store());
     let (on_a, on_b) = (breaker(), breaker());
-    a.attach(&on_a);
-    b.attach(&on_b);
+    on_a.share_with(&a);
+    on_b.share_with(&b);
     for _ in 0..3 {
         on_a.try_acquire().unwrap().failure();
     }
@@ -121,7 +120,7 @@ async fn instances_share_state_over_mutual_tls() {
         .build()
         .unwrap();
     let local = breaker();
-    anonymous.attach(&local);
+    local.share_with(&anonymous);
     eventually(
         "a store without a client certificate degrades",
         BOUND,
@@ -147,7 +146,7 @@ async fn a_server_certificate_from_an_unknown_ca_is_refused() {
         .build()
         .unwrap();
     let b = breaker();
-    store.attach(&b);
+    b.share_with(&store);
     eventually("an untrusted server degrades the store", BOUND, || {
         store.is_degraded()
     })
@@ -167,9 +166,9 @@ async fn a_password_in_the_url_authenticates_and_a_wrong_one_degrades() {
     };
     let (good, other, bad) = (store("s3cret"), store("s3cret"), store("wrong"));
     let (on_good, on_other, on_bad) = (breaker(), breaker(), breaker());
-    good.attach(&on_good);
-    other.attach(&on_other);
-    bad.attach(&on_bad);
+    on_good.share_with(&good);
+    on_other.share_with(&other);
+    on_bad.share_with(&bad);
     on_good.force_open();
     eventually(
         "a force-open reaches the other authenticated instance",

@@ -3,8 +3,8 @@
 //! naming the field or gives a store that runs without panicking. No Redis is needed: the
 //! store is built against a port nothing listens on.
 
-use fusebox_breaker::Breaker;
-use fusebox_redis::RedisStore;
+use fusebox::breaker::Breaker;
+use fusebox::redis::RedisStore;
 use proptest::prelude::*;
 use std::time::Duration;
 
@@ -53,7 +53,7 @@ proptest! {
             match built {
                 Ok(store) => {
                     let b = Breaker::builder("b").build().unwrap();
-                    store.attach(&b);
+                    b.share_with(&store);
                     b.try_acquire().unwrap().failure();
                     // Let the store's tasks run a little against the absent server.
                     tokio::task::yield_now().await;

@@ -1,8 +1,8 @@
 //! Breakers in several instances sharing state through a real redis-server.
 
-use fusebox_breaker::{Breaker, CircuitState};
-use fusebox_core::{Event, EventKind};
-use fusebox_redis::RedisStore;
+use fusebox::breaker::{Breaker, CircuitState};
+use fusebox::core::{Event, EventKind};
+use fusebox::redis::RedisStore;
 use fusebox_testkit::{eventually, free_port, RedisServer};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -25,7 +25,7 @@ fn instance(url: &str, namespace: &str, name: &str) -> (RedisStore, Breaker) {
         .open_duration(Duration::from_secs(30))
         .build()
         .unwrap();
-    s.attach(&b);
+    b.share_with(&s);
     (s, b)
 }
 
@@ -46,7 +46,7 @@ async fn failures_spread_across_instances_trip_all_of_them() {
         .map(|_| {
             let s = store(&redis.url(), "spread");
             let b = rate_breaker();
-            s.attach(&b);
+            b.share_with(&s);
             (s, b)
         })
         .collect();
@@ -87,7 +87,7 @@ async fn a_trip_or_a_reset_in_one_instance_reaches_every_instance() {
                 .open_duration(Duration::from_secs(30))
                 .build()
                 .unwrap();
-            s.attach(&b);
+            b.share_with(&s);
             (s, b)
         })
         .collect();
@@ -136,7 +136,7 @@ async fn calls_send_no_redis_commands() {
         .build()
         .unwrap();
     let b = rate_breaker();
-    store.attach(&b);
+    b.share_with(&store);
     flush_rounds(&store, 2).await;
     let before = redis.commands().await;
     let rounds_before = store.flush_rounds();
@@ -180,7 +180,7 @@ async fn idle_breakers_are_read_back_at_the_poll_interval_only() {
     let breakers: Vec<Breaker> = (0..BREAKERS)
         .map(|i| {
             let b = Breaker::builder(format!("tenant-{i}")).build().unwrap();
-            store.attach(&b);
+            b.share_with(&store);
             b
         })
         .collect();
@@ -216,7 +216,7 @@ async fn redis_down_fails_no_call_and_sharing_resumes_when_it_returns() {
         .open_duration(Duration::from_secs(30))
         .build()
         .unwrap();
-    a.attach(&breaker_a);
+    breaker_a.share_with(&a);
 
     // No Redis yet: calls work, the breaker decides locally, the store says it is degraded.
     for _ in 0..1_000 {
@@ -239,7 +239,7 @@ async fn redis_down_fails_no_call_and_sharing_resumes_when_it_returns() {
         .open_duration(Duration::from_secs(30))
         .build()
         .unwrap();
-    b.attach(&breaker_b);
+    breaker_b.share_with(&b);
     tokio::time::sleep(Duration::from_millis(100)).await;
     for _ in 0..3 {
         breaker_b.try_acquire().unwrap().failure();
@@ -278,7 +278,7 @@ async fn many_instances_flushing_at_once_lose_no_counts() {
                 .min_calls(1_000_000)
                 .build()
                 .unwrap();
-            s.attach(&b);
+            b.share_with(&s);
             (s, b)
         })
         .collect();
@@ -345,7 +345,7 @@ async fn instances_reseed_a_redis_restarted_empty() {
         .open_duration(Duration::from_secs(30))
         .build()
         .unwrap();
-    a.attach(&breaker_a);
+    breaker_a.share_with(&a);
     tokio::time::sleep(Duration::from_millis(100)).await;
     breaker_a.try_acquire().unwrap().failure();
     assert_eq!(breaker_a.state(), CircuitState::Open);
@@ -360,7 +360,7 @@ async fn instances_reseed_a_redis_restarted_empty() {
         .open_duration(Duration::from_secs(30))
         .build()
         .unwrap();
-    c.attach(&breaker_c);
+    breaker_c.share_with(&c);
     eventually(
         "the restarted Redis is re-seeded",
         Duration::from_secs(10),
@@ -410,9 +410,9 @@ async fn a_breaker_attached_twice_counts_once() {
     let a = store(&redis.url(), "twice");
     let b = store(&redis.url(), "twice");
     let (on_a, on_b) = (rate_breaker(), rate_breaker());
-    a.attach(&on_a);
-    a.attach(&on_a.clone());
-    b.attach(&on_b);
+    on_a.share_with(&a);
+    on_a.clone().share_with(&a);
+    on_b.share_with(&b);
     assert_eq!(a.attached(), 1);
     // Six failures: below the minimum of ten calls, unless they were counted twice.
     for _ in 0..6 {
@@ -475,7 +475,7 @@ async fn an_operator_resets_or_forces_open_from_redis_directly() {
                 .open_duration(Duration::from_secs(60))
                 .build()
                 .unwrap();
-            s.attach(&b);
+            b.share_with(&s);
             (s, b)
         })
         .collect();
@@ -499,7 +499,7 @@ async fn an_operator_resets_or_forces_open_from_redis_directly() {
   redis.call('PUBLISH', ARGV[2], ARGV[3] .. '\\t' .. ARGV[1] .. '\\t' .. gen .. '\\t0')
   return gen",
     );
-    let docs = include_str!("../../../docs/distributed.md");
+    let docs = include_str!("../../docs/distributed.md");
     assert!(
         docs.contains(
             "redis.call('PUBLISH', ARGV[2], ARGV[3] .. '\\t' .. ARGV[1] .. '\\t' .. gen .. '\\t0')"
@@ -598,7 +598,7 @@ async fn a_stalled_redis_does_not_hold_up_calls() {
     let redis = RedisServer::start();
     let s = store(&redis.url(), "stalled");
     let b = rate_breaker();
-    s.attach(&b);
+    b.share_with(&s);
     flush_rounds(&s, 2).await;
     // Redis answers nothing until thawed, however long the calls below take.
     redis.freeze();
@@ -626,7 +626,7 @@ async fn a_quorum_keeps_one_bad_instance_from_tripping_the_fleet() {
                 .build()
                 .unwrap();
             let b = rate_breaker();
-            s.attach(&b);
+            b.share_with(&s);
             (s, b)
         })
         .collect();
@@ -692,7 +692,7 @@ fn invalid_settings_are_named() {
         err.to_string(),
         "flush_interval must be in (0, 1h], got 0ns"
     );
-    let build = |b: fusebox_redis::RedisStoreBuilder| b.build().unwrap_err().to_string();
+    let build = |b: fusebox::redis::RedisStoreBuilder| b.build().unwrap_err().to_string();
     let store = || RedisStore::builder("redis://127.0.0.1:1/", "x");
     for (builder, message) in [
         (
@@ -744,7 +744,7 @@ async fn a_dropped_store_closes_its_subscription_on_a_quiet_channel() {
     let baseline = clients(&redis).await;
     let store = RedisStore::builder(redis.url(), "quiet").build().unwrap();
     let b = rate_breaker();
-    store.attach(&b);
+    b.share_with(&store);
     let started = std::time::Instant::now();
     while subscribers(&redis, "quiet").await != 1 {
         assert!(
@@ -788,7 +788,7 @@ async fn a_lost_message_is_caught_by_the_next_flush() {
     let redis = RedisServer::start();
     let a = store(&redis.url(), "lost");
     let on_a = rate_breaker();
-    a.attach(&on_a);
+    on_a.share_with(&a);
     flush_rounds(&a, 2).await;
     // The fleet's state changes in Redis and its message never goes out (as when a
     // subscription drops at the wrong moment): only the flush can tell the instance.
@@ -812,7 +812,7 @@ async fn a_lost_message_is_caught_by_the_next_flush() {
         on_a.state() == CircuitState::Open
     })
     .await;
-    let remaining = on_a.open_remaining().unwrap();
+    let remaining = on_a.try_acquire().unwrap_err().retry_after().unwrap();
     assert!(remaining > Duration::from_secs(50), "{remaining:?}");
 }
 

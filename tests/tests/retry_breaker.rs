@@ -1,9 +1,8 @@
 //! Retry stacked outside a circuit breaker: an open circuit is not hammered.
-#![cfg(feature = "breaker")]
 
-use fusebox_breaker::{Breaker, CircuitBreakerLayer, CircuitOpen, CircuitState};
-use fusebox_core::{Event, EventKind, GiveUpReason};
-use fusebox_retry::{Backoff, RetryLayer};
+use fusebox::breaker::{Breaker, CircuitBreakerLayer, CircuitOpen, CircuitState};
+use fusebox::core::{Event, EventKind, GiveUpReason};
+use fusebox::retry::{Backoff, RetryLayer};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -167,7 +166,7 @@ type GiveUps = Arc<Mutex<Vec<(u32, GiveUpReason)>>>;
 
 /// A retry over `breaker` around `upstream`, with the given layer settings; records give-ups.
 fn retried(
-    retry: fusebox_retry::RetryLayerBuilder,
+    retry: fusebox::retry::RetryLayerBuilder,
     breaker: &Breaker,
     healthy: Arc<AtomicBool>,
     hits: Arc<AtomicU32>,
@@ -297,7 +296,7 @@ async fn rejected_attempts_count_toward_max_attempts() {
 async fn the_longest_open_duration_rejects_without_panicking() {
     let breaker = Breaker::builder("upstream")
         .consecutive_failures(1)
-        .open_duration(fusebox_breaker::MAX_DURATION)
+        .open_duration(fusebox::breaker::MAX_DURATION)
         .build()
         .unwrap();
     breaker.try_acquire().unwrap().failure();

@@ -1,8 +1,7 @@
 //! Sharing through a real three-node Redis Cluster.
-#![cfg(feature = "cluster")]
 
-use fusebox_breaker::{Breaker, CircuitState};
-use fusebox_redis::RedisStore;
+use fusebox::breaker::{Breaker, CircuitState};
+use fusebox::redis::RedisStore;
 use fusebox_testkit::{eventually, RedisCluster};
 use std::time::Duration;
 
@@ -25,7 +24,7 @@ async fn breakers_share_state_through_a_cluster() {
                         .open_duration(Duration::from_secs(30))
                         .build()
                         .unwrap();
-                    store.attach(&b);
+                    b.share_with(&store);
                     b
                 })
                 .collect();

@@ -1,7 +1,7 @@
 //! After an open period, exactly one instance of the cluster probes.
 
-use fusebox_breaker::{Breaker, CircuitState, Permit};
-use fusebox_redis::RedisStore;
+use fusebox::breaker::{Breaker, CircuitState, Permit};
+use fusebox::redis::RedisStore;
 use fusebox_testkit::{eventually, RedisServer};
 use std::time::{Duration, Instant};
 
@@ -16,7 +16,7 @@ fn instance(url: &str, max_wait: Duration) -> (RedisStore, Breaker) {
         .half_open_max_wait(max_wait)
         .build()
         .unwrap();
-    store.attach(&breaker);
+    breaker.share_with(&store);
     (store, breaker)
 }
 
@@ -135,8 +135,8 @@ async fn after_a_failed_probe_every_instance_waits_out_the_new_open_period() {
         .map(|(i, (_, b))| {
             let log = half_opened.clone();
             let failed_at = Instant::now();
-            b.on_transition(move |e: &fusebox_core::Event<'_>| {
-                if let fusebox_core::EventKind::StateTransition {
+            b.subscribe(move |e: &fusebox::core::Event<'_>| {
+                if let fusebox::core::EventKind::StateTransition {
                     to: CircuitState::HalfOpen,
                     ..
                 } = e.kind
@@ -172,8 +172,8 @@ async fn each_instance_makes_only_the_transitions_the_cluster_makes() {
         .zip(&logs)
         .map(|((_, b), log)| {
             let log = log.clone();
-            b.on_transition(move |e: &fusebox_core::Event<'_>| {
-                if let fusebox_core::EventKind::StateTransition { from, to, .. } = e.kind {
+            b.subscribe(move |e: &fusebox::core::Event<'_>| {
+                if let fusebox::core::EventKind::StateTransition { from, to, .. } = e.kind {
                     log.lock().unwrap().push((from, to));
                 }
             })
@@ -242,7 +242,7 @@ async fn each_instance_makes_only_the_transitions_the_cluster_makes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_longest_half_open_wait_still_lets_one_instance_probe() {
     let redis = RedisServer::start();
-    let instances = tripped_cluster(&redis.url(), fusebox_breaker::MAX_DURATION).await;
+    let instances = tripped_cluster(&redis.url(), fusebox::breaker::MAX_DURATION).await;
     let (probes, _) = first_probes(&instances, "no instance probed").await;
     assert_eq!(probes.len(), 1, "the lease is valid: one prober");
     for (_, store) in instances
