@@ -1,4 +1,4 @@
-use crate::config::{BreakerBuilder, Config, OpenDuration, WindowKind};
+use crate::config::{Config, OpenDuration, WindowKind};
 use crate::machine::{Admission, Handle, Refusal, Shared, Ticket, Transition};
 use crate::stats::Layout;
 use fusebox_core::{
@@ -47,11 +47,6 @@ impl fmt::Debug for Breaker {
 }
 
 impl Breaker {
-    /// Starts building a breaker named `name` (used in errors, events, logs and metrics).
-    pub fn builder(name: impl Into<String>) -> BreakerBuilder {
-        BreakerBuilder::new(name.into())
-    }
-
     pub(crate) fn from_parts(name: String, config: Config, events: EventBus) -> Breaker {
         Breaker {
             shared: Shared::share(Shared::unkeyed(name, config, events), false),
@@ -98,7 +93,7 @@ impl Breaker {
     }
 
     /// Starts sharing this breaker's state through `store`, as
-    /// [`BreakerBuilder::store`] does for a breaker it builds. Attaching it to the same store
+    /// [`BreakerBuilder::store`](crate::BreakerBuilder::store) does for a breaker it builds. Attaching it to the same store
     /// twice does nothing. Calls through the breaker never wait for the store.
     ///
     /// ```
@@ -134,7 +129,7 @@ impl Breaker {
     }
 
     /// Whether this breaker lives for the rest of the process
-    /// ([`BreakerBuilder::build_static`]).
+    /// ([`BreakerBuilder::build_static`](crate::BreakerBuilder::build_static)).
     pub fn is_static(&self) -> bool {
         self.shared.is_static()
     }

@@ -64,12 +64,14 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `http` | yes | [`CircuitBreakerLayer::http`], classifying `http::Response`s |
+//! | `http` | yes | [`CircuitBreakerLayer::http`], classifying `http::Response`s; [`StreamingCircuitBreakerLayer`], whose classifier may wait for the end of the body |
+//! | `grpc` | no | [`StreamingCircuitBreakerLayer::grpc`]: gRPC status from headers or trailers |
 //! | `axum` | no | `503` responses for open circuits, [`axum::CircuitBreakerRouteLayer`] |
 //! | `serde` | no | [`BreakerSettings`] and [`RegistrySettings`] from any serde format |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod breaker;
+mod builder;
 mod circuit;
 mod clock;
 mod config;
@@ -82,6 +84,8 @@ mod registry;
 mod service;
 mod settings;
 mod stats;
+#[cfg(feature = "http")]
+mod streaming;
 mod sync;
 mod window;
 
@@ -90,9 +94,10 @@ mod window;
 pub mod axum;
 
 pub use breaker::{Breaker, BreakerMetrics, Permit, WindowMetrics};
+pub use builder::BreakerBuilder;
 pub use config::{
-    BreakerBuilder, ConfigError, OpenDuration, WindowKind, MAX_COUNT_WINDOW, MAX_DURATION,
-    MAX_PROBES, MAX_TIME_BUCKETS,
+    ConfigError, OpenDuration, WindowKind, MAX_COUNT_WINDOW, MAX_DURATION, MAX_PROBES,
+    MAX_TIME_BUCKETS,
 };
 pub use error::CircuitBreakerError;
 pub use fusebox_core::{CircuitOpen, CircuitState, LocalState, StateStore, TransitionReason};
@@ -110,3 +115,8 @@ pub use registry::{
 };
 pub use service::{CircuitBreaker, PickBreaker};
 pub use settings::{env_name, parse_duration, BreakerSettings, EnvSettings, RegistrySettings};
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub use streaming::{
+    StreamingCircuitBreaker, StreamingCircuitBreakerLayer, StreamingResponseFuture,
+};

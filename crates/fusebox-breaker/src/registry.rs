@@ -1,7 +1,7 @@
 //! Named breakers with per-name configuration, dependencies between them, and history.
 
 use crate::breaker::{Breaker, BreakerMetrics};
-use crate::config::BreakerBuilder;
+use crate::builder::BreakerBuilder;
 use crate::sync::{lock, read, write};
 use fusebox_core::{CircuitState, ConfigError, Event, EventKind};
 use fusebox_core::{LocalState, StateStore};

@@ -1,6 +1,6 @@
 //! Breaker settings as data: loaded with serde from a file, or from environment variables.
 
-use crate::config::BreakerBuilder;
+use crate::builder::BreakerBuilder;
 use crate::registry::BreakerRegistry;
 use crate::Breaker;
 use fusebox_core::ConfigError;

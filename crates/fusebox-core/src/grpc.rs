@@ -1,5 +1,6 @@
+use crate::stream::{Classified, ClassifyEos, ClassifyResponse};
 use crate::{Classify, Outcome};
-use http::Response;
+use http::{HeaderMap, Response};
 
 /// The gRPC status codes the classifier distinguishes.
 const DEADLINE_EXCEEDED: u16 = 4;
@@ -18,10 +19,11 @@ const UNAVAILABLE: u16 = 14;
 /// | any other status, or none | success: the server answered |
 /// | transport error (`Err`) | retryable failure |
 ///
-/// A failed call usually ends in a *trailers-only* response, whose status is in the headers and
-/// is classified here. A response that streams messages carries its status in the trailers,
-/// after the body; the classifier sees only the headers, so it counts such a response as a
-/// success.
+/// A failed call usually ends in a *trailers-only* response, whose status is in the headers. A
+/// response that streams messages carries its status in the trailers, after the body: as a
+/// [`ClassifyResponse`] (what the breaker's streaming layer uses) the classifier then waits
+/// for them ([`GrpcEos`]), without buffering the body; as a one-stage [`Classify`], which sees
+/// only the headers, it counts such a response as a success.
 ///
 /// ```
 /// use fusebox_core::{Classify, GrpcClassifier, Outcome};
@@ -69,15 +71,54 @@ impl GrpcClassifier {
     }
 }
 
+impl GrpcClassifier {
+    /// The outcome a `grpc-status` value stands for, if there is one.
+    fn classify_status(&self, headers: &HeaderMap) -> Option<Outcome> {
+        headers
+            .get("grpc-status")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u16>().ok())
+            .map(|code| self.classify_code(code))
+    }
+}
+
+impl<B, E> ClassifyResponse<B, E> for GrpcClassifier {
+    type Eos = GrpcEos;
+
+    fn classify_response(&self, response: &Response<B>) -> Classified<GrpcEos> {
+        match self.classify_status(response.headers()) {
+            Some(outcome) => Classified::Ready(outcome),
+            None => Classified::AtEndOfStream(GrpcEos { rules: *self }),
+        }
+    }
+
+    fn classify_error(&self, _: &E) -> Outcome {
+        Outcome::retryable_failure()
+    }
+}
+
+/// The end-of-stream stage of [`GrpcClassifier`]: the `grpc-status` trailer decides. A stream
+/// that ends without one broke off before the server finished (gRPC requires the status), a
+/// retryable failure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GrpcEos {
+    rules: GrpcClassifier,
+}
+
+impl ClassifyEos for GrpcEos {
+    fn classify_eos(self, trailers: Option<&HeaderMap>) -> Outcome {
+        trailers
+            .and_then(|t| self.rules.classify_status(t))
+            .unwrap_or_else(Outcome::retryable_failure)
+    }
+}
+
 impl<B, E> Classify<Response<B>, E> for GrpcClassifier {
     fn classify(&self, result: Result<&Response<B>, &E>) -> Outcome {
         match result {
-            Ok(response) => response
-                .headers()
-                .get("grpc-status")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u16>().ok())
-                .map_or(Outcome::Success, |code| self.classify_code(code)),
+            Ok(response) => self
+                .classify_status(response.headers())
+                .unwrap_or(Outcome::Success),
             Err(_) => Outcome::retryable_failure(),
         }
     }
@@ -113,6 +154,39 @@ mod tests {
         assert_eq!(
             GrpcClassifier::new().classify(Ok::<_, &()>(&none)),
             Outcome::Success
+        );
+    }
+
+    #[test]
+    fn a_streaming_response_is_decided_by_its_trailer() {
+        let streaming = Response::builder().body(()).unwrap();
+        let Classified::AtEndOfStream(eos) =
+            ClassifyResponse::<(), ()>::classify_response(&GrpcClassifier::new(), &streaming)
+        else {
+            panic!("no grpc-status header: the trailers decide");
+        };
+        let trailer = |code: &'static str| {
+            let mut t = HeaderMap::new();
+            t.insert("grpc-status", http::HeaderValue::from_static(code));
+            t
+        };
+        assert_eq!(eos.classify_eos(Some(&trailer("0"))), Outcome::Success);
+        assert_eq!(
+            eos.classify_eos(Some(&trailer("13"))),
+            Outcome::permanent_failure()
+        );
+        assert_eq!(
+            eos.classify_eos(None),
+            Outcome::retryable_failure(),
+            "a stream cut off before its status"
+        );
+        let trailers_only = Response::builder()
+            .header("grpc-status", "14")
+            .body(())
+            .unwrap();
+        assert_eq!(
+            ClassifyResponse::<(), ()>::classify_response(&GrpcClassifier::new(), &trailers_only),
+            Classified::Ready(Outcome::retryable_failure())
         );
     }
 }

@@ -25,7 +25,7 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `http` | yes | [`HttpClassifier`] for `http::Response`, `Retry-After` parsing |
+//! | `http` | yes | [`HttpClassifier`] for `http::Response`, `Retry-After` parsing; the end-of-stream stage ([`ClassifyResponse`], [`ClassifiedBody`]) |
 //! | `grpc` | no | [`GrpcClassifier`]: gRPC status codes from response headers |
 //! | `axum` | no | [`CircuitOpen`] as a `503` response (`axum_core::response::IntoResponse`) |
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -40,6 +40,8 @@ mod handle;
 #[cfg(feature = "axum")]
 mod response;
 mod state;
+#[cfg(feature = "http")]
+mod stream;
 #[doc(hidden)]
 pub mod sync;
 
@@ -78,6 +80,9 @@ pub use config::ConfigError;
 pub use event::{Event, EventBus, EventKind, EventListener, GiveUpReason, Subscription};
 #[cfg(feature = "grpc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
-pub use grpc::GrpcClassifier;
+pub use grpc::{GrpcClassifier, GrpcEos};
 pub use handle::{Handle, WeakHandle};
 pub use state::{CircuitState, TransitionReason};
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub use stream::{Classified, ClassifiedBody, ClassifyEos, ClassifyResponse, RecordOutcome};

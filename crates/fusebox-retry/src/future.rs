@@ -2,7 +2,7 @@
 
 use crate::config::{Policy, PolicyHandle};
 use crate::policy::ResendPolicy;
-use fusebox_core::{CircuitOpen, Classify, Event, EventKind, GiveUpReason, Outcome};
+use fusebox_core::{CircuitOpen, CircuitRef, Classify, Event, EventKind, GiveUpReason, Outcome};
 use pin_project_lite::pin_project;
 use std::fmt;
 use std::future::Future;
@@ -42,6 +42,8 @@ pin_project! {
         Waiting {
             #[pin]
             sleep: Sleep,
+            // The inner circuit whose open period the wait waits out, if any.
+            circuit: Option<CircuitRef>,
         },
         Readying,
     }
@@ -61,7 +63,9 @@ where
 
 /// What to do after a retryable failure.
 enum Next {
-    RetryAfter(Duration, bool),
+    /// Wait this long (`true`: as the dependency or its breaker asked), then re-check the
+    /// circuit whose open period the wait waits out, if any.
+    RetryAfter(Duration, bool, Option<CircuitRef>),
     GiveUp(GiveUpReason),
 }
 
@@ -102,7 +106,6 @@ where
                 previous_delay: Duration::ZERO,
                 deadline,
                 random: None,
-                circuit: None,
             },
             span,
         }
@@ -202,7 +205,7 @@ where
                             );
                             return Poll::Ready(result);
                         }
-                        Next::RetryAfter(delay, server_hint) => {
+                        Next::RetryAfter(delay, server_hint, circuit) => {
                             emit(EventKind::RetryScheduled {
                                 attempt: attempt + 1,
                                 delay,
@@ -221,14 +224,15 @@ where
                             drop(result);
                             this.state.set(State::Waiting {
                                 sleep: tokio::time::sleep(delay),
+                                circuit,
                             });
                         }
                     }
                 }
-                StateProj::Waiting { sleep } => {
+                StateProj::Waiting { sleep, circuit } => {
                     ready!(sleep.poll(cx));
-                    if let Some(circuit) = this.progress.circuit.take() {
-                        circuit.recheck();
+                    if let Some(circuit) = circuit.take() {
+                        circuit.end_open_period_if_due();
                     }
                     this.state.set(State::Readying);
                 }
@@ -274,8 +278,6 @@ struct Progress {
     deadline: Option<Instant>,
     /// Made on the first computed delay only, so calls that need no retry draw nothing.
     random: Option<crate::random::CallRandom>,
-    /// The inner breaker whose open period the current wait waits out, if any.
-    circuit: Option<Circuit>,
 }
 
 impl Progress {
@@ -294,6 +296,7 @@ impl Progress {
         if attempt >= policy.max_attempts {
             return Next::GiveUp(GiveUpReason::AttemptsExhausted);
         }
+        let mut circuit = None;
         let (delay, server_hint, late_reason) = match circuit_rejection(error) {
             // Forced open: only an operator ends it, so there is nothing to wait for.
             Some(Rejection { wait: None, .. }) => return Next::GiveUp(GiveUpReason::CircuitOpen),
@@ -315,10 +318,10 @@ impl Progress {
             }
             Some(Rejection {
                 wait: Some(wait),
-                circuit,
+                circuit: rejecting,
                 ..
             }) => {
-                self.circuit = circuit;
+                circuit = rejecting;
                 (wait, true, GiveUpReason::CircuitOpen)
             }
             None => match outcome.retry_after() {
@@ -347,7 +350,7 @@ impl Progress {
                 return Next::GiveUp(GiveUpReason::BudgetExhausted);
             }
         }
-        Next::RetryAfter(delay, server_hint)
+        Next::RetryAfter(delay, server_hint, circuit)
     }
 
     /// The backoff's delay before the next attempt, drawing on this call's random source.
@@ -359,19 +362,16 @@ impl Progress {
     }
 }
 
-/// The rejection of an attempt by an inner circuit: after waiting for its next probe, the
-/// retry asks the circuit to end its open period if due ([`CircuitOpen::recheck`]) rather than
-/// race the circuit's own timer, due at the same instant.
-type Circuit = CircuitOpen;
-
 /// An inner circuit breaker's rejection of an attempt.
 struct Rejection {
     /// Time until a call may be admitted; `None` when only an operator can end it.
     wait: Option<Duration>,
     /// Probes under way: admission may come at any moment before `wait`.
     probes_busy: bool,
-    /// The breaker whose open period to end once `wait` has passed.
-    circuit: Option<Circuit>,
+    /// The circuit whose open period to end once `wait` has passed: after waiting for its next
+    /// probe, the retry asks it to end the period if due (what [`CircuitOpen::recheck`] does)
+    /// rather than race the circuit's own timer, due at the same instant.
+    circuit: Option<CircuitRef>,
 }
 
 /// The rejection, if the error is an inner circuit breaker's, found anywhere in the error's
@@ -382,7 +382,7 @@ fn circuit_rejection(error: Option<&BoxError>) -> Option<Rejection> {
     Some(Rejection {
         wait: open.retry_after(),
         probes_busy,
-        circuit: (!probes_busy).then(|| open.clone()),
+        circuit: (!probes_busy).then(|| open.circuit().clone()),
     })
 }
 

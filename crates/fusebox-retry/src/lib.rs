@@ -10,6 +10,11 @@
 //! `source()` chain) is retried only once its next probe is due, and only if that fits the
 //! deadline. The crate depends on fusebox-core's rejection contract only, not on the breaker.
 //!
+//! The retry classifies a response from its head (the classifier's first stage). A response
+//! whose outcome waits for its trailers (a gRPC stream, whose status comes after its
+//! messages) is already the caller's stream when it could be judged, so it is never retried;
+//! a breaker below the retry still counts it at the end of its body.
+//!
 //! ```
 //! use fusebox_retry::{Backoff, Jitter, RetryLayer};
 //! use std::time::Duration;

@@ -11,8 +11,19 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// A service that re-sends retryable failures; built by [`RetryLayer`](crate::RetryLayer).
 ///
 /// `poll_ready` passes through. Each call keeps a ready clone of the inner service for its
-/// later attempts, and a copy of the request made by the [`ResendPolicy`]. Errors are boxed
-/// (`tower::BoxError`), so an error from the last attempt can be downcast to its own type.
+/// later attempts, and a copy of the request made by the [`ResendPolicy`].
+///
+/// # Why the error is boxed
+///
+/// Unlike tower's `Retry`, which keeps the inner error type, this service returns
+/// `tower::BoxError`; the error of the last attempt is inside, and downcasts to its own type.
+/// The retry adds no failure of its own, but it must recognise an inner circuit breaker's
+/// rejection ([`CircuitOpen`](fusebox_core::CircuitOpen)) wherever it sits, to wait for the
+/// breaker's next probe instead of hammering it. That takes an error it can walk:
+/// `dyn Error` and its `source()` chain, which an arbitrary `S::Error` is not. A breaker's own
+/// `CircuitBreakerError` is not an `Error` either (so that a rejection allocates nothing); it
+/// becomes one by converting into a `BoxError`, which unwraps it. Converting once, here, is
+/// what lets a rejection be found under any number of layers.
 #[derive(Clone)]
 pub struct Retry<S, C = ResultClassifier, R = CloneRequest> {
     inner: S,

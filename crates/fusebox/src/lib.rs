@@ -75,7 +75,7 @@ pub use builder::ServiceBuilderExt;
 
 /// The samples of README.md and docs/, compiled (and run) as doctests so they cannot drift.
 /// They use the `axum` and `redis` features (CI tests with all features).
-#[cfg(all(doctest, feature = "axum", feature = "redis"))]
+#[cfg(all(doctest, feature = "axum", feature = "redis", feature = "grpc"))]
 mod guides {
     #[doc = include_str!("../../../README.md")]
     struct Readme;

@@ -1,6 +1,7 @@
 use crate::breaker::Breaker;
+use crate::builder::BreakerBuilder;
 use crate::clock::{nanos, Epoch};
-use crate::config::{BreakerBuilder, Config};
+use crate::config::Config;
 use crate::stats::Layout;
 use crate::sync::{read, write};
 use fusebox_core::{CircuitState, ConfigError, EventBus, EventListener, Subscription};
@@ -11,6 +12,14 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
+
+impl BreakerBuilder {
+    /// Makes this the configuration of a set of breakers, one per key (tenant, route, host),
+    /// created on first use: see [`KeyedBreakers`](crate::KeyedBreakers).
+    pub fn keyed(self) -> KeyedBuilder {
+        KeyedBuilder::new(self)
+    }
+}
 
 /// The key of the breaker that keys share once the set is full.
 pub const OVERFLOW_KEY: &str = "(overflow)";

@@ -1,0 +1,559 @@
+//! [`BreakerBuilder`]: the settings of one breaker as they are given, checked into a
+//! [`Config`] by `build()`.
+
+use crate::breaker::Breaker;
+use crate::config::{
+    Config, ConfigError, OpenDuration, WindowKind, MAX_COUNT_WINDOW, MAX_DURATION, MAX_PROBES,
+    MAX_TIME_BUCKETS,
+};
+use fusebox_core::StateStore;
+use fusebox_core::{EventBus, EventListener};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+impl Breaker {
+    /// Starts building a breaker named `name` (used in errors, events, logs and metrics).
+    pub fn builder(name: impl Into<String>) -> BreakerBuilder {
+        BreakerBuilder::new(name.into())
+    }
+}
+
+/// Builds a [`Breaker`]; every setting is checked by [`build`](BreakerBuilder::build).
+///
+/// With no trip policy chosen, the breaker trips after 5 consecutive failures. Choosing a
+/// failure rate or slow-call rate without a window uses a count window of 100 calls. Policies
+/// combine: the breaker trips when any of them says so.
+///
+/// | setting | default |
+/// |---|---|
+/// | `consecutive_failures` | 5, when no rate policy is set |
+/// | `failure_rate` / `slow_call` window | count window of 100 calls |
+/// | `min_calls` | 10 (never more than a count window) |
+/// | `open_duration` | 30 s, fixed |
+/// | `half_open_probes` | 1 concurrent probe |
+/// | `half_open_successes` | 1 success closes |
+/// | `half_open_max_wait` | 30 s |
+///
+/// ```
+/// use fusebox_breaker::Breaker;
+/// use std::time::Duration;
+///
+/// let breaker = Breaker::builder("calendar")
+///     .failure_rate(0.5)
+///     .time_window(Duration::from_secs(60), 12)
+///     .min_calls(20)
+///     .slow_call(Duration::from_secs(2), 0.8)
+///     .open_duration_backoff(Duration::from_secs(5), 2.0, Duration::from_secs(300))
+///     .half_open_probes(3)
+///     .half_open_successes(3)
+///     .build()?;
+/// assert_eq!(breaker.name(), "calendar");
+/// # Ok::<(), fusebox_breaker::ConfigError>(())
+/// ```
+pub struct BreakerBuilder {
+    name: String,
+    consecutive_failures: Option<u32>,
+    failure_rate: Option<f64>,
+    window: Option<WindowKind>,
+    min_calls: Option<u32>,
+    slow_call: Option<(Duration, f64)>,
+    open: OpenDuration,
+    half_open_probes: u32,
+    half_open_successes: u32,
+    half_open_max_wait: Duration,
+    start_disabled: bool,
+    events: EventBus,
+    store: Option<Arc<dyn StateStore>>,
+}
+
+impl fmt::Debug for BreakerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BreakerBuilder")
+            .field("name", &self.name)
+            .field("consecutive_failures", &self.consecutive_failures)
+            .field("failure_rate", &self.failure_rate)
+            .field("window", &self.window)
+            .field("min_calls", &self.min_calls)
+            .field("slow_call", &self.slow_call)
+            .field("open", &self.open)
+            .field("half_open_probes", &self.half_open_probes)
+            .field("half_open_successes", &self.half_open_successes)
+            .field("half_open_max_wait", &self.half_open_max_wait)
+            .field("start_disabled", &self.start_disabled)
+            .field("store", &self.store.as_ref().map(|_| "set"))
+            .finish_non_exhaustive()
+    }
+}
+
+impl BreakerBuilder {
+    pub(crate) fn new(name: String) -> Self {
+        BreakerBuilder {
+            name,
+            consecutive_failures: None,
+            failure_rate: None,
+            window: None,
+            min_calls: None,
+            slow_call: None,
+            open: OpenDuration::Fixed(Duration::from_secs(30)),
+            half_open_probes: 1,
+            half_open_successes: 1,
+            half_open_max_wait: Duration::from_secs(30),
+            start_disabled: false,
+            events: EventBus::new(),
+            store: None,
+        }
+    }
+
+    /// Trips after `n` failures in a row (a success resets the count).
+    pub fn consecutive_failures(mut self, n: u32) -> Self {
+        self.consecutive_failures = Some(n);
+        self
+    }
+
+    /// Trips when the failure rate over the window reaches `rate`, in `(0, 1]`.
+    pub fn failure_rate(mut self, rate: f64) -> Self {
+        self.failure_rate = Some(rate);
+        self
+    }
+
+    /// Computes rates over the last `calls` calls.
+    pub fn count_window(mut self, calls: u32) -> Self {
+        self.window = Some(WindowKind::Count(calls));
+        self
+    }
+
+    /// Computes rates over the last `duration`, kept as `buckets` time buckets.
+    pub fn time_window(mut self, duration: Duration, buckets: u32) -> Self {
+        self.window = Some(WindowKind::Time { duration, buckets });
+        self
+    }
+
+    /// Calls the window must hold before a rate may trip the breaker. Applies as soon as it is
+    /// reached, not only once the window has filled. At most the count window's size, and at
+    /// most [`MAX_COUNT_WINDOW`] for a time window: a rate waiting for more would never act.
+    pub fn min_calls(mut self, calls: u32) -> Self {
+        self.min_calls = Some(calls);
+        self
+    }
+
+    /// Calls taking `threshold` or longer are slow; trips when the slow-call rate over the window
+    /// reaches `rate`, in `(0, 1]`. A slow half-open probe counts as a failed probe.
+    pub fn slow_call(mut self, threshold: Duration, rate: f64) -> Self {
+        self.slow_call = Some((threshold, rate));
+        self
+    }
+
+    /// Stays open for `duration` after every trip.
+    pub fn open_duration(mut self, duration: Duration) -> Self {
+        self.open = OpenDuration::Fixed(duration);
+        self
+    }
+
+    /// Stays open `initial × multiplier^(trips − 1)`, capped at `max`, where `trips` counts trips
+    /// since the breaker last closed.
+    pub fn open_duration_backoff(
+        mut self,
+        initial: Duration,
+        multiplier: f64,
+        max: Duration,
+    ) -> Self {
+        self.open = OpenDuration::Exponential {
+            initial,
+            multiplier,
+            max,
+        };
+        self
+    }
+
+    /// Concurrent probe calls admitted while half-open; others are rejected.
+    pub fn half_open_probes(mut self, n: u32) -> Self {
+        self.half_open_probes = n;
+        self
+    }
+
+    /// Probe successes that close the breaker; any probe failure reopens it.
+    pub fn half_open_successes(mut self, n: u32) -> Self {
+        self.half_open_successes = n;
+        self
+    }
+
+    /// If the breaker stays half-open this long (a probe that never completes), the next
+    /// rejected call reopens it, and a fresh half-open period follows the open one.
+    pub fn half_open_max_wait(mut self, wait: Duration) -> Self {
+        self.half_open_max_wait = wait;
+        self
+    }
+
+    /// Starts the breaker [disabled](Breaker::disable): it lets every call through and reports
+    /// the trips its policies would have made, until [`reset`](Breaker::reset). Every breaker a
+    /// [keyed set](Self::keyed) makes starts so too, which is how per-tenant breakers are tried
+    /// on live traffic before they reject anything.
+    ///
+    /// With a shared state store, a state already shared by other instances (an operator's
+    /// reset, say) replaces this starting state once the store learns it.
+    ///
+    /// ```
+    /// use fusebox_breaker::{Breaker, CircuitState};
+    ///
+    /// let tenants = Breaker::builder("calendar").start_disabled(true).keyed().build()?;
+    /// assert_eq!(tenants.get("acme").state(), CircuitState::Disabled);
+    /// # Ok::<(), fusebox_breaker::ConfigError>(())
+    /// ```
+    pub fn start_disabled(mut self, disabled: bool) -> Self {
+        self.start_disabled = disabled;
+        self
+    }
+
+    /// Shares the breaker's state through `store` (`fusebox_redis::RedisStore`, say) from the
+    /// moment it is built, as [`KeyedBuilder::store`](crate::KeyedBuilder::store) does for a
+    /// keyed set's breakers; for [`keyed`](Self::keyed), it becomes the set's store.
+    ///
+    /// ```
+    /// use fusebox_breaker::{Breaker, StateStore};
+    /// use fusebox_core::StoredRef;
+    /// use std::sync::{Arc, Mutex};
+    ///
+    /// /// Keeps a list of the breakers it was given (a real store would start sharing them).
+    /// #[derive(Clone, Default)]
+    /// struct Roster(Arc<Mutex<Vec<String>>>);
+    ///
+    /// impl StateStore for Roster {
+    ///     fn attach(&self, circuit: &StoredRef) {
+    ///         let key = circuit.key().unwrap_or("-");
+    ///         self.0.lock().unwrap().push(format!("{}/{key}", circuit.name()));
+    ///     }
+    /// }
+    ///
+    /// let roster = Roster::default();
+    /// let payments = Breaker::builder("payments").store(roster.clone()).build()?;
+    /// let tenants = Breaker::builder("calendar").keyed().store(roster.clone()).build()?;
+    /// tenants.get("acme");
+    /// tenants.get("acme");
+    /// assert_eq!(
+    ///     *roster.0.lock().unwrap(),
+    ///     ["payments/-", "calendar/(overflow)", "calendar/-", "calendar/acme"],
+    ///     "the plain breaker; the set's overflow and unkeyed breakers, then each key once"
+    /// );
+    /// # Ok::<(), fusebox_breaker::ConfigError>(())
+    /// ```
+    pub fn store(mut self, store: impl StateStore) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// Adds an event listener for the life of the breaker (see also [`Breaker::subscribe`]).
+    pub fn on_event(self, listener: impl EventListener) -> Self {
+        self.events.subscribe(listener).detach();
+        self
+    }
+
+    /// Checks every setting and builds the breaker.
+    pub fn build(self) -> Result<Breaker, ConfigError> {
+        let config = self.validate()?;
+        let breaker = Breaker::from_parts(self.name, config, self.events);
+        if let Some(store) = &self.store {
+            breaker.share_with(store.as_ref());
+        }
+        Ok(breaker)
+    }
+
+    /// Checks every setting and builds a breaker that lives for the rest of the process: its
+    /// memory is never freed, and in exchange clones, calls and rejections touch no reference
+    /// count, which makes it the fastest kind (see `docs/benchmarks.md`).
+    ///
+    /// Meant for breakers made once at start-up, one per dependency. Never build one per key,
+    /// per tenant or per request: each leaks its few hundred bytes for good.
+    ///
+    /// ```
+    /// use fusebox_breaker::Breaker;
+    ///
+    /// let payments = Breaker::builder("payments").build_static()?;
+    /// assert!(payments.is_static());
+    /// # Ok::<(), fusebox_breaker::ConfigError>(())
+    /// ```
+    pub fn build_static(self) -> Result<Breaker, ConfigError> {
+        let config = self.validate()?;
+        let breaker = Breaker::from_parts_static(self.name, config, self.events);
+        if let Some(store) = &self.store {
+            breaker.share_with(store.as_ref());
+        }
+        Ok(breaker)
+    }
+
+    /// The store set with [`store`](Self::store), taken out (a keyed set attaches its own
+    /// breakers to it).
+    pub(crate) fn take_store(&mut self) -> Option<Arc<dyn StateStore>> {
+        self.store.take()
+    }
+
+    pub(crate) fn into_parts(self) -> Result<(String, Config, EventBus), ConfigError> {
+        let config = self.validate()?;
+        Ok((self.name, config, self.events))
+    }
+
+    fn validate(&self) -> Result<Config, ConfigError> {
+        if self.name.trim().is_empty() {
+            return Err(ConfigError::new("name", "a non-empty string", &self.name));
+        }
+        fn rate(field: &'static str, r: f64) -> Result<f64, ConfigError> {
+            if r > 0.0 && r <= 1.0 {
+                Ok(r)
+            } else {
+                Err(ConfigError::new(field, "in (0, 1]", r))
+            }
+        }
+        fn positive(field: &'static str, d: Duration) -> Result<Duration, ConfigError> {
+            if d.is_zero() {
+                Err(ConfigError::new(field, "greater than zero", d))
+            } else if d > MAX_DURATION {
+                Err(ConfigError::new(
+                    field,
+                    "at most 18446744073709551615ns (about 584 years)",
+                    d,
+                ))
+            } else {
+                Ok(d)
+            }
+        }
+        if let Some(n) = self.consecutive_failures {
+            if n == 0 {
+                return Err(ConfigError::new("consecutive_failures", "at least 1", n));
+            }
+        }
+        let failure_rate = self
+            .failure_rate
+            .map(|r| rate("failure_rate", r))
+            .transpose()?;
+        let slow_call = match self.slow_call {
+            Some((threshold, r)) => Some((
+                positive("slow_call_duration", threshold)?,
+                rate("slow_call_rate", r)?,
+            )),
+            None => None,
+        };
+        let wants_window = failure_rate.is_some() || slow_call.is_some();
+        let window = match self.window {
+            Some(WindowKind::Count(n)) => {
+                if n == 0 || n > MAX_COUNT_WINDOW {
+                    return Err(ConfigError::new("count_window", "in 1..=16777216", n));
+                }
+                Some(WindowKind::Count(n))
+            }
+            Some(WindowKind::Time { duration, buckets }) => {
+                positive("time_window", duration)?;
+                if buckets == 0 || buckets > MAX_TIME_BUCKETS {
+                    return Err(ConfigError::new(
+                        "time_window_buckets",
+                        "in 1..=1000",
+                        buckets,
+                    ));
+                }
+                if duration / buckets < Duration::from_millis(1) {
+                    return Err(ConfigError::new(
+                        "time_window",
+                        "at least 1ms per bucket",
+                        duration,
+                    ));
+                }
+                Some(WindowKind::Time { duration, buckets })
+            }
+            None if wants_window => Some(WindowKind::Count(100)),
+            None => None,
+        };
+        if window.is_some() && !wants_window {
+            return Err(ConfigError::new(
+                "failure_rate",
+                "set (or slow_call set) when a window is configured",
+                "none",
+            ));
+        }
+        let min_calls = self.min_calls.unwrap_or(10);
+        if min_calls == 0 {
+            return Err(ConfigError::new("min_calls", "at least 1", min_calls));
+        }
+        if min_calls > MAX_COUNT_WINDOW {
+            // A rate that waits for more calls than the largest window holds would never act.
+            return Err(ConfigError::new("min_calls", "at most 16777216", min_calls));
+        }
+        let min_calls = match window {
+            Some(WindowKind::Count(n)) if self.min_calls.is_some() && min_calls > n => {
+                return Err(ConfigError::new(
+                    "min_calls",
+                    "at most the count_window size",
+                    min_calls,
+                ));
+            }
+            Some(WindowKind::Count(n)) => min_calls.min(n),
+            _ => min_calls,
+        };
+        let consecutive_failures = match (self.consecutive_failures, wants_window) {
+            (None, false) => Some(5),
+            (c, _) => c,
+        };
+        match self.open {
+            OpenDuration::Fixed(d) => {
+                positive("open_duration", d)?;
+            }
+            OpenDuration::Exponential {
+                initial,
+                multiplier,
+                max,
+            } => {
+                positive("open_duration", initial)?;
+                if !(multiplier.is_finite() && multiplier >= 1.0) {
+                    return Err(ConfigError::new(
+                        "open_duration_multiplier",
+                        "a finite number of at least 1",
+                        multiplier,
+                    ));
+                }
+                if max < initial {
+                    return Err(ConfigError::new(
+                        "open_duration_max",
+                        "at least the initial open_duration",
+                        max,
+                    ));
+                }
+                positive("open_duration_max", max)?;
+            }
+        }
+        for (field, n) in [
+            ("half_open_probes", self.half_open_probes),
+            ("half_open_successes", self.half_open_successes),
+        ] {
+            if n == 0 || n > MAX_PROBES {
+                return Err(ConfigError::new(field, "in 1..=65535", n));
+            }
+        }
+        positive("half_open_max_wait", self.half_open_max_wait)?;
+        Ok(Config {
+            consecutive_failures,
+            failure_rate,
+            window,
+            min_calls,
+            slow_call,
+            open: self.open,
+            half_open_probes: self.half_open_probes,
+            half_open_successes: self.half_open_successes,
+            half_open_max_wait: self.half_open_max_wait,
+            start_disabled: self.start_disabled,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(b: BreakerBuilder) -> String {
+        b.build().unwrap_err().to_string()
+    }
+
+    fn b() -> BreakerBuilder {
+        Breaker::builder("x")
+    }
+
+    #[test]
+    fn every_invalid_setting_names_its_field_and_value() {
+        let s = Duration::from_secs(1);
+        let cases: Vec<(BreakerBuilder, &str)> = vec![
+            (Breaker::builder(" "), "name must be a non-empty string, got \" \""),
+            (b().consecutive_failures(0), "consecutive_failures must be at least 1, got 0"),
+            (b().failure_rate(0.0), "failure_rate must be in (0, 1], got 0.0"),
+            (b().failure_rate(1.5), "failure_rate must be in (0, 1], got 1.5"),
+            (b().failure_rate(f64::NAN), "failure_rate must be in (0, 1], got NaN"),
+            (b().failure_rate(0.5).count_window(0), "count_window must be in 1..=16777216, got 0"),
+            (
+                b().failure_rate(0.5).time_window(Duration::ZERO, 10),
+                "time_window must be greater than zero, got 0ns",
+            ),
+            (
+                b().failure_rate(0.5).time_window(s, 0),
+                "time_window_buckets must be in 1..=1000, got 0",
+            ),
+            (
+                b().failure_rate(0.5).time_window(Duration::from_micros(500), 1),
+                "time_window must be at least 1ms per bucket, got 500µs",
+            ),
+            (b().failure_rate(0.5).min_calls(0), "min_calls must be at least 1, got 0"),
+            (
+                b().failure_rate(0.5).time_window(s * 60, 60).min_calls(u32::MAX),
+                "min_calls must be at most 16777216, got 4294967295",
+            ),
+            (
+                b().failure_rate(0.5).count_window(10).min_calls(11),
+                "min_calls must be at most the count_window size, got 11",
+            ),
+            (b().slow_call(Duration::ZERO, 0.5), "slow_call_duration must be greater than zero, got 0ns"),
+            (b().slow_call(s, 2.0), "slow_call_rate must be in (0, 1], got 2.0"),
+            (b().open_duration(Duration::ZERO), "open_duration must be greater than zero, got 0ns"),
+            (
+                b().open_duration_backoff(s, 0.5, s),
+                "open_duration_multiplier must be a finite number of at least 1, got 0.5",
+            ),
+            (
+                b().open_duration_backoff(s * 2, 2.0, s),
+                "open_duration_max must be at least the initial open_duration, got 1s",
+            ),
+            (b().half_open_probes(0), "half_open_probes must be in 1..=65535, got 0"),
+            (b().half_open_probes(70_000), "half_open_probes must be in 1..=65535, got 70000"),
+            (b().half_open_successes(0), "half_open_successes must be in 1..=65535, got 0"),
+            (
+                b().half_open_max_wait(Duration::ZERO),
+                "half_open_max_wait must be greater than zero, got 0ns",
+            ),
+            (
+                b().open_duration(Duration::MAX),
+                "open_duration must be at most 18446744073709551615ns (about 584 years), got 18446744073709551615.999999999s",
+            ),
+            (
+                b().open_duration_backoff(s, 2.0, Duration::MAX),
+                "open_duration_max must be at most 18446744073709551615ns (about 584 years), got 18446744073709551615.999999999s",
+            ),
+            (
+                b().half_open_max_wait(MAX_DURATION + Duration::from_nanos(1)),
+                "half_open_max_wait must be at most 18446744073709551615ns (about 584 years), got 18446744073.709551616s",
+            ),
+            (
+                b().failure_rate(0.5).time_window(Duration::MAX, 10),
+                "time_window must be at most 18446744073709551615ns (about 584 years), got 18446744073709551615.999999999s",
+            ),
+            (
+                b().count_window(10),
+                "failure_rate must be set (or slow_call set) when a window is configured, got \"none\"",
+            ),
+        ];
+        for (builder, message) in cases {
+            assert_eq!(err(builder), message);
+        }
+    }
+
+    #[test]
+    fn defaults_fill_in_what_is_not_chosen() {
+        let c = b().validate().unwrap();
+        assert_eq!(c.consecutive_failures, Some(5));
+        assert_eq!(c.window, None);
+        let c = b().failure_rate(0.5).validate().unwrap();
+        assert_eq!(c.consecutive_failures, None);
+        assert_eq!(c.window, Some(WindowKind::Count(100)));
+        assert_eq!(c.min_calls, 10);
+        let c = b().failure_rate(0.5).count_window(4).validate().unwrap();
+        assert_eq!(
+            c.min_calls, 4,
+            "the default minimum is cut to a smaller window"
+        );
+    }
+
+    #[test]
+    fn exponential_open_duration_grows_and_is_capped() {
+        let o = OpenDuration::Exponential {
+            initial: Duration::from_secs(1),
+            multiplier: 2.0,
+            max: Duration::from_secs(10),
+        };
+        let got: Vec<u64> = (1..=6).map(|t| o.for_trip(t).as_secs()).collect();
+        assert_eq!(got, vec![1, 2, 4, 8, 10, 10]);
+        assert_eq!(o.for_trip(u32::MAX), Duration::from_secs(10));
+    }
+}

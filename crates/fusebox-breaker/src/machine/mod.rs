@@ -1,0 +1,270 @@
+//! The breaker's state machine: one atomic word, transitions by compare-and-swap.
+//!
+//! The word packs the state, a timer flag, the half-open probe counters and a generation that
+//! every transition bumps. A call remembers the generation it was admitted in; its outcome is
+//! dropped if the generation moved on, so a late result never counts toward a later period.
+//! Keeping the probe counters in the same word makes "admit a probe" and "record a probe" exact
+//! under contention: both are a single compare-and-swap against the whole state.
+
+mod admit;
+mod record;
+mod remote;
+mod timer;
+mod transition;
+mod word;
+
+use crate::clock::Epoch;
+use crate::config::Config;
+use crate::stats::{Layout, Stats};
+use crate::sync::atomic::{
+    AtomicBool, AtomicU32, AtomicU64,
+    Ordering::{AcqRel, Acquire, Relaxed},
+};
+use crate::sync::lock;
+use crate::window::{Counts, Window};
+use crossbeam_utils::CachePadded;
+use fusebox_core::{CircuitState, Event, EventBus, EventKind, TransitionReason};
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::time::Instant;
+use word::{Word, CLOSED, DISABLED};
+
+/// What kind of admission a call got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Admission {
+    Closed,
+    Probe,
+    Disabled,
+}
+
+/// Carried by an admitted call until its outcome is recorded.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ticket {
+    generation: u32,
+    pub(crate) admission: Admission,
+    started: Option<Instant>,
+}
+
+/// Why a call was refused, with what is needed to say when to come back.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Refusal {
+    pub(crate) state: CircuitState,
+    /// Nanoseconds since the epoch when a call may next be admitted; `None` for "when an
+    /// operator acts" (forced open).
+    pub(crate) retry_at: Option<u64>,
+    /// Whether a call may be admitted any moment before `retry_at`, which is then only the
+    /// latest: probes are under way (here, or on the instance a store chose).
+    pub(crate) awaits_probe: bool,
+}
+
+/// The most recent transition.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Transition {
+    /// State before.
+    pub from: CircuitState,
+    /// State after.
+    pub to: CircuitState,
+    /// Why.
+    pub reason: TransitionReason,
+    /// When.
+    pub at: Instant,
+}
+
+/// A reference to a breaker's shared state: counted (freed with the last handle) or static
+/// (lives for the rest of the process, so clones touch no reference count).
+pub(crate) type Handle = fusebox_core::Handle<Shared>;
+
+/// Held by timers, so a pending timer does not keep a counted breaker alive.
+pub(crate) type WeakHandle = fusebox_core::WeakHandle<Shared>;
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    word: CachePadded<AtomicU64>,
+    consecutive: CachePadded<AtomicU32>,
+    pub(crate) stats: Stats,
+    /// Boxed: a window's padded counters would make every breaker 500 bytes larger, with a
+    /// window or without.
+    window: Option<Box<Window>>,
+    trips: AtomicU32,
+    /// Times a policy fired while disabled.
+    suppressed: AtomicU64,
+    open_until: AtomicU64,
+    entered_at: AtomicU64,
+    pub(crate) epoch: Epoch,
+    last: Mutex<Option<Transition>>,
+    pub(crate) name: Box<str>,
+    /// The key (tenant, route, host) of a breaker made by a keyed layer.
+    pub(crate) key: Option<Box<str>>,
+    /// What the key is, in responses and logs (`"tenant_id"`).
+    pub(crate) key_label: &'static str,
+    /// Whether this is the breaker a full keyed set shares among new keys.
+    pub(crate) overflow: bool,
+    pub(crate) config: Config,
+    pub(crate) events: EventBus,
+    /// Listeners to transitions only: a shared-state store hears local decisions without
+    /// making every call build an event.
+    pub(crate) transitions: EventBus,
+    /// The transition listeners of the keyed set this breaker belongs to, if any.
+    set_transitions: Option<EventBus>,
+    needs_clock: bool,
+    plain_success_path: bool,
+    /// When set, an open period ends in `AWAITING_PROBE` until `grant_probes`: a shared store
+    /// lets one instance of a cluster probe.
+    probe_gate: AtomicBool,
+    /// This breaker itself, weakly: what the core traits' `&self` methods, which a store or a
+    /// retry calls, need to arm a timer. Set once, when the breaker is shared.
+    me: std::sync::OnceLock<WeakHandle>,
+}
+
+impl Shared {
+    /// Shares a new breaker: reference-counted, or leaked for the rest of the process.
+    pub(crate) fn share(shared: Shared, leak: bool) -> Handle {
+        if leak {
+            let leaked: &'static Shared = Box::leak(Box::new(shared));
+            leaked.me.get_or_init(|| WeakHandle::Static(leaked));
+            Handle::Static(leaked)
+        } else {
+            Handle::Counted(std::sync::Arc::new_cyclic(|me| {
+                shared.me.get_or_init(|| WeakHandle::Counted(me.clone()));
+                shared
+            }))
+        }
+    }
+
+    /// A handle to this breaker, for a caller that holds only `&Shared` (and so keeps it alive).
+    pub(crate) fn handle(&self) -> Option<Handle> {
+        self.me.get().and_then(WeakHandle::upgrade)
+    }
+
+    pub(crate) fn new(
+        name: String,
+        key: Option<(Box<str>, &'static str)>,
+        overflow: bool,
+        config: Config,
+        events: EventBus,
+        set_transitions: Option<EventBus>,
+        layout: Layout,
+    ) -> Shared {
+        let (key, key_label) = match key {
+            Some((key, label)) => (Some(key), label),
+            None => (None, "key"),
+        };
+        Shared {
+            word: CachePadded::new(AtomicU64::new(
+                Word::new(
+                    if config.start_disabled {
+                        DISABLED
+                    } else {
+                        CLOSED
+                    },
+                    0,
+                )
+                .0,
+            )),
+            consecutive: CachePadded::new(AtomicU32::new(0)),
+            stats: Stats::new(layout),
+            window: config.window.map(|kind| Box::new(Window::new(kind))),
+            trips: AtomicU32::new(0),
+            suppressed: AtomicU64::new(0),
+            open_until: AtomicU64::new(0),
+            entered_at: AtomicU64::new(0),
+            epoch: Epoch::now(),
+            last: Mutex::new(None),
+            name: name.into_boxed_str(),
+            key,
+            key_label,
+            overflow,
+            needs_clock: config.needs_clock(),
+            plain_success_path: !config.needs_clock() && config.window.is_none(),
+            probe_gate: AtomicBool::new(false),
+            me: std::sync::OnceLock::new(),
+            config,
+            events,
+            transitions: EventBus::new(),
+            set_transitions,
+        }
+    }
+
+    /// A breaker of its own, outside any keyed set.
+    pub(crate) fn unkeyed(name: String, config: Config, events: EventBus) -> Shared {
+        Shared::new(name, None, false, config, events, None, Layout::PerThread)
+    }
+
+    /// Whether a keyed set made this breaker.
+    pub(crate) fn in_keyed_set(&self) -> bool {
+        self.set_transitions.is_some()
+    }
+
+    /// An event from this breaker, with its key.
+    #[inline]
+    fn event(&self, kind: EventKind) -> Event<'_> {
+        Event::new(&self.name, kind).with_key(self.key.as_deref())
+    }
+
+    #[inline]
+    fn load(&self) -> Word {
+        Word(self.word.load(Acquire))
+    }
+
+    #[inline]
+    fn cas(&self, current: Word, new: Word) -> Result<(), Word> {
+        self.word
+            .compare_exchange(current.0, new.0, AcqRel, Acquire)
+            .map(|_| ())
+            .map_err(Word)
+    }
+
+    /// Publishes `until` as the open period's deadline, then moves from `word` to `new`: whoever
+    /// sees the new state sees its deadline. If the move loses a race, the previous deadline is
+    /// put back (unless someone published another meanwhile).
+    fn move_with_deadline(&self, word: Word, new: Word, until: u64) -> Result<(), Word> {
+        let previous = self.open_until.swap(until, Relaxed);
+        self.cas(word, new).inspect_err(|_| {
+            self.open_until
+                .compare_exchange(until, previous, Relaxed, Relaxed)
+                .ok();
+        })
+    }
+
+    pub(crate) fn state(&self) -> CircuitState {
+        self.load().state()
+    }
+
+    pub(crate) fn last_transition(&self) -> Option<Transition> {
+        *lock(&self.last)
+    }
+
+    pub(crate) fn time_in_state(&self) -> Duration {
+        Duration::from_nanos(
+            self.epoch
+                .now_nanos()
+                .saturating_sub(self.entered_at.load(Relaxed)),
+        )
+    }
+
+    pub(crate) fn window_counts(&self) -> Option<Counts> {
+        self.window
+            .as_ref()
+            .map(|w| w.counts(self.epoch.now_nanos()))
+    }
+
+    pub(crate) fn consecutive_failures(&self) -> u32 {
+        self.consecutive.load(Relaxed)
+    }
+
+    pub(crate) fn trips(&self) -> u32 {
+        self.trips.load(Relaxed)
+    }
+
+    pub(crate) fn suppressed_trips(&self) -> u64 {
+        self.suppressed.load(Relaxed)
+    }
+
+    /// When the current open period ends, if the breaker is open.
+    pub(crate) fn open_until(&self) -> Option<Instant> {
+        self.load()
+            .is_open()
+            .then(|| self.epoch.instant_at(self.open_until.load(Relaxed)))
+    }
+}
