@@ -458,6 +458,7 @@ impl From<Breaker> for CircuitRef {
     /// assert_eq!(role(&Breaker::builder("email").build()?), format!("{:?}", Role::Plain));
     /// # Ok::<(), fusebox_breaker::ConfigError>(())
     /// ```
+    #[inline]
     fn from(breaker: Breaker) -> CircuitRef {
         match breaker.shared {
             Handle::Counted(shared) => fusebox_core::Handle::Counted(shared),

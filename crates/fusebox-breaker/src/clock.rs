@@ -24,6 +24,7 @@ impl Epoch {
 
     /// The instant `nanos` after the epoch; on a platform whose clock cannot represent it
     /// (some 584 years on), the latest instant that can be reached from the epoch.
+    #[inline]
     pub(crate) fn instant_at(self, nanos: u64) -> Instant {
         let mut offset = Duration::from_nanos(nanos);
         loop {

@@ -128,6 +128,7 @@ pub struct CircuitOpen {
 impl CircuitOpen {
     /// A rejection by `circuit` in `state`; a call may next be admitted at `retry_at`, or
     /// `None` when only an operator can end the rejection (a forced-open circuit).
+    #[inline]
     pub fn new(circuit: CircuitRef, state: CircuitState, retry_at: Option<Instant>) -> Self {
         CircuitOpen {
             circuit,
@@ -140,6 +141,7 @@ impl CircuitOpen {
     /// The same rejection, with [`awaits_probe`](Self::awaits_probe) set: a call may be
     /// admitted any moment before `retry_at`.
     #[must_use]
+    #[inline]
     pub fn awaiting_probe(mut self) -> Self {
         self.awaits_probe = true;
         self
@@ -182,6 +184,7 @@ impl CircuitOpen {
 
     /// The state that rejected the call: `Open`, `HalfOpen` (all probe slots taken) or
     /// `ForcedOpen`.
+    #[inline]
     pub fn state(&self) -> CircuitState {
         self.state
     }
@@ -192,6 +195,7 @@ impl CircuitOpen {
     /// For an open circuit, the end of its open period. For a half-open circuit whose probe
     /// slots are all taken, the end of its half-open maximum wait: the latest it can stay so,
     /// although it usually closes or reopens much sooner, when its probes finish.
+    #[inline]
     pub fn retry_at(&self) -> Option<Instant> {
         self.retry_at
     }
@@ -200,6 +204,7 @@ impl CircuitOpen {
     /// then only the latest time: the circuit is half-open with every probe slot taken, or
     /// open and waiting for another instance's probe (with a shared store). A caller that wants
     /// to call again soon looks again after a short wait rather than waiting until `retry_at`.
+    #[inline]
     pub fn awaits_probe(&self) -> bool {
         self.awaits_probe
     }
@@ -212,6 +217,7 @@ impl CircuitOpen {
     }
 
     /// The circuit that rejected the call.
+    #[inline]
     pub fn circuit(&self) -> &CircuitRef {
         &self.circuit
     }
