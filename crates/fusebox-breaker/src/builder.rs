@@ -1,11 +1,9 @@
-//! [`BreakerBuilder`]: the settings of one breaker as they are given, checked into a
-//! [`Config`] by `build()`.
+//! [`BreakerBuilder`]: edits one breaker's [`BreakerSettings`], which `build()` checks into a
+//! [`Config`]; and the settings' own way to a builder.
 
 use crate::breaker::Breaker;
-use crate::config::{
-    Config, ConfigError, OpenDuration, WindowKind, MAX_COUNT_WINDOW, MAX_DURATION, MAX_PROBES,
-    MAX_TIME_BUCKETS,
-};
+use crate::config::{Config, ConfigError};
+use crate::settings::BreakerSettings;
 use fusebox_core::StateStore;
 use fusebox_core::{EventBus, EventListener};
 use std::fmt;
@@ -53,16 +51,8 @@ impl Breaker {
 /// ```
 pub struct BreakerBuilder {
     name: String,
-    consecutive_failures: Option<u32>,
-    failure_rate: Option<f64>,
-    window: Option<WindowKind>,
-    min_calls: Option<u32>,
-    slow_call: Option<(Duration, f64)>,
-    open: OpenDuration,
-    half_open_probes: u32,
-    half_open_successes: u32,
-    half_open_max_wait: Duration,
-    start_disabled: bool,
+    /// Every setting as given; `build` checks them and fills in the defaults.
+    settings: BreakerSettings,
     events: EventBus,
     store: Option<Arc<dyn StateStore>>,
 }
@@ -71,16 +61,7 @@ impl fmt::Debug for BreakerBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BreakerBuilder")
             .field("name", &self.name)
-            .field("consecutive_failures", &self.consecutive_failures)
-            .field("failure_rate", &self.failure_rate)
-            .field("window", &self.window)
-            .field("min_calls", &self.min_calls)
-            .field("slow_call", &self.slow_call)
-            .field("open", &self.open)
-            .field("half_open_probes", &self.half_open_probes)
-            .field("half_open_successes", &self.half_open_successes)
-            .field("half_open_max_wait", &self.half_open_max_wait)
-            .field("start_disabled", &self.start_disabled)
+            .field("settings", &self.settings)
             .field("store", &self.store.as_ref().map(|_| "set"))
             .finish_non_exhaustive()
     }
@@ -90,16 +71,7 @@ impl BreakerBuilder {
     pub(crate) fn new(name: String) -> Self {
         BreakerBuilder {
             name,
-            consecutive_failures: None,
-            failure_rate: None,
-            window: None,
-            min_calls: None,
-            slow_call: None,
-            open: OpenDuration::Fixed(Duration::from_secs(30)),
-            half_open_probes: 1,
-            half_open_successes: 1,
-            half_open_max_wait: Duration::from_secs(30),
-            start_disabled: false,
+            settings: BreakerSettings::default(),
             events: EventBus::new(),
             store: None,
         }
@@ -107,46 +79,55 @@ impl BreakerBuilder {
 
     /// Trips after `n` failures in a row (a success resets the count).
     pub fn consecutive_failures(mut self, n: u32) -> Self {
-        self.consecutive_failures = Some(n);
+        self.settings.consecutive_failures = Some(n);
         self
     }
 
     /// Trips when the failure rate over the window reaches `rate`, in `(0, 1]`.
     pub fn failure_rate(mut self, rate: f64) -> Self {
-        self.failure_rate = Some(rate);
+        self.settings.failure_rate = Some(rate);
         self
     }
 
     /// Computes rates over the last `calls` calls.
     pub fn count_window(mut self, calls: u32) -> Self {
-        self.window = Some(WindowKind::Count(calls));
+        let s = &mut self.settings;
+        (s.count_window, s.time_window, s.time_window_buckets) = (Some(calls), None, None);
         self
     }
 
     /// Computes rates over the last `duration`, kept as `buckets` time buckets.
     pub fn time_window(mut self, duration: Duration, buckets: u32) -> Self {
-        self.window = Some(WindowKind::Time { duration, buckets });
+        let s = &mut self.settings;
+        (s.count_window, s.time_window, s.time_window_buckets) =
+            (None, Some(duration), Some(buckets));
         self
     }
 
     /// Calls the window must hold before a rate may trip the breaker. Applies as soon as it is
     /// reached, not only once the window has filled. At most the count window's size, and at
-    /// most [`MAX_COUNT_WINDOW`] for a time window: a rate waiting for more would never act.
+    /// most [`MAX_COUNT_WINDOW`](crate::MAX_COUNT_WINDOW) for a time window: a rate waiting for more would never act.
     pub fn min_calls(mut self, calls: u32) -> Self {
-        self.min_calls = Some(calls);
+        self.settings.min_calls = Some(calls);
         self
     }
 
     /// Calls taking `threshold` or longer are slow; trips when the slow-call rate over the window
     /// reaches `rate`, in `(0, 1]`. A slow half-open probe counts as a failed probe.
     pub fn slow_call(mut self, threshold: Duration, rate: f64) -> Self {
-        self.slow_call = Some((threshold, rate));
+        self.settings.slow_call_duration = Some(threshold);
+        self.settings.slow_call_rate = Some(rate);
         self
     }
 
     /// Stays open for `duration` after every trip.
     pub fn open_duration(mut self, duration: Duration) -> Self {
-        self.open = OpenDuration::Fixed(duration);
+        let s = &mut self.settings;
+        (
+            s.open_duration,
+            s.open_duration_multiplier,
+            s.open_duration_max,
+        ) = (Some(duration), None, None);
         self
     }
 
@@ -158,30 +139,31 @@ impl BreakerBuilder {
         multiplier: f64,
         max: Duration,
     ) -> Self {
-        self.open = OpenDuration::Exponential {
-            initial,
-            multiplier,
-            max,
-        };
+        let s = &mut self.settings;
+        (
+            s.open_duration,
+            s.open_duration_multiplier,
+            s.open_duration_max,
+        ) = (Some(initial), Some(multiplier), Some(max));
         self
     }
 
     /// Concurrent probe calls admitted while half-open; others are rejected.
     pub fn half_open_probes(mut self, n: u32) -> Self {
-        self.half_open_probes = n;
+        self.settings.half_open_probes = Some(n);
         self
     }
 
     /// Probe successes that close the breaker; any probe failure reopens it.
     pub fn half_open_successes(mut self, n: u32) -> Self {
-        self.half_open_successes = n;
+        self.settings.half_open_successes = Some(n);
         self
     }
 
     /// If the breaker stays half-open this long (a probe that never completes), the next
     /// rejected call reopens it, and a fresh half-open period follows the open one.
     pub fn half_open_max_wait(mut self, wait: Duration) -> Self {
-        self.half_open_max_wait = wait;
+        self.settings.half_open_max_wait = Some(wait);
         self
     }
 
@@ -201,7 +183,7 @@ impl BreakerBuilder {
     /// # Ok::<(), fusebox_breaker::ConfigError>(())
     /// ```
     pub fn start_disabled(mut self, disabled: bool) -> Self {
-        self.start_disabled = disabled;
+        self.settings.start_disabled = Some(disabled);
         self
     }
 
@@ -296,155 +278,28 @@ impl BreakerBuilder {
         if self.name.trim().is_empty() {
             return Err(ConfigError::new("name", "a non-empty string", &self.name));
         }
-        fn rate(field: &'static str, r: f64) -> Result<f64, ConfigError> {
-            if r > 0.0 && r <= 1.0 {
-                Ok(r)
-            } else {
-                Err(ConfigError::new(field, "in (0, 1]", r))
-            }
-        }
-        fn positive(field: &'static str, d: Duration) -> Result<Duration, ConfigError> {
-            if d.is_zero() {
-                Err(ConfigError::new(field, "greater than zero", d))
-            } else if d > MAX_DURATION {
-                Err(ConfigError::new(
-                    field,
-                    "at most 18446744073709551615ns (about 584 years)",
-                    d,
-                ))
-            } else {
-                Ok(d)
-            }
-        }
-        if let Some(n) = self.consecutive_failures {
-            if n == 0 {
-                return Err(ConfigError::new("consecutive_failures", "at least 1", n));
-            }
-        }
-        let failure_rate = self
-            .failure_rate
-            .map(|r| rate("failure_rate", r))
-            .transpose()?;
-        let slow_call = match self.slow_call {
-            Some((threshold, r)) => Some((
-                positive("slow_call_duration", threshold)?,
-                rate("slow_call_rate", r)?,
-            )),
-            None => None,
-        };
-        let wants_window = failure_rate.is_some() || slow_call.is_some();
-        let window = match self.window {
-            Some(WindowKind::Count(n)) => {
-                if n == 0 || n > MAX_COUNT_WINDOW {
-                    return Err(ConfigError::new("count_window", "in 1..=16777216", n));
-                }
-                Some(WindowKind::Count(n))
-            }
-            Some(WindowKind::Time { duration, buckets }) => {
-                positive("time_window", duration)?;
-                if buckets == 0 || buckets > MAX_TIME_BUCKETS {
-                    return Err(ConfigError::new(
-                        "time_window_buckets",
-                        "in 1..=1000",
-                        buckets,
-                    ));
-                }
-                if duration / buckets < Duration::from_millis(1) {
-                    return Err(ConfigError::new(
-                        "time_window",
-                        "at least 1ms per bucket",
-                        duration,
-                    ));
-                }
-                Some(WindowKind::Time { duration, buckets })
-            }
-            None if wants_window => Some(WindowKind::Count(100)),
-            None => None,
-        };
-        if window.is_some() && !wants_window {
-            return Err(ConfigError::new(
-                "failure_rate",
-                "set (or slow_call set) when a window is configured",
-                "none",
-            ));
-        }
-        let min_calls = self.min_calls.unwrap_or(10);
-        if min_calls == 0 {
-            return Err(ConfigError::new("min_calls", "at least 1", min_calls));
-        }
-        if min_calls > MAX_COUNT_WINDOW {
-            // A rate that waits for more calls than the largest window holds would never act.
-            return Err(ConfigError::new("min_calls", "at most 16777216", min_calls));
-        }
-        let min_calls = match window {
-            Some(WindowKind::Count(n)) if self.min_calls.is_some() && min_calls > n => {
-                return Err(ConfigError::new(
-                    "min_calls",
-                    "at most the count_window size",
-                    min_calls,
-                ));
-            }
-            Some(WindowKind::Count(n)) => min_calls.min(n),
-            _ => min_calls,
-        };
-        let consecutive_failures = match (self.consecutive_failures, wants_window) {
-            (None, false) => Some(5),
-            (c, _) => c,
-        };
-        match self.open {
-            OpenDuration::Fixed(d) => {
-                positive("open_duration", d)?;
-            }
-            OpenDuration::Exponential {
-                initial,
-                multiplier,
-                max,
-            } => {
-                positive("open_duration", initial)?;
-                if !(multiplier.is_finite() && multiplier >= 1.0) {
-                    return Err(ConfigError::new(
-                        "open_duration_multiplier",
-                        "a finite number of at least 1",
-                        multiplier,
-                    ));
-                }
-                if max < initial {
-                    return Err(ConfigError::new(
-                        "open_duration_max",
-                        "at least the initial open_duration",
-                        max,
-                    ));
-                }
-                positive("open_duration_max", max)?;
-            }
-        }
-        for (field, n) in [
-            ("half_open_probes", self.half_open_probes),
-            ("half_open_successes", self.half_open_successes),
-        ] {
-            if n == 0 || n > MAX_PROBES {
-                return Err(ConfigError::new(field, "in 1..=65535", n));
-            }
-        }
-        positive("half_open_max_wait", self.half_open_max_wait)?;
-        Ok(Config {
-            consecutive_failures,
-            failure_rate,
-            window,
-            min_calls,
-            slow_call,
-            open: self.open,
-            half_open_probes: self.half_open_probes,
-            half_open_successes: self.half_open_successes,
-            half_open_max_wait: self.half_open_max_wait,
-            start_disabled: self.start_disabled,
-        })
+        self.settings.validate()
+    }
+}
+
+impl BreakerSettings {
+    /// `builder` with these settings laid over its own: what these set wins, what they leave
+    /// unset keeps the builder's. [`BreakerBuilder::build`] then checks them.
+    pub fn apply(&self, mut builder: BreakerBuilder) -> BreakerBuilder {
+        builder.settings = self.or(&builder.settings);
+        builder
+    }
+
+    /// Builds a breaker named `name` from these settings.
+    pub fn build(&self, name: &str) -> Result<Breaker, ConfigError> {
+        self.apply(Breaker::builder(name)).build()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{OpenDuration, WindowKind, MAX_DURATION};
 
     fn err(b: BreakerBuilder) -> String {
         b.build().unwrap_err().to_string()

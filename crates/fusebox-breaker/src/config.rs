@@ -73,6 +73,18 @@ pub enum WindowKind {
     },
 }
 
+/// The defaults of every setting left unset, in one place: what
+/// [`BreakerSettings::validate`](crate::BreakerSettings) fills in.
+pub(crate) const DEFAULT_CONSECUTIVE_FAILURES: u32 = 5;
+pub(crate) const DEFAULT_COUNT_WINDOW: u32 = 100;
+pub(crate) const DEFAULT_TIME_BUCKETS: u32 = 10;
+pub(crate) const DEFAULT_MIN_CALLS: u32 = 10;
+pub(crate) const DEFAULT_OPEN_DURATION: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_OPEN_DURATION_MULTIPLIER: f64 = 2.0;
+pub(crate) const DEFAULT_HALF_OPEN_PROBES: u32 = 1;
+pub(crate) const DEFAULT_HALF_OPEN_SUCCESSES: u32 = 1;
+pub(crate) const DEFAULT_HALF_OPEN_MAX_WAIT: Duration = Duration::from_secs(30);
+
 /// Validated breaker settings.
 #[derive(Clone, Debug)]
 pub(crate) struct Config {

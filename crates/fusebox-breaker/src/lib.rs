@@ -113,8 +113,9 @@ pub use machine::Transition;
 pub use registry::{
     BreakerPattern, BreakerRegistry, BreakerStatus, HealthStatus, RegistrySnapshot, RegistrySummary,
 };
+pub use registry::{EnvSettings, RegistrySettings};
 pub use service::{CircuitBreaker, PickBreaker};
-pub use settings::{env_name, parse_duration, BreakerSettings, EnvSettings, RegistrySettings};
+pub use settings::{env_name, parse_duration, BreakerSettings};
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use streaming::{

@@ -1,129 +1,164 @@
-//! Breaker settings as data: loaded with serde from a file, or from environment variables.
+//! One breaker's settings as data: [`BreakerSettings`] is the one list of them, with the field
+//! table the environment and serde loaders read, and `validate`, which checks them into the
+//! breaker's [`Config`] with the defaults filled in. [`BreakerBuilder`](crate::BreakerBuilder)
+//! edits a `BreakerSettings`; adding a setting is one line below plus its check in `validate`.
 
-use crate::builder::BreakerBuilder;
-use crate::registry::BreakerRegistry;
-use crate::Breaker;
-use fusebox_core::ConfigError;
-use std::collections::{BTreeMap, HashMap};
+use crate::config::{
+    Config, ConfigError, OpenDuration, WindowKind, DEFAULT_CONSECUTIVE_FAILURES,
+    DEFAULT_COUNT_WINDOW, DEFAULT_HALF_OPEN_MAX_WAIT, DEFAULT_HALF_OPEN_PROBES,
+    DEFAULT_HALF_OPEN_SUCCESSES, DEFAULT_MIN_CALLS, DEFAULT_OPEN_DURATION,
+    DEFAULT_OPEN_DURATION_MULTIPLIER, DEFAULT_TIME_BUCKETS, MAX_COUNT_WINDOW, MAX_DURATION,
+    MAX_PROBES, MAX_TIME_BUCKETS,
+};
 use std::time::Duration;
 
-/// Every breaker setting, each optional: unset ones fall back to the defaults, then to the
-/// builder's own defaults. Field names are those of [`BreakerBuilder`]'s errors.
-///
-/// With the `serde` feature it deserialises from any serde format; durations are written in
-/// human form (`"30s"`, `"2m"`, `"1500ms"`):
-///
-/// ```toml
-/// consecutive_failures = 5
-/// open_duration = "30s"
-/// half_open_probes = 2
-/// ```
-#[derive(Clone, Debug, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default, deny_unknown_fields)
-)]
-#[non_exhaustive]
-pub struct BreakerSettings {
-    /// Trip after this many failures in a row.
-    pub consecutive_failures: Option<u32>,
-    /// Trip at this failure rate over the window, in `(0, 1]`.
-    pub failure_rate: Option<f64>,
-    /// A count window of this many calls.
-    pub count_window: Option<u32>,
-    /// A time window of this length.
-    #[cfg_attr(feature = "serde", serde(with = "humantime_serde"))]
-    pub time_window: Option<Duration>,
-    /// Buckets of the time window (default 10).
-    pub time_window_buckets: Option<u32>,
-    /// Calls the window must hold before a rate may trip.
-    pub min_calls: Option<u32>,
-    /// Calls this slow or slower are slow (set with `slow_call_rate`).
-    #[cfg_attr(feature = "serde", serde(with = "humantime_serde"))]
-    pub slow_call_duration: Option<Duration>,
-    /// Trip at this slow-call rate, in `(0, 1]` (set with `slow_call_duration`).
-    pub slow_call_rate: Option<f64>,
-    /// Open duration (the first one, when it grows).
-    #[cfg_attr(feature = "serde", serde(with = "humantime_serde"))]
-    pub open_duration: Option<Duration>,
-    /// Growth of the open duration per repeated trip (default 2 when `open_duration_max` is
-    /// set).
-    pub open_duration_multiplier: Option<f64>,
-    /// Cap of a growing open duration (default 32 × `open_duration` when a multiplier is set).
-    #[cfg_attr(feature = "serde", serde(with = "humantime_serde"))]
-    pub open_duration_max: Option<Duration>,
-    /// Concurrent probes while half-open.
-    pub half_open_probes: Option<u32>,
-    /// Probe successes that close the breaker.
-    pub half_open_successes: Option<u32>,
-    /// Longest wait in half-open before reopening.
-    #[cfg_attr(feature = "serde", serde(with = "humantime_serde"))]
-    pub half_open_max_wait: Option<Duration>,
-    /// Start disabled: calls pass and trips are only reported
-    /// ([`BreakerBuilder::start_disabled`]).
-    pub start_disabled: Option<bool>,
-}
+/// Defines [`BreakerSettings`] from one list of fields, each with its kind, its type and the
+/// environment suffixes it is read from, and derives from that list the merge, the field table
+/// and the setter the loaders use: nothing else names every field.
+macro_rules! breaker_settings {
+    (
+        $(#[$struct_attr:meta])*
+        pub struct BreakerSettings {
+            $(
+                $(#[$attr:meta])*
+                $field:ident: $kind:ident($ty:ty) = [$($suffix:literal),+],
+            )*
+        }
+    ) => {
+        $(#[$struct_attr])*
+        pub struct BreakerSettings {
+            $(
+                $(#[$attr])*
+                pub $field: Option<$ty>,
+            )*
+        }
 
-macro_rules! merge_fields {
-    ($a:expr, $b:expr, $($f:ident),*) => {
-        BreakerSettings { $($f: $a.$f.or($b.$f)),* }
+        impl BreakerSettings {
+            /// These settings, with `defaults` filling what they leave unset.
+            pub fn or(&self, defaults: &BreakerSettings) -> BreakerSettings {
+                BreakerSettings {
+                    $($field: self.$field.or(defaults.$field),)*
+                }
+            }
+        }
+
+        /// Every setting: each environment suffix it is read from, its field, its kind.
+        pub(crate) const FIELDS: &[(&str, &str, Kind)] = &[
+            $($(($suffix, stringify!($field), Kind::$kind),)+)*
+        ];
+
+        /// Sets `field`, whose value was parsed as its kind, on `settings`.
+        pub(crate) fn set(settings: &mut BreakerSettings, field: &str, value: Value) {
+            match (field, value) {
+                $((stringify!($field), Value::$kind(v)) => settings.$field = Some(v),)*
+                _ => unreachable!("FIELDS pairs each field with its kind"),
+            }
+        }
     };
 }
 
-impl BreakerSettings {
-    /// These settings, with `defaults` filling what they leave unset.
-    pub fn or(&self, defaults: &BreakerSettings) -> BreakerSettings {
-        merge_fields!(
-            self,
-            defaults,
-            consecutive_failures,
-            failure_rate,
-            count_window,
-            time_window,
-            time_window_buckets,
-            min_calls,
-            slow_call_duration,
-            slow_call_rate,
-            open_duration,
-            open_duration_multiplier,
-            open_duration_max,
-            half_open_probes,
-            half_open_successes,
-            half_open_max_wait,
-            start_disabled
-        )
+breaker_settings! {
+    /// Every breaker setting, each optional: unset ones fall back to the defaults, then to the
+    /// breaker's own defaults (those of [`BreakerBuilder`](crate::BreakerBuilder)). Field names
+    /// are those of the errors `build()` gives.
+    ///
+    /// With the `serde` feature it deserialises from any serde format; durations are written in
+    /// human form (`"30s"`, `"2m"`, `"1500ms"`):
+    ///
+    /// ```toml
+    /// consecutive_failures = 5
+    /// open_duration = "30s"
+    /// half_open_probes = 2
+    /// ```
+    #[derive(Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(
+        feature = "serde",
+        derive(serde::Serialize, serde::Deserialize),
+        serde(default, deny_unknown_fields)
+    )]
+    #[non_exhaustive]
+    pub struct BreakerSettings {
+        /// Trip after this many failures in a row (`FAILURE_THRESHOLD` is another name for it
+        /// in the environment).
+        consecutive_failures: Count(u32) = ["CONSECUTIVE_FAILURES", "FAILURE_THRESHOLD"],
+        /// Trip at this failure rate over the window, in `(0, 1]`.
+        failure_rate: Rate(f64) = ["FAILURE_RATE"],
+        /// A count window of this many calls.
+        count_window: Count(u32) = ["COUNT_WINDOW"],
+        /// A time window of this length.
+        #[cfg_attr(feature = "serde", serde(with = "humantime_serde"))]
+        time_window: Duration(Duration) = ["TIME_WINDOW"],
+        /// Buckets of the time window (default 10).
+        time_window_buckets: Count(u32) = ["TIME_WINDOW_BUCKETS"],
+        /// Calls the window must hold before a rate may trip.
+        min_calls: Count(u32) = ["MIN_CALLS"],
+        /// Calls this slow or slower are slow (set with `slow_call_rate`).
+        #[cfg_attr(feature = "serde", serde(with = "humantime_serde"))]
+        slow_call_duration: Duration(Duration) = ["SLOW_CALL_DURATION"],
+        /// Trip at this slow-call rate, in `(0, 1]` (set with `slow_call_duration`).
+        slow_call_rate: Rate(f64) = ["SLOW_CALL_RATE"],
+        /// Open duration (the first one, when it grows).
+        #[cfg_attr(feature = "serde", serde(with = "humantime_serde"))]
+        open_duration: Duration(Duration) = ["OPEN_DURATION"],
+        /// Growth of the open duration per repeated trip (default 2 when `open_duration_max`
+        /// is set).
+        open_duration_multiplier: Rate(f64) = ["OPEN_DURATION_MULTIPLIER"],
+        /// Cap of a growing open duration (default 32 × `open_duration` when a multiplier is
+        /// set).
+        #[cfg_attr(feature = "serde", serde(with = "humantime_serde"))]
+        open_duration_max: Duration(Duration) = ["OPEN_DURATION_MAX"],
+        /// Concurrent probes while half-open.
+        half_open_probes: Count(u32) = ["HALF_OPEN_PROBES"],
+        /// Probe successes that close the breaker.
+        half_open_successes: Count(u32) = ["HALF_OPEN_SUCCESSES"],
+        /// Longest wait in half-open before reopening.
+        #[cfg_attr(feature = "serde", serde(with = "humantime_serde"))]
+        half_open_max_wait: Duration(Duration) = ["HALF_OPEN_MAX_WAIT"],
+        /// Start disabled: calls pass and trips are only reported
+        /// ([`BreakerBuilder::start_disabled`](crate::BreakerBuilder::start_disabled)).
+        start_disabled: Flag(bool) = ["START_DISABLED"],
     }
+}
 
-    /// Applies the settings to `builder`; [`BreakerBuilder::build`] then checks them.
-    pub fn apply(&self, mut b: BreakerBuilder) -> Result<BreakerBuilder, ConfigError> {
-        if let Some(n) = self.consecutive_failures {
-            b = b.consecutive_failures(n);
-        }
-        if let Some(r) = self.failure_rate {
-            b = b.failure_rate(r);
-        }
-        if let Some(n) = self.count_window {
-            b = b.count_window(n);
-        }
-        match (self.time_window, self.time_window_buckets) {
-            (Some(d), buckets) => b = b.time_window(d, buckets.unwrap_or(10)),
-            (None, Some(n)) => {
-                // Named after the setting that was given, so the error names its source.
-                return Err(ConfigError::new(
-                    "time_window_buckets",
-                    "set only with time_window (which is unset)",
-                    n,
-                ));
+impl BreakerSettings {
+    /// Checks every setting and fills in the defaults: the breaker's validated configuration,
+    /// or an error naming the first bad field and its value.
+    pub(crate) fn validate(&self) -> Result<Config, ConfigError> {
+        fn rate(field: &'static str, r: f64) -> Result<f64, ConfigError> {
+            if r > 0.0 && r <= 1.0 {
+                Ok(r)
+            } else {
+                Err(ConfigError::new(field, "in (0, 1]", r))
             }
-            (None, None) => {}
         }
-        if let Some(n) = self.min_calls {
-            b = b.min_calls(n);
+        fn positive(field: &'static str, d: Duration) -> Result<Duration, ConfigError> {
+            if d.is_zero() {
+                Err(ConfigError::new(field, "greater than zero", d))
+            } else if d > MAX_DURATION {
+                Err(ConfigError::new(
+                    field,
+                    "at most 18446744073709551615ns (about 584 years)",
+                    d,
+                ))
+            } else {
+                Ok(d)
+            }
         }
-        match (self.slow_call_duration, self.slow_call_rate) {
-            (Some(d), Some(r)) => b = b.slow_call(d, r),
-            (None, None) => {}
+        if let Some(n) = self.consecutive_failures {
+            if n == 0 {
+                return Err(ConfigError::new("consecutive_failures", "at least 1", n));
+            }
+        }
+        let failure_rate = self
+            .failure_rate
+            .map(|r| rate("failure_rate", r))
+            .transpose()?;
+        let slow_call = match (self.slow_call_duration, self.slow_call_rate) {
+            (Some(threshold), Some(r)) => Some((
+                positive("slow_call_duration", threshold)?,
+                rate("slow_call_rate", r)?,
+            )),
+            (None, None) => None,
             (Some(d), None) => {
                 return Err(ConfigError::new(
                     "slow_call_duration",
@@ -138,126 +173,156 @@ impl BreakerSettings {
                     r,
                 ))
             }
+        };
+        let wants_window = failure_rate.is_some() || slow_call.is_some();
+        // A time window wins over a count window given with it.
+        let window = match (
+            self.time_window,
+            self.time_window_buckets,
+            self.count_window,
+        ) {
+            (Some(duration), buckets, _) => {
+                let buckets = buckets.unwrap_or(DEFAULT_TIME_BUCKETS);
+                positive("time_window", duration)?;
+                if buckets == 0 || buckets > MAX_TIME_BUCKETS {
+                    return Err(ConfigError::new(
+                        "time_window_buckets",
+                        "in 1..=1000",
+                        buckets,
+                    ));
+                }
+                if duration / buckets < Duration::from_millis(1) {
+                    return Err(ConfigError::new(
+                        "time_window",
+                        "at least 1ms per bucket",
+                        duration,
+                    ));
+                }
+                Some(WindowKind::Time { duration, buckets })
+            }
+            (None, Some(n), _) => {
+                return Err(ConfigError::new(
+                    "time_window_buckets",
+                    "set only with time_window (which is unset)",
+                    n,
+                ));
+            }
+            (None, None, Some(n)) => {
+                if n == 0 || n > MAX_COUNT_WINDOW {
+                    return Err(ConfigError::new("count_window", "in 1..=16777216", n));
+                }
+                Some(WindowKind::Count(n))
+            }
+            (None, None, None) if wants_window => Some(WindowKind::Count(DEFAULT_COUNT_WINDOW)),
+            (None, None, None) => None,
+        };
+        if window.is_some() && !wants_window {
+            return Err(ConfigError::new(
+                "failure_rate",
+                "set (or slow_call set) when a window is configured",
+                "none",
+            ));
         }
-        let initial = self.open_duration.unwrap_or(Duration::from_secs(30));
-        match (self.open_duration_multiplier, self.open_duration_max) {
-            (None, None) => {
-                if self.open_duration.is_some() {
-                    b = b.open_duration(initial);
+        let min_calls = self.min_calls.unwrap_or(DEFAULT_MIN_CALLS);
+        if min_calls == 0 {
+            return Err(ConfigError::new("min_calls", "at least 1", min_calls));
+        }
+        if min_calls > MAX_COUNT_WINDOW {
+            // A rate that waits for more calls than the largest window holds would never act.
+            return Err(ConfigError::new("min_calls", "at most 16777216", min_calls));
+        }
+        let min_calls = match window {
+            Some(WindowKind::Count(n)) if self.min_calls.is_some() && min_calls > n => {
+                return Err(ConfigError::new(
+                    "min_calls",
+                    "at most the count_window size",
+                    min_calls,
+                ));
+            }
+            Some(WindowKind::Count(n)) => min_calls.min(n),
+            _ => min_calls,
+        };
+        let consecutive_failures = match (self.consecutive_failures, wants_window) {
+            (None, false) => Some(DEFAULT_CONSECUTIVE_FAILURES),
+            (c, _) => c,
+        };
+        let initial = self.open_duration.unwrap_or(DEFAULT_OPEN_DURATION);
+        positive("open_duration", initial)?;
+        let open = match (self.open_duration_multiplier, self.open_duration_max) {
+            (None, None) => OpenDuration::Fixed(initial),
+            (multiplier, max) => {
+                let multiplier = multiplier.unwrap_or(DEFAULT_OPEN_DURATION_MULTIPLIER);
+                let max = max.unwrap_or(initial.saturating_mul(32));
+                if !(multiplier.is_finite() && multiplier >= 1.0) {
+                    return Err(ConfigError::new(
+                        "open_duration_multiplier",
+                        "a finite number of at least 1",
+                        multiplier,
+                    ));
+                }
+                if max < initial {
+                    return Err(ConfigError::new(
+                        "open_duration_max",
+                        "at least the initial open_duration",
+                        max,
+                    ));
+                }
+                positive("open_duration_max", max)?;
+                OpenDuration::Exponential {
+                    initial,
+                    multiplier,
+                    max,
                 }
             }
-            (multiplier, max) => {
-                b = b.open_duration_backoff(
-                    initial,
-                    multiplier.unwrap_or(2.0),
-                    max.unwrap_or(initial.saturating_mul(32)),
-                );
+        };
+        let half_open_probes = self.half_open_probes.unwrap_or(DEFAULT_HALF_OPEN_PROBES);
+        let half_open_successes = self
+            .half_open_successes
+            .unwrap_or(DEFAULT_HALF_OPEN_SUCCESSES);
+        for (field, n) in [
+            ("half_open_probes", half_open_probes),
+            ("half_open_successes", half_open_successes),
+        ] {
+            if n == 0 || n > MAX_PROBES {
+                return Err(ConfigError::new(field, "in 1..=65535", n));
             }
         }
-        if let Some(n) = self.half_open_probes {
-            b = b.half_open_probes(n);
-        }
-        if let Some(n) = self.half_open_successes {
-            b = b.half_open_successes(n);
-        }
-        if let Some(d) = self.half_open_max_wait {
-            b = b.half_open_max_wait(d);
-        }
-        if let Some(disabled) = self.start_disabled {
-            b = b.start_disabled(disabled);
-        }
-        Ok(b)
+        let half_open_max_wait = positive(
+            "half_open_max_wait",
+            self.half_open_max_wait
+                .unwrap_or(DEFAULT_HALF_OPEN_MAX_WAIT),
+        )?;
+        Ok(Config {
+            consecutive_failures,
+            failure_rate,
+            window,
+            min_calls,
+            slow_call,
+            open,
+            half_open_probes,
+            half_open_successes,
+            half_open_max_wait,
+            start_disabled: self.start_disabled.unwrap_or(false),
+        })
     }
-
-    /// Builds a breaker named `name` from these settings.
-    pub fn build(&self, name: &str) -> Result<Breaker, ConfigError> {
-        self.apply(Breaker::builder(name))?.build()
-    }
-}
-
-/// Settings for a [`BreakerRegistry`]: defaults, and per-breaker overrides by name.
-///
-/// ```toml
-/// [defaults]
-/// consecutive_failures = 5
-/// open_duration = "60s"
-///
-/// [breakers.calendar]
-/// consecutive_failures = 3
-/// ```
-#[derive(Clone, Debug, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default, deny_unknown_fields)
-)]
-#[non_exhaustive]
-pub struct RegistrySettings {
-    /// Settings every breaker starts from.
-    pub defaults: BreakerSettings,
-    /// Per-breaker settings, by breaker name; unset fields fall back to `defaults`.
-    pub breakers: BTreeMap<String, BreakerSettings>,
-}
-
-/// Where each environment-set field came from, to name the variable in errors.
-type Origins = HashMap<(Option<String>, &'static str), String>;
-
-/// [`RegistrySettings`] read from environment variables, with what was not understood.
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub struct EnvSettings {
-    /// The settings.
-    pub settings: RegistrySettings,
-    /// Variables under the prefix that name no setting (each also logged as a warning).
-    pub unknown: Vec<String>,
-    /// Variables read as a setting of a breaker whose name ends in a word of a setting's name
-    /// (`FUSEBOX_BREAKER_CALENDAR_MAX_OPEN_DURATION`: breaker `calendar_max`), which is more
-    /// likely a misspelt setting; each also logged as a warning. Read the variables with
-    /// [`RegistrySettings::from_vars_for`] and the application's breaker names to make such a
-    /// variable an error instead.
-    pub doubtful: Vec<String>,
 }
 
 #[derive(Clone, Copy)]
-enum Kind {
+pub(crate) enum Kind {
     Count,
     Rate,
     Duration,
     Flag,
 }
 
-/// Environment suffixes, longest first so `SLOW_CALL_RATE` wins over a shorter match.
-const FIELDS: &[(&str, &str, Kind)] = &[
-    (
-        "OPEN_DURATION_MULTIPLIER",
-        "open_duration_multiplier",
-        Kind::Rate,
-    ),
-    ("TIME_WINDOW_BUCKETS", "time_window_buckets", Kind::Count),
-    ("CONSECUTIVE_FAILURES", "consecutive_failures", Kind::Count),
-    ("HALF_OPEN_SUCCESSES", "half_open_successes", Kind::Count),
-    ("SLOW_CALL_DURATION", "slow_call_duration", Kind::Duration),
-    ("HALF_OPEN_MAX_WAIT", "half_open_max_wait", Kind::Duration),
-    ("FAILURE_THRESHOLD", "consecutive_failures", Kind::Count),
-    ("OPEN_DURATION_MAX", "open_duration_max", Kind::Duration),
-    ("HALF_OPEN_PROBES", "half_open_probes", Kind::Count),
-    ("START_DISABLED", "start_disabled", Kind::Flag),
-    ("SLOW_CALL_RATE", "slow_call_rate", Kind::Rate),
-    ("OPEN_DURATION", "open_duration", Kind::Duration),
-    ("COUNT_WINDOW", "count_window", Kind::Count),
-    ("FAILURE_RATE", "failure_rate", Kind::Rate),
-    ("TIME_WINDOW", "time_window", Kind::Duration),
-    ("MIN_CALLS", "min_calls", Kind::Count),
-];
-
-enum Value {
+pub(crate) enum Value {
     Count(u32),
     Rate(f64),
     Duration(Duration),
     Flag(bool),
 }
 
-fn parse(variable: &str, value: &str, kind: Kind) -> Result<Value, ConfigError> {
+pub(crate) fn parse(variable: &str, value: &str, kind: Kind) -> Result<Value, ConfigError> {
     let v = value.trim();
     match kind {
         Kind::Count => v
@@ -334,14 +399,14 @@ pub fn env_name(name: &str) -> String {
 }
 
 /// The key under which environment settings for `name` are kept (`payment_gateway`).
-fn env_key(name: &str) -> String {
+pub(crate) fn env_key(name: &str) -> String {
     env_name(name).to_ascii_lowercase()
 }
 
 /// Words that setting names are made of: a breaker name read from a variable that ends in one
 /// of them (`CALENDAR_MAX_OPEN_DURATION` read as breaker `calendar_max`) is likely a misspelt
 /// setting.
-const SETTING_WORDS: &[&str] = &[
+pub(crate) const SETTING_WORDS: &[&str] = &[
     "buckets",
     "call",
     "calls",
@@ -367,616 +432,11 @@ const SETTING_WORDS: &[&str] = &[
     "window",
 ];
 
-fn set(settings: &mut BreakerSettings, field: &str, value: Value) {
-    match (field, value) {
-        ("consecutive_failures", Value::Count(n)) => settings.consecutive_failures = Some(n),
-        ("count_window", Value::Count(n)) => settings.count_window = Some(n),
-        ("time_window_buckets", Value::Count(n)) => settings.time_window_buckets = Some(n),
-        ("min_calls", Value::Count(n)) => settings.min_calls = Some(n),
-        ("half_open_probes", Value::Count(n)) => settings.half_open_probes = Some(n),
-        ("half_open_successes", Value::Count(n)) => settings.half_open_successes = Some(n),
-        ("failure_rate", Value::Rate(r)) => settings.failure_rate = Some(r),
-        ("slow_call_rate", Value::Rate(r)) => settings.slow_call_rate = Some(r),
-        ("open_duration_multiplier", Value::Rate(r)) => settings.open_duration_multiplier = Some(r),
-        ("time_window", Value::Duration(d)) => settings.time_window = Some(d),
-        ("slow_call_duration", Value::Duration(d)) => settings.slow_call_duration = Some(d),
-        ("open_duration", Value::Duration(d)) => settings.open_duration = Some(d),
-        ("open_duration_max", Value::Duration(d)) => settings.open_duration_max = Some(d),
-        ("half_open_max_wait", Value::Duration(d)) => settings.half_open_max_wait = Some(d),
-        ("start_disabled", Value::Flag(b)) => settings.start_disabled = Some(b),
-        _ => unreachable!("FIELDS pairs each field with its kind"),
-    }
-}
-
-impl RegistrySettings {
-    /// Reads settings from the process environment: `{PREFIX}_{SETTING}` (or
-    /// `{PREFIX}_DEFAULT_{SETTING}`) for the defaults and `{PREFIX}_{NAME}_{SETTING}` for the
-    /// breaker `name`, where `NAME` is [`env_name`]`(name)`: for example
-    /// `FUSEBOX_BREAKER_FAILURE_THRESHOLD=5`, `FUSEBOX_BREAKER_OPEN_DURATION=60s`,
-    /// `FUSEBOX_BREAKER_PAYMENT_GATEWAY_FAILURE_THRESHOLD=3` (for `payment-gateway`).
-    /// `FAILURE_THRESHOLD` is another name for `CONSECUTIVE_FAILURES`; setting both is an
-    /// error. Every breaker described is checked; an invalid value fails with an error naming
-    /// the variable and its value.
-    ///
-    /// Without the application's breaker names, a variable's breaker name is whatever stands
-    /// before a known setting, so a misspelt setting reads as a breaker with an odd name;
-    /// [`from_env_for`](Self::from_env_for) knows the names and rejects such variables.
-    pub fn from_env(prefix: &str) -> Result<EnvSettings, ConfigError> {
-        Self::from_vars(prefix, std::env::vars())
-    }
-
-    /// Like [`from_env`](Self::from_env), for an application whose breakers are `names`: a
-    /// variable that names no breaker of them is an error naming the variable, and so are two
-    /// names that read the same in a variable (`payment-gateway` and `payment_gateway`).
-    pub fn from_env_for<'n>(
-        prefix: &str,
-        names: impl IntoIterator<Item = &'n str>,
-    ) -> Result<EnvSettings, ConfigError> {
-        Self::from_vars_for(prefix, names, std::env::vars())
-    }
-
-    /// Like [`from_env`](Self::from_env), from the given variables.
-    ///
-    /// ```
-    /// use fusebox_breaker::RegistrySettings;
-    /// use std::time::Duration;
-    ///
-    /// let env = RegistrySettings::from_vars("FUSEBOX_BREAKER", [
-    ///     ("FUSEBOX_BREAKER_FAILURE_THRESHOLD".to_owned(), "5".to_owned()),
-    ///     ("FUSEBOX_BREAKER_OPEN_DURATION".to_owned(), "60s".to_owned()),
-    ///     ("FUSEBOX_BREAKER_CALENDAR_FAILURE_THRESHOLD".to_owned(), "3".to_owned()),
-    /// ])?;
-    /// let s = &env.settings;
-    /// assert_eq!(s.defaults.consecutive_failures, Some(5));
-    /// assert_eq!(s.defaults.open_duration, Some(Duration::from_secs(60)));
-    /// assert_eq!(s.breakers["calendar"].consecutive_failures, Some(3));
-    ///
-    /// let err = RegistrySettings::from_vars("FUSEBOX_BREAKER", [
-    ///     ("FUSEBOX_BREAKER_CALENDAR_FAILURE_RATE".to_owned(), "1.5".to_owned()),
-    /// ]).unwrap_err();
-    /// assert_eq!(
-    ///     err.to_string(),
-    ///     "FUSEBOX_BREAKER_CALENDAR_FAILURE_RATE must be in (0, 1], got 1.5"
-    /// );
-    /// # Ok::<(), fusebox_breaker::ConfigError>(())
-    /// ```
-    pub fn from_vars(
-        prefix: &str,
-        vars: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<EnvSettings, ConfigError> {
-        Self::read_vars(prefix, None, vars)
-    }
-
-    /// Like [`from_env_for`](Self::from_env_for), from the given variables.
-    ///
-    /// ```
-    /// use fusebox_breaker::RegistrySettings;
-    ///
-    /// let vars = |pairs: &[(&str, &str)]| {
-    ///     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>()
-    /// };
-    /// let names = ["calendar", "payment-gateway"];
-    /// let env = RegistrySettings::from_vars_for("FB", names, vars(&[
-    ///     ("FB_PAYMENT_GATEWAY_OPEN_DURATION", "10s"),
-    /// ]))?;
-    /// assert!(env.settings.for_breaker("payment-gateway").open_duration.is_some());
-    ///
-    /// // A misspelt setting: there is no breaker `calendar_max`.
-    /// let err = RegistrySettings::from_vars_for("FB", names, vars(&[
-    ///     ("FB_CALENDAR_MAX_OPEN_DURATION", "10s"),
-    /// ])).unwrap_err();
-    /// assert_eq!(err.field(), "FB_CALENDAR_MAX_OPEN_DURATION");
-    /// # Ok::<(), fusebox_breaker::ConfigError>(())
-    /// ```
-    pub fn from_vars_for<'n>(
-        prefix: &str,
-        names: impl IntoIterator<Item = &'n str>,
-        vars: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<EnvSettings, ConfigError> {
-        let known = known_names(names)?;
-        Self::read_vars(prefix, Some(&known), vars)
-    }
-
-    fn read_vars(
-        prefix: &str,
-        known: Option<&BTreeMap<String, String>>,
-        vars: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<EnvSettings, ConfigError> {
-        let head = format!("{}_", prefix.trim_end_matches('_'));
-        let mut settings = RegistrySettings::default();
-        let mut origins = Origins::new();
-        let mut unknown = Vec::new();
-        let mut doubtful = Vec::new();
-        let mut vars: Vec<(String, String)> = vars
-            .into_iter()
-            .filter(|(k, _)| k.starts_with(&head))
-            .collect();
-        vars.sort();
-        for (variable, value) in vars {
-            let rest = &variable[head.len()..];
-            let found = FIELDS.iter().find_map(|&(suffix, field, kind)| {
-                if rest == suffix {
-                    Some((None, field, kind))
-                } else {
-                    rest.strip_suffix(suffix)
-                        .and_then(|name| name.strip_suffix('_'))
-                        .filter(|name| !name.is_empty())
-                        .map(|name| (Some(name), field, kind))
-                }
-            });
-            let Some((name, field, kind)) = found else {
-                tracing::warn!(variable = %variable, "ignoring an unknown breaker setting");
-                unknown.push(variable);
-                continue;
-            };
-            let name: Option<String> = match name {
-                None | Some("DEFAULT" | "DEFAULTS") => None,
-                Some(name) => match known {
-                    Some(known) => match known.get(name) {
-                        Some(_) => Some(name.to_ascii_lowercase()),
-                        None => {
-                            return Err(ConfigError::new(
-                                variable.clone(),
-                                "a setting of one of the application's breakers",
-                                format!(
-                                    "breaker {:?}, which is none of {:?}",
-                                    name.to_ascii_lowercase(),
-                                    known.values().collect::<Vec<_>>()
-                                ),
-                            ))
-                        }
-                    },
-                    None => {
-                        let name = name.to_ascii_lowercase();
-                        let last = name.rsplit('_').next().unwrap_or_default();
-                        if SETTING_WORDS.contains(&last) {
-                            tracing::warn!(
-                                variable = %variable,
-                                breaker = %name,
-                                "read as a setting of a breaker whose name ends like a setting; \
-                                 is the setting misspelt?"
-                            );
-                            doubtful.push(variable.clone());
-                        }
-                        Some(name)
-                    }
-                },
-            };
-            let parsed = parse(&variable, &value, kind)?;
-            if let Some(other) = origins.get(&(name.clone(), field)) {
-                return Err(ConfigError::new(
-                    variable,
-                    "the only variable for its setting (FAILURE_THRESHOLD is CONSECUTIVE_FAILURES)",
-                    format!("{other} sets it too"),
-                ));
-            }
-            let target = match &name {
-                None => &mut settings.defaults,
-                Some(name) => settings.breakers.entry(name.clone()).or_default(),
-            };
-            set(target, field, parsed);
-            origins.insert((name, field), variable);
-        }
-        settings.check().map_err(|(name, err)| {
-            let field = err.field().to_owned();
-            let origin = origins
-                .get(&(name.clone(), field_name(&field)))
-                .or_else(|| origins.get(&(None, field_name(&field))));
-            match origin {
-                Some(variable) => err.with_field(variable.clone()),
-                None => err,
-            }
-        })?;
-        Ok(EnvSettings {
-            settings,
-            unknown,
-            doubtful,
-        })
-    }
-
-    /// Like [`validate`](Self::validate), for an application whose breakers are `names`:
-    /// settings for a breaker that is none of them (a typo, or a breaker removed from the code
-    /// but not from the file) are an error naming the section.
-    ///
-    /// ```
-    /// use fusebox_breaker::{BreakerSettings, RegistrySettings};
-    ///
-    /// let mut settings = RegistrySettings::default();
-    /// settings.breakers.insert("calender".into(), BreakerSettings::default());
-    /// let err = settings.validate_for(["calendar", "payments"]).unwrap_err();
-    /// assert_eq!(err.field(), "breakers.calender");
-    /// ```
-    pub fn validate_for<'n>(
-        &self,
-        names: impl IntoIterator<Item = &'n str>,
-    ) -> Result<(), ConfigError> {
-        self.validate()?;
-        let known = known_names(names)?;
-        for key in self.breakers.keys() {
-            let exact = known.values().any(|name| name == key);
-            if !exact && !known.contains_key(&env_name(key)) {
-                return Err(ConfigError::new(
-                    format!("breakers.{key}"),
-                    "the settings of one of the application's breakers",
-                    format!(
-                        "{key:?}, which is none of {:?}",
-                        known.values().collect::<Vec<_>>()
-                    ),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// The settings for the breaker `name`: its own, then the defaults. Its own are those
-    /// under `name`, or else under the key its environment variables use
-    /// ([`env_name`]`(name)` lower-cased: `payment_gateway` for `payment-gateway`).
-    pub fn for_breaker(&self, name: &str) -> BreakerSettings {
-        let own = self
-            .breakers
-            .get(name)
-            .or_else(|| self.breakers.get(&env_key(name)));
-        match own {
-            Some(own) => own.or(&self.defaults),
-            None => self.defaults.clone(),
-        }
-    }
-
-    /// Checks the defaults and every named breaker; the error names the breaker's path
-    /// (`breakers.calendar.failure_rate`).
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        self.check().map_err(|(name, err)| match name {
-            Some(name) => {
-                let field = format!("breakers.{name}.{}", err.field());
-                err.with_field(field)
-            }
-            None => {
-                let field = format!("defaults.{}", err.field());
-                err.with_field(field)
-            }
-        })
-    }
-
-    fn check(&self) -> Result<(), (Option<String>, ConfigError)> {
-        self.defaults.build("defaults").map_err(|e| (None, e))?;
-        for name in self.breakers.keys() {
-            self.for_breaker(name)
-                .build(name)
-                .map_err(|e| (Some(name.clone()), e))?;
-        }
-        Ok(())
-    }
-
-    /// A registry whose breakers are made from these settings (checked first).
-    pub fn into_registry(self) -> Result<BreakerRegistry, ConfigError> {
-        self.validate()?;
-        Ok(BreakerRegistry::new(move |name| {
-            let settings = self.for_breaker(name);
-            // Checked above for every named breaker and for the defaults alone.
-            settings
-                .apply(Breaker::builder(name))
-                .unwrap_or_else(|_| Breaker::builder(name))
-        }))
-    }
-}
-
-/// `names` by their [`env_name`]; two names that read the same in a variable are an error.
-fn known_names<'n>(
-    names: impl IntoIterator<Item = &'n str>,
-) -> Result<BTreeMap<String, String>, ConfigError> {
-    let mut known = BTreeMap::new();
-    for name in names {
-        if let Some(other) = known.insert(env_name(name), name.to_owned()) {
-            if other != name {
-                return Err(ConfigError::new(
-                    "names",
-                    "breaker names that differ in environment variables",
-                    format!("{other:?} and {name:?} are both {}", env_name(name)),
-                ));
-            }
-        }
-    }
-    Ok(known)
-}
-
 /// The static name of a field, for looking up where it came from.
-fn field_name(field: &str) -> &'static str {
+pub(crate) fn field_name(field: &str) -> &'static str {
     FIELDS
         .iter()
         .map(|&(_, f, _)| f)
         .find(|f| *f == field)
         .unwrap_or("")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
-
-    #[test]
-    fn every_setting_reads_from_the_environment() {
-        let env = RegistrySettings::from_vars(
-            "FB",
-            vars(&[
-                ("FB_CONSECUTIVE_FAILURES", "4"),
-                ("FB_FAILURE_RATE", "0.5"),
-                ("FB_COUNT_WINDOW", "50"),
-                ("FB_MIN_CALLS", "10"),
-                ("FB_SLOW_CALL_DURATION", "1500ms"),
-                ("FB_SLOW_CALL_RATE", "0.8"),
-                ("FB_OPEN_DURATION", "2m"),
-                ("FB_OPEN_DURATION_MULTIPLIER", "3"),
-                ("FB_OPEN_DURATION_MAX", "1h"),
-                ("FB_HALF_OPEN_PROBES", "2"),
-                ("FB_HALF_OPEN_SUCCESSES", "2"),
-                ("FB_HALF_OPEN_MAX_WAIT", "45"),
-                ("FB_PAYMENT_GATEWAY_TIME_WINDOW", "30s"),
-                ("FB_PAYMENT_GATEWAY_START_DISABLED", "Yes"),
-                ("FB_PAYMENT_GATEWAY_TIME_WINDOW_BUCKETS", "6"),
-                ("FB_OTHER", "x"),
-                ("UNRELATED", "y"),
-            ]),
-        )
-        .unwrap();
-        let d = &env.settings.defaults;
-        assert_eq!(d.consecutive_failures, Some(4));
-        assert_eq!(d.slow_call_duration, Some(Duration::from_millis(1500)));
-        assert_eq!(d.open_duration, Some(Duration::from_secs(120)));
-        assert_eq!(d.open_duration_max, Some(Duration::from_secs(3600)));
-        assert_eq!(d.half_open_max_wait, Some(Duration::from_secs(45)));
-        let gw = &env.settings.breakers["payment_gateway"];
-        assert_eq!(gw.time_window, Some(Duration::from_secs(30)));
-        assert_eq!(gw.time_window_buckets, Some(6));
-        assert_eq!(gw.start_disabled, Some(true));
-        assert_eq!(d.start_disabled, None);
-        assert_eq!(env.unknown, ["FB_OTHER"]);
-        let merged = env.settings.for_breaker("payment_gateway");
-        assert_eq!(merged.failure_rate, Some(0.5), "defaults fill the rest");
-        let b = merged.build("payment_gateway").unwrap();
-        assert_eq!(b.state(), crate::CircuitState::Disabled);
-        assert_eq!(
-            b.window(),
-            Some(crate::WindowKind::Time {
-                duration: Duration::from_secs(30),
-                buckets: 6
-            })
-        );
-    }
-
-    #[test]
-    fn invalid_values_name_the_variable() {
-        let cases = [
-            (
-                ("FB_FAILURE_THRESHOLD", "five"),
-                "FB_FAILURE_THRESHOLD must be a whole number, got \"five\"",
-            ),
-            (
-                ("FB_X_OPEN_DURATION", "soon"),
-                "FB_X_OPEN_DURATION must be a duration such as 30s, 2m or 1500ms, got \"soon\"",
-            ),
-            (
-                ("FB_X_FAILURE_RATE", "lots"),
-                "FB_X_FAILURE_RATE must be a number, got \"lots\"",
-            ),
-            (
-                ("FB_HALF_OPEN_PROBES", "0"),
-                "FB_HALF_OPEN_PROBES must be in 1..=65535, got 0",
-            ),
-            (
-                ("FB_CALENDAR_FAILURE_RATE", "1.5"),
-                "FB_CALENDAR_FAILURE_RATE must be in (0, 1], got 1.5",
-            ),
-            (
-                ("FB_START_DISABLED", "maybe"),
-                "FB_START_DISABLED must be true or false (or yes/no, on/off, 1/0), got \"maybe\"",
-            ),
-        ];
-        for ((k, v), message) in cases {
-            let err = RegistrySettings::from_vars("FB", vars(&[(k, v)])).unwrap_err();
-            assert_eq!(err.to_string(), message);
-        }
-        // A default that breaks a named breaker is reported against the default's variable.
-        let err = RegistrySettings::from_vars(
-            "FB",
-            vars(&[("FB_OPEN_DURATION", "0s"), ("FB_CALENDAR_MIN_CALLS", "3")]),
-        )
-        .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "FB_OPEN_DURATION must be greater than zero, got 0ns"
-        );
-    }
-
-    #[test]
-    fn half_set_pairs_are_rejected() {
-        let s = BreakerSettings {
-            slow_call_duration: Some(Duration::from_secs(1)),
-            ..BreakerSettings::default()
-        };
-        assert_eq!(
-            s.build("x").unwrap_err().to_string(),
-            "slow_call_duration must be set only with slow_call_rate (which is unset), got 1s"
-        );
-    }
-
-    #[test]
-    fn a_setting_needing_another_names_its_variable() {
-        let err = RegistrySettings::from_vars("FB", vars(&[("FB_X_TIME_WINDOW_BUCKETS", "6")]))
-            .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "FB_X_TIME_WINDOW_BUCKETS must be set only with time_window (which is unset), got 6"
-        );
-        let err =
-            RegistrySettings::from_vars("FB", vars(&[("FB_SLOW_CALL_RATE", "0.5")])).unwrap_err();
-        assert_eq!(err.field(), "FB_SLOW_CALL_RATE");
-    }
-
-    #[test]
-    fn default_prefixed_variables_set_the_defaults() {
-        let env = RegistrySettings::from_vars(
-            "FB",
-            vars(&[
-                ("FB_DEFAULT_OPEN_DURATION", "60s"),
-                ("FB_DEFAULTS_MIN_CALLS", "7"),
-            ]),
-        )
-        .unwrap();
-        assert!(env.settings.breakers.is_empty(), "no breaker named default");
-        assert_eq!(
-            env.settings.defaults.open_duration,
-            Some(Duration::from_secs(60))
-        );
-        assert_eq!(env.settings.defaults.min_calls, Some(7));
-    }
-
-    #[test]
-    fn two_variables_for_one_setting_are_an_error() {
-        let err = RegistrySettings::from_vars(
-            "FB",
-            vars(&[
-                ("FB_CALENDAR_FAILURE_THRESHOLD", "3"),
-                ("FB_CALENDAR_CONSECUTIVE_FAILURES", "5"),
-            ]),
-        )
-        .unwrap_err();
-        assert_eq!(err.field(), "FB_CALENDAR_FAILURE_THRESHOLD");
-        assert!(
-            err.to_string()
-                .contains("FB_CALENDAR_CONSECUTIVE_FAILURES sets it too"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn names_map_to_variables_by_one_rule() {
-        let env = RegistrySettings::from_vars(
-            "FB",
-            vars(&[
-                ("FB_PAYMENT_GATEWAY_MIN_CALLS", "3"),
-                ("FB_PAYMENTS_MIN_CALLS", "4"),
-            ]),
-        )
-        .unwrap();
-        // Registry names with capitals, `-` or `.` reach their variables.
-        assert_eq!(
-            env.settings.for_breaker("payment-gateway").min_calls,
-            Some(3)
-        );
-        assert_eq!(
-            env.settings.for_breaker("Payment.Gateway").min_calls,
-            Some(3)
-        );
-        assert_eq!(env.settings.for_breaker("Payments").min_calls, Some(4));
-        let err = RegistrySettings::from_vars_for(
-            "FB",
-            ["payment-gateway", "payment_gateway"],
-            vars(&[]),
-        )
-        .unwrap_err();
-        assert_eq!(err.field(), "names");
-    }
-
-    #[test]
-    fn a_misspelt_setting_is_doubtful_or_an_error() {
-        let env =
-            RegistrySettings::from_vars("FB", vars(&[("FB_CALENDAR_MAX_OPEN_DURATION", "60s")]))
-                .unwrap();
-        assert_eq!(env.doubtful, ["FB_CALENDAR_MAX_OPEN_DURATION"]);
-        let err = RegistrySettings::from_vars_for(
-            "FB",
-            ["calendar"],
-            vars(&[("FB_CALENDAR_MAX_OPEN_DURATION", "60s")]),
-        )
-        .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "FB_CALENDAR_MAX_OPEN_DURATION must be a setting of one of the application's \
-             breakers, got \"breaker \\\"calendar_max\\\", which is none of [\\\"calendar\\\"]\""
-        );
-    }
-
-    #[test]
-    fn settings_for_a_breaker_the_application_lacks_are_an_error() {
-        let mut settings = RegistrySettings::default();
-        settings
-            .breakers
-            .insert("payment_gateway".into(), BreakerSettings::default());
-        assert!(settings.validate_for(["payment-gateway"]).is_ok());
-        settings
-            .breakers
-            .insert("calender".into(), BreakerSettings::default());
-        let err = settings
-            .validate_for(["payment-gateway", "calendar"])
-            .unwrap_err();
-        assert_eq!(err.field(), "breakers.calender");
-    }
-
-    #[test]
-    fn durations_take_fractional_seconds_and_long_values_are_cut_in_errors() {
-        let env = RegistrySettings::from_vars("FB", vars(&[("FB_OPEN_DURATION", "1.5")])).unwrap();
-        assert_eq!(
-            env.settings.defaults.open_duration,
-            Some(Duration::from_millis(1500))
-        );
-        let huge = "9".repeat(1_000_000);
-        let err = RegistrySettings::from_vars("FB", vars(&[("FB_MIN_CALLS", &huge)])).unwrap_err();
-        assert!(
-            err.to_string().len() < 200,
-            "{} bytes",
-            err.to_string().len()
-        );
-        // The largest number of seconds is read, and rejected for what it is.
-        let err = RegistrySettings::from_vars(
-            "FB",
-            vars(&[("FB_OPEN_DURATION", "18446744073709551615")]),
-        )
-        .unwrap_err();
-        assert_eq!(err.field(), "FB_OPEN_DURATION");
-        assert!(err.to_string().contains("at most"), "{err}");
-    }
-
-    #[test]
-    fn registry_settings_make_the_registry() {
-        let mut settings = RegistrySettings::default();
-        settings.defaults.consecutive_failures = Some(5);
-        settings.breakers.insert(
-            "calendar".into(),
-            BreakerSettings {
-                consecutive_failures: Some(1),
-                ..BreakerSettings::default()
-            },
-        );
-        let registry = settings.into_registry().unwrap();
-        let calendar = registry.get("calendar").unwrap();
-        calendar.try_acquire().unwrap().failure();
-        assert_eq!(calendar.state(), crate::CircuitState::Open);
-        let other = registry.get("email").unwrap();
-        for _ in 0..4 {
-            other.try_acquire().unwrap().failure();
-        }
-        assert_eq!(other.state(), crate::CircuitState::Closed);
-    }
-
-    #[test]
-    fn validation_names_the_breaker_path() {
-        let mut settings = RegistrySettings::default();
-        settings.breakers.insert(
-            "calendar".into(),
-            BreakerSettings {
-                failure_rate: Some(2.0),
-                ..BreakerSettings::default()
-            },
-        );
-        assert_eq!(
-            settings.validate().unwrap_err().to_string(),
-            "breakers.calendar.failure_rate must be in (0, 1], got 2.0"
-        );
-    }
 }

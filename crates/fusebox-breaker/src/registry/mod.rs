@@ -1,5 +1,9 @@
 //! Named breakers with per-name configuration, dependencies between them, and history.
 
+mod settings;
+
+pub use settings::{EnvSettings, RegistrySettings};
+
 use crate::breaker::{Breaker, BreakerMetrics};
 use crate::builder::BreakerBuilder;
 use crate::sync::{lock, read, write};
