@@ -2,7 +2,7 @@
 
 use fusebox_testkit::RedisServer;
 
-const TRANSITION: &str = include_str!("../src/transition.lua");
+const TRANSITION: &str = include_str!("../src/store/transition.lua");
 
 async fn close_with(con: &mut redis::aio::MultiplexedConnection, lease: &str) -> String {
     let (state, _, _): (String, i64, u64) = redis::Script::new(TRANSITION)
