@@ -1,7 +1,9 @@
 //! The facade's `ServiceBuilderExt` stacks a breaker in front of a real HTTP server.
 
 use axum::{http::StatusCode, routing::get, Router};
-use fusebox::breaker::{Breaker, CircuitOpen, CircuitState};
+use fusebox::breaker::{
+    Breaker, CircuitBreakerLayer, CircuitOpen, CircuitState, KeyedCircuitBreakerLayer,
+};
 use fusebox::ServiceBuilderExt;
 use fusebox_tests::serve;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -33,7 +35,7 @@ async fn http_circuit_breaker_trips_on_5xx_and_stops_calling_the_server() {
         .unwrap();
     let http = fusebox_tests::client();
     let client = ServiceBuilder::new()
-        .http_circuit_breaker(breaker.clone())
+        .circuit_breaker(CircuitBreakerLayer::http(breaker.clone()))
         .service(service_fn(move |url: String| {
             let http = http.clone();
             async move {
@@ -97,7 +99,7 @@ async fn retry_outside_a_breaker_stops_sending_once_the_breaker_opens() {
                 .build()
                 .unwrap(),
         )
-        .http_circuit_breaker(breaker.clone())
+        .circuit_breaker(CircuitBreakerLayer::http(breaker.clone()))
         .service(client);
     let get = || {
         http::Request::get(format!("http://{addr}/"))
@@ -158,7 +160,10 @@ async fn http_keyed_circuit_breaker_opens_for_the_failing_tenant_only() {
         .unwrap();
     let http = fusebox_tests::client();
     let client = ServiceBuilder::new()
-        .http_keyed_circuit_breaker(tenants.clone(), |tenant: &String| Some(tenant.clone()))
+        .keyed_circuit_breaker(KeyedCircuitBreakerLayer::http(
+            tenants.clone(),
+            |tenant: &String| Some(tenant.clone()),
+        ))
         .service(service_fn(move |tenant: String| {
             let (http, url) = (http.clone(), format!("http://{addr}/{tenant}"));
             async move {

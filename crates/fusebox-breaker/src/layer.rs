@@ -86,3 +86,10 @@ impl<S, C: Clone> Layer<S> for CircuitBreakerLayer<C> {
         CircuitBreaker::with_classifier(inner, self.breaker.clone(), self.classifier.clone())
     }
 }
+
+/// A breaker alone is a layer that counts every `Err` as a failure.
+impl From<Breaker> for CircuitBreakerLayer {
+    fn from(breaker: Breaker) -> Self {
+        CircuitBreakerLayer::new(breaker)
+    }
+}
