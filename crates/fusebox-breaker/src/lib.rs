@@ -111,7 +111,8 @@ pub use keyed::{HeaderKey, HostKey, PathKey};
 pub use layer::CircuitBreakerLayer;
 pub use machine::Transition;
 pub use registry::{
-    BreakerPattern, BreakerRegistry, BreakerStatus, HealthStatus, RegistrySnapshot, RegistrySummary,
+    BreakerPattern, BreakerRegistry, BreakerStatus, HealthStatus, RegistryBuilder,
+    RegistrySnapshot, RegistrySummary,
 };
 pub use registry::{EnvSettings, RegistrySettings};
 pub use service::{CircuitBreaker, PickBreaker};

@@ -1,6 +1,11 @@
 //! Named breakers with per-name configuration, dependencies between them, and history.
 
+mod health;
+mod history;
 mod settings;
+
+pub use health::{HealthStatus, RegistrySummary};
+pub use history::{BreakerPattern, RegistrySnapshot};
 
 pub use settings::{EnvSettings, RegistrySettings};
 
@@ -9,11 +14,10 @@ use crate::builder::BreakerBuilder;
 use crate::sync::{lock, read, write};
 use fusebox_core::{CircuitState, ConfigError, Event, EventKind};
 use fusebox_core::{LocalState, StateStore};
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, RwLock, Weak};
-use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 /// How many transitions the registry remembers for [`BreakerRegistry::patterns`].
@@ -84,6 +88,51 @@ struct LoggedTransition {
     at: Instant,
 }
 
+/// Builds a [`BreakerRegistry`]: its factory, the store every breaker it makes is shared
+/// through, and how many snapshots its history keeps.
+pub struct RegistryBuilder {
+    factory: Box<Factory>,
+    store: Arc<dyn StateStore>,
+    snapshot_capacity: usize,
+}
+
+impl fmt::Debug for RegistryBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegistryBuilder")
+            .field("snapshot_capacity", &self.snapshot_capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RegistryBuilder {
+    /// Shares the state of every breaker the registry makes or registers through `store`.
+    pub fn store(mut self, store: impl StateStore) -> Self {
+        self.store = Arc::new(store);
+        self
+    }
+
+    /// Keeps at most `capacity` snapshots (default 60, at least 1).
+    pub fn snapshot_capacity(mut self, capacity: usize) -> Self {
+        self.snapshot_capacity = capacity.max(1);
+        self
+    }
+
+    /// The registry.
+    pub fn build(self) -> BreakerRegistry {
+        BreakerRegistry {
+            inner: Arc::new(Inner {
+                factory: self.factory,
+                store: RwLock::new(self.store),
+                breakers: RwLock::new(BTreeMap::new()),
+                dependencies: RwLock::new(HashMap::new()),
+                transitions: Mutex::new(VecDeque::new()),
+                snapshots: Mutex::new(VecDeque::new()),
+                snapshot_capacity: AtomicUsize::new(self.snapshot_capacity),
+            }),
+        }
+    }
+}
+
 /// A breaker's name, state and metrics, from [`BreakerRegistry::list`].
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -96,105 +145,33 @@ pub struct BreakerStatus {
     pub metrics: BreakerMetrics,
 }
 
-/// How many breakers are in each state, and which are degraded by a dependency.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct RegistrySummary {
-    /// Breakers in the registry.
-    pub total: usize,
-    /// Closed breakers.
-    pub closed: usize,
-    /// Open breakers (forced open included).
-    pub open: usize,
-    /// Half-open breakers.
-    pub half_open: usize,
-    /// Disabled breakers.
-    pub disabled: usize,
-    /// Names whose own breaker is not open but that depend on one that is.
-    pub degraded: Vec<String>,
-}
-
-/// Whether a named dependency can be used, and if not, why.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum HealthStatus {
-    /// Its breaker lets calls through and nothing it depends on is open.
-    Healthy,
-    /// Its own breaker rejects calls.
-    Unavailable {
-        /// The breaker's state.
-        state: CircuitState,
-    },
-    /// Its breaker is fine, but a dependency's breaker (`cause`, the root of the failure)
-    /// rejects calls.
-    Degraded {
-        /// The failing root dependency.
-        cause: String,
-        /// The root's state.
-        state: CircuitState,
-    },
-    /// No breaker and no declared dependency has this name.
-    Unknown,
-}
-
-impl HealthStatus {
-    /// Whether calls to it may work.
-    pub fn is_healthy(&self) -> bool {
-        matches!(self, HealthStatus::Healthy)
-    }
-}
-
-impl fmt::Display for HealthStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            HealthStatus::Healthy => f.write_str("healthy"),
-            HealthStatus::Unavailable { state } => write!(f, "circuit is {state}"),
-            HealthStatus::Degraded { cause, state } => {
-                write!(
-                    f,
-                    "degraded: depends on `{cause}`, whose circuit is {state}"
-                )
-            }
-            HealthStatus::Unknown => f.write_str("unknown"),
-        }
-    }
-}
-
-/// The state of every breaker at one moment.
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub struct RegistrySnapshot {
-    /// Wall-clock time of the capture.
-    pub taken_at: SystemTime,
-    /// Every breaker, by name.
-    pub breakers: Vec<BreakerStatus>,
-}
-
-/// What the registry's history says of one breaker.
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub struct BreakerPattern {
-    /// The breaker's name.
-    pub name: String,
-    /// Times it opened within the remembered history.
-    pub times_opened: usize,
-    /// Mean time from opening to leaving the open state, over the open periods that ended.
-    pub mean_time_open: Option<Duration>,
-}
-
 impl BreakerRegistry {
-    /// A registry that makes breakers on first use with `factory(name)`.
+    /// A registry that makes breakers on first use with `factory(name)`; the same as
+    /// `BreakerRegistry::builder(factory).build()`.
     pub fn new(factory: impl Fn(&str) -> BreakerBuilder + Send + Sync + 'static) -> Self {
-        BreakerRegistry {
-            inner: Arc::new(Inner {
-                factory: Box::new(factory),
-                store: RwLock::new(Arc::new(LocalState)),
-                breakers: RwLock::new(BTreeMap::new()),
-                dependencies: RwLock::new(HashMap::new()),
-                transitions: Mutex::new(VecDeque::new()),
-                snapshots: Mutex::new(VecDeque::new()),
-                snapshot_capacity: AtomicUsize::new(60),
-            }),
+        BreakerRegistry::builder(factory).build()
+    }
+
+    /// Starts building a registry that makes breakers on first use with `factory(name)`.
+    ///
+    /// ```
+    /// use fusebox_breaker::{Breaker, BreakerRegistry, LocalState};
+    ///
+    /// let factory = |name: &str| Breaker::builder(name).consecutive_failures(3);
+    /// let registry = BreakerRegistry::builder(factory)
+    ///     .store(LocalState)
+    ///     .snapshot_capacity(120)
+    ///     .build();
+    /// assert_eq!(registry.get("calendar")?.name(), "calendar");
+    /// # Ok::<(), fusebox_breaker::ConfigError>(())
+    /// ```
+    pub fn builder(
+        factory: impl Fn(&str) -> BreakerBuilder + Send + Sync + 'static,
+    ) -> RegistryBuilder {
+        RegistryBuilder {
+            factory: Box::new(factory),
+            store: Arc::new(LocalState),
+            snapshot_capacity: 60,
         }
     }
 
@@ -202,15 +179,6 @@ impl BreakerRegistry {
     /// `store`.
     pub fn set_store(&self, store: impl StateStore) {
         *write(&self.inner.store) = Arc::new(store);
-    }
-
-    /// Keeps at most `capacity` snapshots (default 60, at least 1); older ones are dropped.
-    pub fn set_snapshot_capacity(&self, capacity: usize) {
-        self.inner.snapshot_capacity.store(capacity.max(1), Relaxed);
-        let mut ring = lock(&self.inner.snapshots);
-        while ring.len() > capacity.max(1) {
-            ring.pop_front();
-        }
     }
 
     fn breakers(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Breaker>> {
@@ -342,152 +310,6 @@ impl BreakerRegistry {
         self.get(name)?.disable();
         Ok(())
     }
-
-    /// Declares that `name` depends on each of `dependencies`.
-    pub fn depends_on<I, S>(&self, name: &str, dependencies: I)
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        let mut deps = write(&self.inner.dependencies);
-        let entry = deps.entry(name.to_owned()).or_default();
-        for d in dependencies {
-            let d = d.into();
-            if !entry.contains(&d) {
-                entry.push(d);
-            }
-        }
-    }
-
-    /// Whether `name` can be used, and if not, why; a failing dependency is reported as the
-    /// cause of its dependents' degradation.
-    pub fn health(&self, name: &str) -> HealthStatus {
-        let breakers = self.breakers();
-        let deps = read(&self.inner.dependencies);
-        if let Some(b) = breakers.get(name) {
-            let state = b.state();
-            if rejects(state) {
-                return HealthStatus::Unavailable { state };
-            }
-        } else if !deps.contains_key(name) {
-            return HealthStatus::Unknown;
-        }
-        let mut seen = HashSet::new();
-        match root_cause(name, &breakers, &deps, &mut seen) {
-            Some((cause, state)) => HealthStatus::Degraded { cause, state },
-            None => HealthStatus::Healthy,
-        }
-    }
-
-    /// Counts by state, and the names degraded by a failing dependency.
-    pub fn summary(&self) -> RegistrySummary {
-        let mut s = RegistrySummary::default();
-        let names: Vec<String> = {
-            let breakers = self.breakers();
-            for b in breakers.values() {
-                s.total += 1;
-                match b.state() {
-                    CircuitState::Closed => s.closed += 1,
-                    CircuitState::HalfOpen => s.half_open += 1,
-                    CircuitState::Disabled => s.disabled += 1,
-                    _ => s.open += 1,
-                }
-            }
-            let deps = read(&self.inner.dependencies);
-            breakers.keys().chain(deps.keys()).cloned().collect()
-        };
-        let mut degraded: Vec<String> = names
-            .into_iter()
-            .filter(|n| matches!(self.health(n), HealthStatus::Degraded { .. }))
-            .collect();
-        degraded.sort();
-        degraded.dedup();
-        s.degraded = degraded;
-        s
-    }
-
-    /// Captures every breaker's state now, keeps it in the bounded ring, and returns it.
-    pub fn snapshot(&self) -> RegistrySnapshot {
-        let snapshot = RegistrySnapshot {
-            taken_at: SystemTime::now(),
-            breakers: self.list(),
-        };
-        let mut ring = lock(&self.inner.snapshots);
-        while ring.len() >= self.inner.snapshot_capacity.load(Relaxed) {
-            ring.pop_front();
-        }
-        ring.push_back(snapshot.clone());
-        snapshot
-    }
-
-    /// The kept snapshots, oldest first.
-    pub fn snapshots(&self) -> Vec<RegistrySnapshot> {
-        let ring = lock(&self.inner.snapshots);
-        ring.iter().cloned().collect()
-    }
-
-    /// How often each breaker opened, and its mean time open, over the remembered transitions
-    /// (the last 4,096), by name.
-    pub fn patterns(&self) -> Vec<BreakerPattern> {
-        let log = lock(&self.inner.transitions);
-        let mut by_name: BTreeMap<&str, (usize, Option<Instant>, Duration, u32)> = BTreeMap::new();
-        for t in log.iter() {
-            let (opened, since, total, periods) = by_name.entry(&t.name).or_default();
-            if rejects_fully(t.to) {
-                if since.is_none() {
-                    *opened += 1;
-                    *since = Some(t.at);
-                }
-            } else if let Some(start) = since.take() {
-                *total += t.at - start;
-                *periods += 1;
-            }
-        }
-        by_name
-            .into_iter()
-            .map(|(name, (opened, _, total, periods))| BreakerPattern {
-                name: name.to_owned(),
-                times_opened: opened,
-                mean_time_open: (periods > 0).then(|| total / periods),
-            })
-            .collect()
-    }
-}
-
-fn rejects(state: CircuitState) -> bool {
-    matches!(
-        state,
-        CircuitState::Open | CircuitState::HalfOpen | CircuitState::ForcedOpen
-    )
-}
-
-fn rejects_fully(state: CircuitState) -> bool {
-    matches!(state, CircuitState::Open | CircuitState::ForcedOpen)
-}
-
-/// The first failing dependency found depth-first, reported at its root: a dependency that is
-/// itself only degraded passes on its own cause.
-fn root_cause(
-    name: &str,
-    breakers: &BTreeMap<String, Breaker>,
-    deps: &HashMap<String, Vec<String>>,
-    seen: &mut HashSet<String>,
-) -> Option<(String, CircuitState)> {
-    if !seen.insert(name.to_owned()) {
-        return None;
-    }
-    for dep in deps.get(name).into_iter().flatten() {
-        // A deeper cause explains a failing dependency better than the dependency itself.
-        if let Some(deeper) = root_cause(dep, breakers, deps, seen) {
-            return Some(deeper);
-        }
-        if let Some(state) = breakers.get(dep).map(Breaker::state) {
-            if rejects(state) {
-                return Some((dep.clone(), state));
-            }
-        }
-    }
-    None
 }
 
 /// Every breaker of the registry, in name order.
