@@ -160,8 +160,8 @@ impl Breaker {
     /// The rejection `refusal` stands for, holding this handle.
     #[inline]
     fn rejection(self, refusal: Refusal) -> CircuitOpen {
-        let retry_at = refusal.retry_at.map(|at| self.shared.epoch.instant_at(at));
-        let open = CircuitOpen::new(CircuitRef::from(self), refusal.state, retry_at);
+        // The deadline stays an offset from the breaker's epoch until someone asks for it.
+        let open = CircuitOpen::at_offset(CircuitRef::from(self), refusal.state, refusal.retry_at);
         if refusal.awaits_probe {
             open.awaiting_probe()
         } else {

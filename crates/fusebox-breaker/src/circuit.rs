@@ -39,6 +39,10 @@ impl Circuit for Shared {
             Shared::end_open_period_if_due(&this);
         }
     }
+
+    fn instant_at(&self, nanos: u64) -> Option<tokio::time::Instant> {
+        Some(self.epoch.instant_at(nanos))
+    }
 }
 
 impl StoredCircuit for Shared {

@@ -71,6 +71,15 @@ pub trait Circuit: Send + Sync + 'static {
     /// again, so that it does not race the circuit's own timer, due at the same instant. Does
     /// nothing by default.
     fn end_open_period_if_due(&self) {}
+
+    /// The instant `nanos` nanoseconds after this circuit's own epoch. A circuit that keeps
+    /// its deadlines as offsets from an epoch (in an atomic, say) hands a rejection its offset
+    /// ([`CircuitOpen::at_offset`]), which is turned into an instant only when someone asks,
+    /// and implements this; `None` (the default) for a circuit that never does.
+    fn instant_at(&self, nanos: u64) -> Option<Instant> {
+        let _ = nanos;
+        None
+    }
 }
 
 /// A shared reference to a circuit: counted, or static for a circuit that lives for the rest
@@ -121,8 +130,20 @@ pub trait Circuits: Send + Sync + 'static {
 pub struct CircuitOpen {
     circuit: CircuitRef,
     state: CircuitState,
-    retry_at: Option<Instant>,
+    retry_at: RetryAt,
     awaits_probe: bool,
+}
+
+/// When a rejected call may next be admitted, as the rejecting circuit gave it.
+#[derive(Clone, Copy, Debug)]
+enum RetryAt {
+    /// Only an operator ends the rejection.
+    Never,
+    /// At this instant.
+    At(Instant),
+    /// This many nanoseconds after the circuit's epoch ([`Circuit::instant_at`]): converting
+    /// costs a division, so it waits until someone asks.
+    Offset(u64),
 }
 
 impl CircuitOpen {
@@ -133,7 +154,20 @@ impl CircuitOpen {
         CircuitOpen {
             circuit,
             state,
-            retry_at,
+            retry_at: retry_at.map_or(RetryAt::Never, RetryAt::At),
+            awaits_probe: false,
+        }
+    }
+
+    /// Like [`new`](Self::new), for a circuit that keeps its deadlines as offsets from an
+    /// epoch of its own: a call may next be admitted `retry_at` nanoseconds after it, which
+    /// the circuit's [`instant_at`](Circuit::instant_at) turns into an instant when asked.
+    #[inline]
+    pub fn at_offset(circuit: CircuitRef, state: CircuitState, retry_at: Option<u64>) -> Self {
+        CircuitOpen {
+            circuit,
+            state,
+            retry_at: retry_at.map_or(RetryAt::Never, RetryAt::Offset),
             awaits_probe: false,
         }
     }
@@ -197,7 +231,11 @@ impl CircuitOpen {
     /// although it usually closes or reopens much sooner, when its probes finish.
     #[inline]
     pub fn retry_at(&self) -> Option<Instant> {
-        self.retry_at
+        match self.retry_at {
+            RetryAt::Never => None,
+            RetryAt::At(at) => Some(at),
+            RetryAt::Offset(nanos) => self.circuit.instant_at(nanos),
+        }
     }
 
     /// Whether a call may be admitted any moment before [`retry_at`](Self::retry_at), which is
@@ -212,7 +250,7 @@ impl CircuitOpen {
     /// Time from now until [`retry_at`](Self::retry_at), or `None` when only an operator can
     /// end the rejection; reads the clock, so it is computed only when asked.
     pub fn retry_after(&self) -> Option<Duration> {
-        self.retry_at
+        self.retry_at()
             .map(|at| at.saturating_duration_since(Instant::now()))
     }
 
@@ -226,7 +264,7 @@ impl CircuitOpen {
     /// a call made right after waiting for it is not rejected by a timer that has not fired
     /// yet. Reads the clock once; does nothing for a rejection only an operator can end.
     pub fn recheck(&self) {
-        if self.retry_at.is_some() {
+        if !matches!(self.retry_at, RetryAt::Never) {
             self.circuit.end_open_period_if_due();
         }
     }
@@ -450,5 +488,43 @@ mod tests {
         );
         let unrelated = Wrapped(Box::new(std::io::Error::other("reset")));
         assert!(CircuitOpen::find(&unrelated).is_none());
+    }
+
+    /// Keeps its deadlines as offsets from an epoch.
+    struct Offsets(Instant);
+
+    impl Circuit for Offsets {
+        fn name(&self) -> &str {
+            "telephony"
+        }
+        fn state(&self) -> CircuitState {
+            CircuitState::Open
+        }
+        fn instant_at(&self, nanos: u64) -> Option<Instant> {
+            Some(self.0 + Duration::from_nanos(nanos))
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_offset_becomes_an_instant_only_when_asked() {
+        let epoch = Instant::now();
+        let circuit: CircuitRef = Handle::Counted(std::sync::Arc::new(Offsets(epoch)));
+        let open = CircuitOpen::at_offset(circuit, CircuitState::Open, Some(5_000_000_000));
+        assert_eq!(open.retry_at(), Some(epoch + Duration::from_secs(5)));
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert_eq!(open.retry_after(), Some(Duration::from_secs(3)));
+        // A circuit without an epoch of its own has no instant to give.
+        let plain = CircuitOpen::at_offset(
+            Handle::Static(&Named("calendar", None)),
+            CircuitState::Open,
+            Some(1),
+        );
+        assert_eq!(plain.retry_at(), None);
+        let never = CircuitOpen::at_offset(
+            Handle::Static(&Named("calendar", None)),
+            CircuitState::ForcedOpen,
+            None,
+        );
+        assert_eq!(never.retry_after(), None);
     }
 }

@@ -91,4 +91,6 @@ mod guides {
     struct Benchmarks;
     #[doc = include_str!("../../../docs/testing.md")]
     struct Testing;
+    #[doc = include_str!("../../../docs/architecture.md")]
+    struct Architecture;
 }
