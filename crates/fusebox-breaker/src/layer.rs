@@ -8,8 +8,10 @@ use tower_layer::Layer;
 ///
 /// The classifier decides what counts as a failure: [`ResultClassifier`] (every `Err`) by
 /// default, [`HttpClassifier`](fusebox_core::HttpClassifier) with [`http`](Self::http) (5xx, 408,
-/// 429 and transport errors), or any [`Classify`](fusebox_core::Classify) implementation or
-/// closure with [`classifier`](Self::classifier).
+/// 429 and transport errors), or, with [`classifier`](Self::classifier), any closure, any
+/// [`MakeClassify`](fusebox_core::MakeClassify) (a classifier made from each request by
+/// [`PerRequest`](fusebox_core::PerRequest), so a rule can depend on the method or a header),
+/// or a classifier type of your own in [`EveryRequest`](fusebox_core::EveryRequest).
 ///
 /// ```
 /// use fusebox_breaker::{Breaker, CircuitBreakerLayer};
@@ -65,7 +67,9 @@ impl CircuitBreakerLayer<fusebox_core::HttpClassifier> {
 }
 
 impl<C> CircuitBreakerLayer<C> {
-    /// Uses `classifier` to decide what counts as a failure.
+    /// Uses `classifier` to decide what counts as a failure: a closure, a classifier of
+    /// fusebox's, or any [`MakeClassify`](fusebox_core::MakeClassify), whose classifier for
+    /// each call is made from its request before the call is sent.
     pub fn classifier<C2>(self, classifier: C2) -> CircuitBreakerLayer<C2> {
         CircuitBreakerLayer {
             breaker: self.breaker,

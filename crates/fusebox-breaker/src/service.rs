@@ -2,7 +2,7 @@ use crate::breaker::{Breaker, Permit};
 use crate::error::CircuitBreakerError;
 use crate::future::ResponseFuture;
 use fusebox_core::CircuitOpen;
-use fusebox_core::{Classify, ResultClassifier};
+use fusebox_core::{MakeClassify, ResultClassifier};
 use std::fmt;
 use std::task::{Context, Poll};
 use tower_service::Service;
@@ -74,12 +74,12 @@ impl<S, C, B> CircuitBreaker<S, C, B> {
 impl<S, C, B, Request> Service<Request> for CircuitBreaker<S, C, B>
 where
     S: Service<Request>,
-    C: Classify<S::Response, S::Error> + Clone,
+    C: MakeClassify<Request, S::Response, S::Error>,
     B: PickBreaker<Request>,
 {
     type Response = S::Response;
     type Error = CircuitBreakerError<S::Error>;
-    type Future = ResponseFuture<S::Future, C>;
+    type Future = ResponseFuture<S::Future, C::Classify>;
 
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
@@ -90,11 +90,11 @@ where
 
     #[inline]
     fn call(&mut self, request: Request) -> Self::Future {
+        // The classifier's per-request stage sees the request before it is sent.
+        let classifier = self.classifier.make_classify(&request);
         match self.breaker.acquire(&request) {
-            Ok(permit) => {
-                ResponseFuture::called(self.inner.call(request), permit, self.classifier.clone())
-            }
-            Err(open) => ResponseFuture::rejected(open, self.classifier.clone()),
+            Ok(permit) => ResponseFuture::called(self.inner.call(request), permit, classifier),
+            Err(open) => ResponseFuture::rejected(open, classifier),
         }
     }
 }

@@ -3,7 +3,7 @@
 use fusebox_breaker::{
     Breaker, CircuitBreakerError, CircuitBreakerLayer, CircuitOpen, CircuitState,
 };
-use fusebox_core::Outcome;
+use fusebox_core::{Outcome, PerRequest};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -72,6 +72,43 @@ async fn a_custom_classifier_decides_what_counts() {
     assert_eq!(breaker.state(), CircuitState::Closed);
     assert_eq!(breaker.metrics().ignored, 1);
     svc.ready().await.unwrap().call(503).await.unwrap();
+    assert_eq!(breaker.state(), CircuitState::Open);
+}
+
+#[tokio::test]
+async fn a_per_request_classifier_sees_the_request_before_it_is_sent() {
+    let breaker = Breaker::builder("payments")
+        .consecutive_failures(2)
+        .build()
+        .unwrap();
+    // A failed POST may have charged the card: it is not the dependency's health that it
+    // reports, so only failures of reads count.
+    let per_request = PerRequest::new(|request: &(&'static str, u16)| {
+        let read = request.0 == "GET";
+        move |r: Result<&u16, &BoxError>| match r {
+            Ok(s) if *s >= 500 && read => Outcome::retryable_failure(),
+            Ok(s) if *s >= 500 => Outcome::Ignored,
+            Ok(_) => Outcome::Success,
+            Err(_) => Outcome::retryable_failure(),
+        }
+    });
+    let mut svc = CircuitBreakerLayer::new(breaker.clone())
+        .classifier(per_request)
+        .layer(service_fn(|(_, status): (&'static str, u16)| async move {
+            Ok::<_, BoxError>(status)
+        }));
+    for _ in 0..3 {
+        svc.ready()
+            .await
+            .unwrap()
+            .call(("POST", 503))
+            .await
+            .unwrap();
+    }
+    assert_eq!(breaker.state(), CircuitState::Closed);
+    assert_eq!(breaker.metrics().ignored, 3);
+    svc.ready().await.unwrap().call(("GET", 503)).await.unwrap();
+    svc.ready().await.unwrap().call(("GET", 503)).await.unwrap();
     assert_eq!(breaker.state(), CircuitState::Open);
 }
 

@@ -98,6 +98,93 @@ where
     }
 }
 
+/// The classifier's per-request stage: makes the classifier for one call from its request, so
+/// a rule can depend on what was sent (its method, its idempotency, a header), as
+/// tower-http's `MakeClassifier` does.
+///
+/// Every classifier is one already: [`ResultClassifier`], `HttpClassifier`, `GrpcClassifier`
+/// and closures give themselves for every request (a copy, or a clone of the closure);
+/// [`EveryRequest`] does the same for a classifier type of your own. [`PerRequest`] makes one
+/// from each request:
+///
+/// ```
+/// use fusebox_core::{Classify, MakeClassify, Outcome, PerRequest, ResultClassifier};
+///
+/// // A failed health probe says nothing about the dependency's real traffic: ignore it.
+/// let per_request = PerRequest::new(|path: &&str| {
+///     let probe = path.starts_with("/health");
+///     move |r: Result<&u32, &String>| {
+///         if probe { Outcome::Ignored } else { ResultClassifier.classify(r) }
+///     }
+/// });
+/// let failed: Result<u32, String> = Err("timeout".into());
+/// let for_probe = MakeClassify::<&str, u32, String>::make_classify(&per_request, &"/health");
+/// assert_eq!(for_probe.classify(failed.as_ref()), Outcome::Ignored);
+/// let for_call = MakeClassify::<&str, u32, String>::make_classify(&per_request, &"/v1/pay");
+/// assert!(for_call.classify(failed.as_ref()).is_failure());
+/// ```
+pub trait MakeClassify<Req, T, E> {
+    /// The classifier of one call.
+    type Classify: Classify<T, E>;
+
+    /// The classifier for the call that sends `request`, made before it is sent.
+    fn make_classify(&self, request: &Req) -> Self::Classify;
+}
+
+/// A closure classifier classifies every request the same way.
+impl<Req, T, E, F> MakeClassify<Req, T, E> for F
+where
+    F: Fn(Result<&T, &E>) -> Outcome + Clone,
+{
+    type Classify = F;
+
+    #[inline]
+    fn make_classify(&self, _: &Req) -> F {
+        self.clone()
+    }
+}
+
+/// Makes each call's classifier from its request with a closure `Fn(&Req) -> impl Classify`.
+#[derive(Clone, Copy, Debug)]
+pub struct PerRequest<F>(F);
+
+impl<F> PerRequest<F> {
+    /// Makes each call's classifier with `make`.
+    pub fn new(make: F) -> Self {
+        PerRequest(make)
+    }
+}
+
+impl<Req, T, E, F, C> MakeClassify<Req, T, E> for PerRequest<F>
+where
+    F: Fn(&Req) -> C,
+    C: Classify<T, E>,
+{
+    type Classify = C;
+
+    #[inline]
+    fn make_classify(&self, request: &Req) -> C {
+        (self.0)(request)
+    }
+}
+
+/// The same classifier, cloned, for every request: what makes a classifier type of your own
+/// (a struct implementing [`Classify`]) usable where a [`MakeClassify`] is taken.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EveryRequest<C>(pub C);
+
+impl<Req, T, E, C> MakeClassify<Req, T, E> for EveryRequest<C>
+where
+    C: Classify<T, E> + Clone,
+{
+    type Classify = C;
+
+    #[inline]
+    fn make_classify(&self, _: &Req) -> C {
+        self.0.clone()
+    }
+}
+
 /// The classifier for plain `Result`s: `Ok` is a success, every `Err` a retryable failure.
 ///
 /// ```
@@ -115,6 +202,15 @@ impl<T, E> Classify<T, E> for ResultClassifier {
             Ok(_) => Outcome::Success,
             Err(_) => Outcome::retryable_failure(),
         }
+    }
+}
+
+impl<Req, T, E> MakeClassify<Req, T, E> for ResultClassifier {
+    type Classify = ResultClassifier;
+
+    #[inline]
+    fn make_classify(&self, _: &Req) -> ResultClassifier {
+        *self
     }
 }
 
@@ -203,6 +299,15 @@ mod http_impl {
                     None
                 }
             }
+        }
+    }
+
+    impl<Req, B, E> super::MakeClassify<Req, Response<B>, E> for HttpClassifier {
+        type Classify = HttpClassifier;
+
+        #[inline]
+        fn make_classify(&self, _: &Req) -> HttpClassifier {
+            *self
         }
     }
 

@@ -113,6 +113,15 @@ impl ClassifyEos for GrpcEos {
     }
 }
 
+impl<Req, B, E> crate::MakeClassify<Req, Response<B>, E> for GrpcClassifier {
+    type Classify = GrpcClassifier;
+
+    #[inline]
+    fn make_classify(&self, _: &Req) -> GrpcClassifier {
+        *self
+    }
+}
+
 impl<B, E> Classify<Response<B>, E> for GrpcClassifier {
     fn classify(&self, result: Result<&Response<B>, &E>) -> Outcome {
         match result {

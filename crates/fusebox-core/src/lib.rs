@@ -75,7 +75,7 @@ pub use circuit::{
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use classify::{parse_retry_after, HttpClassifier};
-pub use classify::{Classify, Outcome, ResultClassifier};
+pub use classify::{Classify, EveryRequest, MakeClassify, Outcome, PerRequest, ResultClassifier};
 pub use config::ConfigError;
 pub use event::{Event, EventBus, EventKind, EventListener, GiveUpReason, Subscription};
 #[cfg(feature = "grpc")]

@@ -165,7 +165,10 @@ impl<C, R> RetryLayerBuilder<C, R> {
         self
     }
 
-    /// Decides what is retryable.
+    /// Decides what is retryable: a closure, a classifier of fusebox's, or any
+    /// [`MakeClassify`](fusebox_core::MakeClassify), such as
+    /// [`PerRequest`](fusebox_core::PerRequest), whose classifier is made once per call from
+    /// its request and judges every attempt of that call.
     pub fn classifier<C2>(self, classifier: C2) -> RetryLayerBuilder<C2, R> {
         RetryLayerBuilder {
             settings: self.settings,

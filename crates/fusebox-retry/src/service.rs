@@ -1,7 +1,7 @@
 use crate::config::PolicyHandle;
 use crate::future::ResponseFuture;
 use crate::policy::{CloneRequest, ResendPolicy};
-use fusebox_core::{Classify, ResultClassifier};
+use fusebox_core::{MakeClassify, ResultClassifier};
 use std::fmt;
 use std::task::{Context, Poll};
 use tower_service::Service;
@@ -58,12 +58,12 @@ impl<S, C, R, Req> Service<Req> for Retry<S, C, R>
 where
     S: Service<Req> + Clone,
     S::Error: Into<BoxError>,
-    C: Classify<S::Response, S::Error> + Clone,
+    C: MakeClassify<Req, S::Response, S::Error>,
     R: ResendPolicy<Req> + Clone,
 {
     type Response = S::Response;
     type Error = BoxError;
-    type Future = ResponseFuture<S, Req, C, R>;
+    type Future = ResponseFuture<S, Req, C::Classify, R>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx).map_err(Into::into)
@@ -74,13 +74,15 @@ where
         let clone = self.inner.clone();
         let mut service = std::mem::replace(&mut self.inner, clone);
         let spare = self.requests.resend(&request);
+        // One classifier for every attempt of the call, made from its request.
+        let classifier = self.classifier.make_classify(&request);
         let future = service.call(request);
         ResponseFuture::new(
             future,
             service,
             spare,
             self.policy.clone(),
-            self.classifier.clone(),
+            classifier,
             self.requests.clone(),
         )
     }

@@ -491,3 +491,40 @@ async fn two_layers_given_one_budget_draw_from_one_balance() {
     );
     assert_eq!(email_arrivals.lock().unwrap().len(), 1, "none were left");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_per_request_classifier_decides_for_every_attempt_of_its_call() {
+    let calls = Arc::new(AtomicU32::new(0));
+    let counted = calls.clone();
+    // The caller marks a request whose failure is final (a card the bank already declined).
+    let per_request = fusebox_core::PerRequest::new(|request: &(u32, bool)| {
+        let last_word = request.1;
+        move |r: Result<&u32, &BoxError>| match r {
+            Ok(_) => fusebox_core::Outcome::Success,
+            Err(_) if last_word => fusebox_core::Outcome::permanent_failure(),
+            Err(_) => fusebox_core::Outcome::retryable_failure(),
+        }
+    });
+    let retry = RetryLayer::builder("payments")
+        .backoff(Backoff::constant(10 * MS))
+        .max_attempts(3)
+        .classifier(per_request)
+        .build()
+        .unwrap();
+    let service = retry.layer(service_fn(move |_: (u32, bool)| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        async { Err::<u32, BoxError>("declined".into()) }
+    }));
+    assert!(service.clone().oneshot((1, true)).await.is_err());
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "a final failure is not retried"
+    );
+    assert!(service.oneshot((2, false)).await.is_err());
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        4,
+        "the other call tried three times"
+    );
+}
