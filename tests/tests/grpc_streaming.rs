@@ -3,6 +3,7 @@
 
 use bytes::Bytes;
 use fusebox::breaker::{Breaker, CircuitState, StreamingCircuitBreakerLayer};
+use fusebox::core::{Classified, ClassifyResponse, GrpcEos, Outcome, PerRequest};
 use http::{HeaderMap, HeaderValue, Request, Response};
 use http_body_util::{BodyExt, Empty, StreamBody};
 use hyper::body::{Frame, Incoming};
@@ -104,4 +105,72 @@ async fn a_stream_ending_in_unavailable_trips_the_breaker_when_its_body_ends() {
     assert_eq!(breaker.state(), CircuitState::Open);
     let rejected = client.clone().oneshot(get("/stream/0")).await.unwrap_err();
     assert!(rejected.is_open(), "{rejected:?}");
+}
+
+/// Health probes say nothing about the service's real traffic: their outcome is ignored, and
+/// every other call is classified by its gRPC status.
+#[derive(Clone, Copy)]
+enum ByRequest {
+    Grpc(fusebox::core::GrpcClassifier),
+    Ignore,
+}
+
+impl<B, E> ClassifyResponse<B, E> for ByRequest {
+    type Eos = GrpcEos;
+
+    fn classify_response(&self, response: &Response<B>) -> Classified<GrpcEos> {
+        match self {
+            ByRequest::Grpc(grpc) => ClassifyResponse::<B, E>::classify_response(grpc, response),
+            ByRequest::Ignore => Classified::Ready(Outcome::Ignored),
+        }
+    }
+
+    fn classify_error(&self, _: &E) -> Outcome {
+        Outcome::retryable_failure()
+    }
+}
+
+#[tokio::test]
+async fn a_per_request_classifier_picks_the_rule_before_the_stream_starts() {
+    let addr = serve().await;
+    let breaker = Breaker::builder("search")
+        .consecutive_failures(1)
+        .build()
+        .unwrap();
+    let http2: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .build_http();
+    let per_request = PerRequest::new(|request: &Request<Empty<Bytes>>| {
+        if request.headers().contains_key("x-health-probe") {
+            ByRequest::Ignore
+        } else {
+            ByRequest::Grpc(fusebox::core::GrpcClassifier::new())
+        }
+    });
+    let client = ServiceBuilder::new()
+        .layer(StreamingCircuitBreakerLayer::new(
+            breaker.clone(),
+            per_request,
+        ))
+        .service(http2);
+    let call = |probe: bool| {
+        let mut request = Request::post(format!("http://{addr}/stream/14"));
+        if probe {
+            request = request.header("x-health-probe", "1");
+        }
+        request.body(Empty::<Bytes>::new()).unwrap()
+    };
+    for _ in 0..3 {
+        let response = client.clone().oneshot(call(true)).await.unwrap();
+        response.into_body().collect().await.unwrap();
+    }
+    assert_eq!(breaker.metrics().ignored, 3);
+    assert_eq!(breaker.state(), CircuitState::Closed);
+    let response = client.clone().oneshot(call(false)).await.unwrap();
+    response.into_body().collect().await.unwrap();
+    assert_eq!(
+        breaker.state(),
+        CircuitState::Open,
+        "the real call's trailer counted"
+    );
 }

@@ -153,6 +153,15 @@ impl<F> PerRequest<F> {
     pub fn new(make: F) -> Self {
         PerRequest(make)
     }
+
+    /// The classifier for `request`.
+    #[inline]
+    pub(crate) fn make<Req, C>(&self, request: &Req) -> C
+    where
+        F: Fn(&Req) -> C,
+    {
+        (self.0)(request)
+    }
 }
 
 impl<Req, T, E, F, C> MakeClassify<Req, T, E> for PerRequest<F>
@@ -164,7 +173,7 @@ where
 
     #[inline]
     fn make_classify(&self, request: &Req) -> C {
-        (self.0)(request)
+        self.make(request)
     }
 }
 

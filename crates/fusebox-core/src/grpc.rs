@@ -113,6 +113,15 @@ impl ClassifyEos for GrpcEos {
     }
 }
 
+impl<Req, B, E> crate::MakeClassifyResponse<Req, B, E> for GrpcClassifier {
+    type Classify = GrpcClassifier;
+
+    #[inline]
+    fn make_classify_response(&self, _: &Req) -> GrpcClassifier {
+        *self
+    }
+}
+
 impl<Req, B, E> crate::MakeClassify<Req, Response<B>, E> for GrpcClassifier {
     type Classify = GrpcClassifier;
 

@@ -85,4 +85,6 @@ pub use handle::{Handle, WeakHandle};
 pub use state::{CircuitState, TransitionReason};
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
-pub use stream::{Classified, ClassifiedBody, ClassifyEos, ClassifyResponse, RecordOutcome};
+pub use stream::{
+    Classified, ClassifiedBody, ClassifyEos, ClassifyResponse, MakeClassifyResponse, RecordOutcome,
+};

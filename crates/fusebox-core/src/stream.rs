@@ -88,6 +88,40 @@ impl<B, E> ClassifyResponse<B, E> for HttpClassifier {
     }
 }
 
+/// The per-request stage of a two-stage classifier: makes each call's [`ClassifyResponse`] from
+/// its request, as [`MakeClassify`](crate::MakeClassify) does for one-stage classifiers.
+/// `HttpClassifier` and `GrpcClassifier` give themselves for every request;
+/// [`PerRequest`](crate::PerRequest) makes one from each request.
+pub trait MakeClassifyResponse<Req, B, E> {
+    /// The classifier of one call.
+    type Classify: ClassifyResponse<B, E>;
+
+    /// The classifier for the call that sends `request`, made before it is sent.
+    fn make_classify_response(&self, request: &Req) -> Self::Classify;
+}
+
+impl<Req, B, E> MakeClassifyResponse<Req, B, E> for HttpClassifier {
+    type Classify = HttpClassifier;
+
+    #[inline]
+    fn make_classify_response(&self, _: &Req) -> HttpClassifier {
+        *self
+    }
+}
+
+impl<Req, B, E, F, C> MakeClassifyResponse<Req, B, E> for crate::PerRequest<F>
+where
+    F: Fn(&Req) -> C,
+    C: ClassifyResponse<B, E>,
+{
+    type Classify = C;
+
+    #[inline]
+    fn make_classify_response(&self, request: &Req) -> C {
+        self.make(request)
+    }
+}
+
 /// Takes the outcome of a call whose response body [`ClassifiedBody`] watches. Dropping it
 /// without an outcome must count the call as ignored (a breaker's `Permit` does).
 pub trait RecordOutcome {

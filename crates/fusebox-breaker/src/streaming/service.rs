@@ -2,7 +2,7 @@ use super::future::StreamingResponseFuture;
 use crate::breaker::{Breaker, Permit};
 use crate::error::CircuitBreakerError;
 use crate::service::PickBreaker;
-use fusebox_core::{ClassifiedBody, ClassifyResponse};
+use fusebox_core::{ClassifiedBody, ClassifyResponse, MakeClassifyResponse};
 use std::fmt;
 use std::task::{Context, Poll};
 use tower_service::Service;
@@ -52,13 +52,15 @@ impl<S, C, B> StreamingCircuitBreaker<S, C, B> {
 impl<S, C, B, Request, ResBody> Service<Request> for StreamingCircuitBreaker<S, C, B>
 where
     S: Service<Request, Response = http::Response<ResBody>>,
-    C: ClassifyResponse<ResBody, S::Error> + Clone,
+    C: MakeClassifyResponse<Request, ResBody, S::Error>,
     B: PickBreaker<Request>,
     ResBody: http_body::Body,
 {
-    type Response = http::Response<ClassifiedBody<ResBody, C::Eos, Permit>>;
+    type Response = http::Response<
+        ClassifiedBody<ResBody, <C::Classify as ClassifyResponse<ResBody, S::Error>>::Eos, Permit>,
+    >;
     type Error = CircuitBreakerError<S::Error>;
-    type Future = StreamingResponseFuture<S::Future, C>;
+    type Future = StreamingResponseFuture<S::Future, C::Classify>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner
@@ -67,13 +69,12 @@ where
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
+        let classifier = self.classifier.make_classify_response(&request);
         match self.breaker.acquire(&request) {
-            Ok(permit) => StreamingResponseFuture::called(
-                self.inner.call(request),
-                permit,
-                self.classifier.clone(),
-            ),
-            Err(open) => StreamingResponseFuture::rejected(open, self.classifier.clone()),
+            Ok(permit) => {
+                StreamingResponseFuture::called(self.inner.call(request), permit, classifier)
+            }
+            Err(open) => StreamingResponseFuture::rejected(open, classifier),
         }
     }
 }
