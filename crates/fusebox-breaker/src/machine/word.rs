@@ -22,12 +22,15 @@ pub(super) const GENERATION_MASK: u64 = (1 << 28) - 1;
 pub(super) struct Word(pub(super) u64);
 
 impl Word {
+    #[inline]
     pub(super) fn new(state: u64, generation: u32) -> Word {
         Word(state | ((u64::from(generation) & GENERATION_MASK) << GENERATION_SHIFT))
     }
+    #[inline]
     pub(super) fn code(self) -> u64 {
         self.0 & STATE_MASK
     }
+    #[inline]
     pub(super) fn state(self) -> CircuitState {
         match self.code() {
             CLOSED => CircuitState::Closed,
@@ -37,25 +40,32 @@ impl Word {
             _ => CircuitState::ForcedOpen,
         }
     }
+    #[inline]
     pub(super) fn generation(self) -> u32 {
         ((self.0 >> GENERATION_SHIFT) & GENERATION_MASK) as u32
     }
+    #[inline]
     pub(super) fn next(self, state: u64) -> Word {
         Word::new(state, self.generation().wrapping_add(1))
     }
     /// Open, its period running or over and waiting for a store's word.
+    #[inline]
     pub(super) fn is_open(self) -> bool {
         matches!(self.code(), OPEN | AWAITING_PROBE)
     }
+    #[inline]
     pub(super) fn timer_armed(self) -> bool {
         self.0 & TIMER != 0
     }
+    #[inline]
     pub(super) fn in_flight(self) -> u32 {
         ((self.0 >> IN_FLIGHT_SHIFT) & FIELD_MASK) as u32
     }
+    #[inline]
     pub(super) fn successes(self) -> u32 {
         ((self.0 >> SUCCESSES_SHIFT) & FIELD_MASK) as u32
     }
+    #[inline]
     pub(super) fn with_probes(self, in_flight: u32, successes: u32) -> Word {
         let cleared = self.0 & !((FIELD_MASK << IN_FLIGHT_SHIFT) | (FIELD_MASK << SUCCESSES_SHIFT));
         Word(

@@ -40,10 +40,8 @@ impl Inner {
     pub(super) async fn connection(&self) -> Option<Connection> {
         let mut slot = self.connection.lock().await;
         if slot.is_none() {
-            if let Some((not_before, _)) = lock(&self.health).next_connect {
-                if Instant::now() < not_before {
-                    return None;
-                }
+            if !lock(&self.health).reconnect.may_try() {
+                return None;
             }
             let timeout = self.settings.command_timeout;
             let connect = async {
@@ -65,7 +63,7 @@ impl Inner {
             };
             match tokio::time::timeout(timeout * 2, connect).await {
                 Ok(Ok(manager)) => {
-                    lock(&self.health).next_connect = None;
+                    lock(&self.health).reconnect.succeeded();
                     *slot = Some(manager);
                 }
                 Ok(Err(e)) => self.connect_failed(&e.to_string()),
@@ -75,17 +73,9 @@ impl Inner {
         slot.clone()
     }
 
-    /// Backs off the next connection attempt: 50 ms, doubling, at most 2 s.
+    /// Backs off the next connection attempt ([`Reconnect`]) and reports the store degraded.
     pub(super) fn connect_failed(&self, error: &str) {
-        {
-            let mut health = lock(&self.health);
-            let wait = health
-                .next_connect
-                .map_or(Duration::from_millis(50), |(_, w)| {
-                    (w * 2).min(Duration::from_secs(2))
-                });
-            health.next_connect = Some((Instant::now() + wait, wait));
-        }
+        lock(&self.health).reconnect.failed();
         self.degraded(error);
     }
 
@@ -146,5 +136,76 @@ impl Inner {
                 None
             }
         }
+    }
+}
+
+/// When the store may try to connect again: at once at first and after a success; after a
+/// failure, not before a wait of 50 ms, doubling with each further failure, at most 2 s. Read
+/// on Tokio's clock, so paused-time tests drive it.
+#[derive(Debug, Default)]
+pub(super) struct Reconnect {
+    /// No attempt before this instant, and the wait that led to it.
+    next: Option<(Instant, Duration)>,
+}
+
+impl Reconnect {
+    const FIRST_WAIT: Duration = Duration::from_millis(50);
+    const MAX_WAIT: Duration = Duration::from_secs(2);
+
+    /// Whether an attempt may be made now.
+    pub(super) fn may_try(&self) -> bool {
+        self.next
+            .is_none_or(|(not_before, _)| Instant::now() >= not_before)
+    }
+
+    /// An attempt failed: wait longer before the next.
+    pub(super) fn failed(&mut self) {
+        let wait = self.next.map_or(Reconnect::FIRST_WAIT, |(_, w)| {
+            (w * 2).min(Reconnect::MAX_WAIT)
+        });
+        self.next = Some((Instant::now() + wait, wait));
+    }
+
+    /// An attempt succeeded: the next failure starts over from the first wait.
+    pub(super) fn succeeded(&mut self) {
+        self.next = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Reconnect;
+    use std::time::Duration;
+    use tokio::time::advance;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    /// How long after a failure the next attempt becomes allowed, to the millisecond.
+    async fn wait_after_failure(reconnect: &mut Reconnect) -> Duration {
+        reconnect.failed();
+        let mut waited = Duration::ZERO;
+        while !reconnect.may_try() {
+            advance(MS).await;
+            waited += MS;
+        }
+        waited
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reconnecting_backs_off_by_doubling_up_to_two_seconds_and_resets_on_success() {
+        let mut reconnect = Reconnect::default();
+        assert!(reconnect.may_try(), "the first attempt is at once");
+        let mut waits = Vec::new();
+        for _ in 0..8 {
+            waits.push(wait_after_failure(&mut reconnect).await.as_millis());
+        }
+        assert_eq!(waits, [50, 100, 200, 400, 800, 1600, 2000, 2000]);
+        reconnect.succeeded();
+        assert!(reconnect.may_try());
+        assert_eq!(
+            wait_after_failure(&mut reconnect).await,
+            50 * MS,
+            "starts over"
+        );
     }
 }

@@ -90,8 +90,8 @@ impl Drop for Inner {
 struct Health {
     degraded: bool,
     last_warning: Option<Instant>,
-    /// No connection attempt before this, and the wait after the next failure.
-    next_connect: Option<(Instant, Duration)>,
+    /// When the next connection attempt may be made.
+    reconnect: connection::Reconnect,
 }
 
 struct Attached {
