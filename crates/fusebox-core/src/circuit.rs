@@ -129,21 +129,40 @@ pub trait Circuits: Send + Sync + 'static {
 #[derive(Clone)]
 pub struct CircuitOpen {
     circuit: CircuitRef,
+    /// Nanoseconds after an epoch when a call may next be admitted, if `admits` (else only an
+    /// operator ends the rejection). Kept as an offset, not an `Instant`: converting costs a
+    /// division, so it waits until someone asks; and the rejection stays small enough that a
+    /// `Result<Permit, CircuitOpen>` is no larger than a permit.
+    retry_at: u64,
+    admits: bool,
+    /// Whether `retry_at` counts from the circuit's own epoch ([`Circuit::instant_at`]) rather
+    /// than from the process's ([`process_epoch`]).
+    own_epoch: bool,
     state: CircuitState,
-    retry_at: RetryAt,
     awaits_probe: bool,
 }
 
-/// When a rejected call may next be admitted, as the rejecting circuit gave it.
-#[derive(Clone, Copy, Debug)]
-enum RetryAt {
-    /// Only an operator ends the rejection.
-    Never,
-    /// At this instant.
-    At(Instant),
-    /// This many nanoseconds after the circuit's epoch ([`Circuit::instant_at`]): converting
-    /// costs a division, so it waits until someone asks.
-    Offset(u64),
+/// The instant [`CircuitOpen::new`]'s instants are counted from: the first time it is asked.
+/// An instant before it counts as it (a time already past).
+fn process_epoch() -> Instant {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// `d` in whole nanoseconds, saturating.
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// The instant `nanos` after `epoch`, or the latest one that can be reached from it.
+fn after(epoch: Instant, nanos: u64) -> Instant {
+    let mut offset = Duration::from_nanos(nanos);
+    loop {
+        if let Some(at) = epoch.checked_add(offset) {
+            return at;
+        }
+        offset /= 2;
+    }
 }
 
 impl CircuitOpen {
@@ -153,8 +172,10 @@ impl CircuitOpen {
     pub fn new(circuit: CircuitRef, state: CircuitState, retry_at: Option<Instant>) -> Self {
         CircuitOpen {
             circuit,
+            retry_at: retry_at.map_or(0, |at| nanos(at.saturating_duration_since(process_epoch()))),
+            admits: retry_at.is_some(),
+            own_epoch: false,
             state,
-            retry_at: retry_at.map_or(RetryAt::Never, RetryAt::At),
             awaits_probe: false,
         }
     }
@@ -166,8 +187,10 @@ impl CircuitOpen {
     pub fn at_offset(circuit: CircuitRef, state: CircuitState, retry_at: Option<u64>) -> Self {
         CircuitOpen {
             circuit,
+            retry_at: retry_at.unwrap_or(0),
+            admits: retry_at.is_some(),
+            own_epoch: true,
             state,
-            retry_at: retry_at.map_or(RetryAt::Never, RetryAt::Offset),
             awaits_probe: false,
         }
     }
@@ -231,10 +254,12 @@ impl CircuitOpen {
     /// although it usually closes or reopens much sooner, when its probes finish.
     #[inline]
     pub fn retry_at(&self) -> Option<Instant> {
-        match self.retry_at {
-            RetryAt::Never => None,
-            RetryAt::At(at) => Some(at),
-            RetryAt::Offset(nanos) => self.circuit.instant_at(nanos),
+        if !self.admits {
+            None
+        } else if self.own_epoch {
+            self.circuit.instant_at(self.retry_at)
+        } else {
+            Some(after(process_epoch(), self.retry_at))
         }
     }
 
@@ -264,7 +289,7 @@ impl CircuitOpen {
     /// a call made right after waiting for it is not rejected by a timer that has not fired
     /// yet. Reads the clock once; does nothing for a rejection only an operator can end.
     pub fn recheck(&self) {
-        if !matches!(self.retry_at, RetryAt::Never) {
+        if self.admits {
             self.circuit.end_open_period_if_due();
         }
     }
@@ -526,5 +551,32 @@ mod tests {
             None,
         );
         assert_eq!(never.retry_after(), None);
+    }
+
+    #[test]
+    fn a_rejection_is_no_larger_than_five_words() {
+        // So that `Result<Permit, CircuitOpen>` stays the size of a breaker's permit.
+        assert!(std::mem::size_of::<CircuitOpen>() <= 40);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_instant_given_to_new_comes_back_exactly() {
+        let at = Instant::now() + Duration::from_millis(1_500);
+        let open = CircuitOpen::new(
+            Handle::Static(&Named("calendar", None)),
+            CircuitState::Open,
+            Some(at),
+        );
+        assert_eq!(open.retry_at(), Some(at));
+        let past = CircuitOpen::new(
+            Handle::Static(&Named("calendar", None)),
+            CircuitState::Open,
+            Some(process_epoch() - Duration::from_secs(1)),
+        );
+        assert_eq!(
+            past.retry_after(),
+            Some(Duration::ZERO),
+            "a time already past"
+        );
     }
 }
