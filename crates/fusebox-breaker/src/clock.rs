@@ -1,6 +1,6 @@
 //! Time as nanoseconds since a fixed instant, so that it fits in an atomic.
 
-use std::time::Duration;
+pub(crate) use fusebox_core::time::nanos;
 use tokio::time::Instant;
 
 /// The instant a component's stored times count from.
@@ -26,17 +26,6 @@ impl Epoch {
     /// (some 584 years on), the latest instant that can be reached from the epoch.
     #[inline]
     pub(crate) fn instant_at(self, nanos: u64) -> Instant {
-        let mut offset = Duration::from_nanos(nanos);
-        loop {
-            if let Some(at) = self.0.checked_add(offset) {
-                return at;
-            }
-            offset /= 2;
-        }
+        fusebox_core::time::after(self.0, nanos)
     }
-}
-
-/// `d` in whole nanoseconds, saturating.
-pub(crate) fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }

@@ -8,6 +8,7 @@
 use crate::event::{Event, Subscription};
 use crate::handle::{Handle, WeakHandle};
 use crate::state::CircuitState;
+use crate::time::{after, nanos};
 use std::error::Error;
 use std::fmt;
 use std::time::Duration;
@@ -147,22 +148,6 @@ pub struct CircuitOpen {
 fn process_epoch() -> Instant {
     static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
     *EPOCH.get_or_init(Instant::now)
-}
-
-/// `d` in whole nanoseconds, saturating.
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
-}
-
-/// The instant `nanos` after `epoch`, or the latest one that can be reached from it.
-fn after(epoch: Instant, nanos: u64) -> Instant {
-    let mut offset = Duration::from_nanos(nanos);
-    loop {
-        if let Some(at) = epoch.checked_add(offset) {
-            return at;
-        }
-        offset /= 2;
-    }
 }
 
 impl CircuitOpen {

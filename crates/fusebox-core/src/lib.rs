@@ -44,6 +44,8 @@ mod state;
 mod stream;
 #[doc(hidden)]
 pub mod sync;
+#[doc(hidden)]
+pub mod time;
 
 /// Defines `get_ref`, `get_mut` and `into_inner` for a middleware service whose wrapped service
 /// is the field `inner`. For fusebox's own crates; not part of the public API.
