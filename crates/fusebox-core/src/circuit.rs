@@ -564,4 +564,42 @@ mod tests {
             "a time already past"
         );
     }
+
+    /// A keyed circuit that keeps the default label, and counts the re-checks it is asked for.
+    struct Rechecked(std::sync::atomic::AtomicUsize);
+
+    impl Circuit for Rechecked {
+        fn name(&self) -> &str {
+            "calendar"
+        }
+        fn key(&self) -> Option<&str> {
+            Some("acme")
+        }
+        fn state(&self) -> CircuitState {
+            CircuitState::Open
+        }
+        fn end_open_period_if_due(&self) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_rejection_rechecks_only_what_a_wait_can_end_and_says_whether_probes_are_busy() {
+        let circuit: &'static Rechecked = Box::leak(Box::new(Rechecked(0.into())));
+        let at = Instant::now() + Duration::from_secs(1);
+        let open = CircuitOpen::new(Handle::Static(circuit), CircuitState::Open, Some(at));
+        assert!(!open.awaits_probe());
+        assert_eq!(open.key_label(), "key", "the default label");
+        assert!(open.to_string().contains("for key `acme`"), "{open}");
+        open.recheck();
+        assert_eq!(circuit.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert!(open.clone().awaiting_probe().awaits_probe());
+        let forced = CircuitOpen::new(Handle::Static(circuit), CircuitState::ForcedOpen, None);
+        forced.recheck();
+        assert_eq!(
+            circuit.0.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "only an operator ends a forced-open circuit: nothing to re-check"
+        );
+    }
 }

@@ -289,6 +289,10 @@ mod tests {
         fn is_end_stream(&self) -> bool {
             self.0.is_empty()
         }
+
+        fn size_hint(&self) -> SizeHint {
+            SizeHint::with_exact(self.0.len() as u64)
+        }
     }
 
     fn trailers(status: &'static str) -> Frame<&'static [u8]> {
@@ -349,5 +353,23 @@ mod tests {
             ["Failure { retryable: false, retry_after: None }"],
             "an empty body is classified at once, before anyone polls it"
         );
+    }
+
+    #[test]
+    fn the_body_passes_its_end_and_size_through_and_says_while_it_waits() {
+        let log = Log::default();
+        let frames = vec![Ok(Frame::data(&b"message"[..])), Ok(trailers("0"))];
+        let mut body = Box::pin(ClassifiedBody::new(
+            Frames(frames.into()),
+            Status,
+            Recorder(log.clone(), false),
+        ));
+        assert!(body.is_pending() && !body.is_end_stream());
+        assert_eq!(body.size_hint().exact(), Some(2));
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        while let Poll::Ready(Some(_)) = body.as_mut().poll_frame(&mut cx) {}
+        assert!(!body.is_pending() && body.is_end_stream());
+        assert_eq!(body.size_hint().exact(), Some(0));
+        assert_eq!(*log.0.lock().unwrap(), ["Success"]);
     }
 }
