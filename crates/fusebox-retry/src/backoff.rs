@@ -3,6 +3,15 @@
 use fusebox_core::ConfigError;
 use std::time::Duration;
 
+/// The default backoff's first delay.
+pub(crate) const DEFAULT_BACKOFF_BASE: Duration = Duration::from_millis(100);
+/// The default exponential backoff's factor.
+pub(crate) const DEFAULT_BACKOFF_MULTIPLIER: f64 = 2.0;
+/// The default backoff's cap.
+pub(crate) const DEFAULT_MAX_DELAY: Duration = Duration::from_secs(10);
+/// The default backoff's jitter.
+pub(crate) const DEFAULT_JITTER: Jitter = Jitter::Full;
+
 /// A source of uniform random numbers in `[0, 1)`, injectable so delays are reproducible.
 ///
 /// Implemented for [`fastrand::Rng`] (seed it with `fastrand::Rng::with_seed`) and for closures.
@@ -44,6 +53,11 @@ impl<F: FnMut() -> f64> RandomSource for F {
 /// which the property tests check. Its known weakness, an occasional run of long waits, is
 /// bounded by the cap and by the call's deadline.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "lowercase")
+)]
 #[non_exhaustive]
 pub enum Jitter {
     /// No randomness.
@@ -57,8 +71,27 @@ pub enum Jitter {
     Decorrelated,
 }
 
+/// The shape of a backoff schedule, as [`RetrySettings::backoff`](crate::RetrySettings::backoff)
+/// names it (`"constant"`, `"linear"` or `"exponential"` in serde formats).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "lowercase")
+)]
+#[non_exhaustive]
+pub enum BackoffKind {
+    /// The same delay before every retry ([`Backoff::constant`]).
+    Constant,
+    /// A delay growing by a fixed step ([`Backoff::linear`]).
+    Linear,
+    /// A delay growing by a factor ([`Backoff::exponential`]).
+    #[default]
+    Exponential,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum Schedule {
+pub(crate) enum Schedule {
     Constant(Duration),
     Linear { initial: Duration, step: Duration },
     Exponential { base: Duration, multiplier: f64 },
@@ -86,17 +119,17 @@ enum Schedule {
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Backoff {
-    schedule: Schedule,
-    max_delay: Duration,
-    jitter: Jitter,
+    pub(crate) schedule: Schedule,
+    pub(crate) max_delay: Duration,
+    pub(crate) jitter: Jitter,
 }
 
 impl Default for Backoff {
     /// Exponential from 100 ms, doubling, capped at 10 s, with full jitter.
     fn default() -> Self {
-        Backoff::exponential(Duration::from_millis(100), 2.0)
-            .max_delay(Duration::from_secs(10))
-            .jitter(Jitter::Full)
+        Backoff::exponential(DEFAULT_BACKOFF_BASE, DEFAULT_BACKOFF_MULTIPLIER)
+            .max_delay(DEFAULT_MAX_DELAY)
+            .jitter(DEFAULT_JITTER)
     }
 }
 

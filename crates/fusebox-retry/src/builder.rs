@@ -1,4 +1,5 @@
-//! [`RetryLayerBuilder`]: every setting of a retry layer, checked into a [`Policy`].
+//! [`RetryLayerBuilder`]: a retry layer's [`RetrySettings`] and the parts that are code,
+//! checked into a [`Policy`].
 
 use crate::backoff::Backoff;
 use crate::budget::RetryBudget;
@@ -6,14 +7,12 @@ use crate::config::{Policy, PolicyHandle};
 use crate::layer::RetryLayer;
 use crate::policy::CloneRequest;
 use crate::random::Randomness;
+use crate::settings::RetrySettings;
 use crate::RandomSource;
 use fusebox_core::{ConfigError, EventBus, EventListener, ResultClassifier};
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// Largest `max_attempts`.
-pub const MAX_ATTEMPTS: u32 = 100;
 
 impl RetryLayer {
     /// Starts building a retry layer named `name` (used in events and logs).
@@ -31,6 +30,7 @@ impl RetryLayer {
 /// | `deadline` | none |
 /// | `max_retry_after` | 60 s |
 /// | `budget` | none |
+/// | `on_event`, random source | no listener; a fresh seed per call |
 /// | classifier | [`ResultClassifier`]: every `Err` is retryable |
 /// | requests | [`CloneRequest`]: any `Clone` request |
 ///
@@ -48,34 +48,27 @@ impl RetryLayer {
 ///     .build()?;
 /// # Ok::<(), fusebox_core::ConfigError>(())
 /// ```
+///
+/// The data settings can also come from a file or any serde format as [`RetrySettings`]
+/// ([`RetrySettings::apply`] lays them over a builder).
 pub struct RetryLayerBuilder<C = ResultClassifier, R = CloneRequest> {
-    settings: Settings,
+    name: String,
+    settings: RetrySettings,
+    /// A budget given as a value (and perhaps shared with other layers); budget fields in
+    /// `settings` replace it.
+    budget: Option<RetryBudget>,
+    events: EventBus,
+    random: Randomness,
     classifier: C,
     requests: R,
 }
 
-/// Everything the builder holds but the classifier and the request policy.
-struct Settings {
-    name: String,
-    backoff: Backoff,
-    max_attempts: u32,
-    deadline: Option<Duration>,
-    max_retry_after: Duration,
-    budget: Option<RetryBudget>,
-    events: EventBus,
-    random: Randomness,
-}
-
 impl<C, R> fmt::Debug for RetryLayerBuilder<C, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = &self.settings;
         f.debug_struct("RetryLayerBuilder")
-            .field("name", &s.name)
-            .field("backoff", &s.backoff)
-            .field("max_attempts", &s.max_attempts)
-            .field("deadline", &s.deadline)
-            .field("max_retry_after", &s.max_retry_after)
-            .field("budget", &s.budget)
+            .field("name", &self.name)
+            .field("settings", &self.settings)
+            .field("budget", &self.budget)
             .finish_non_exhaustive()
     }
 }
@@ -83,16 +76,11 @@ impl<C, R> fmt::Debug for RetryLayerBuilder<C, R> {
 impl RetryLayerBuilder {
     pub(crate) fn new(name: String) -> Self {
         RetryLayerBuilder {
-            settings: Settings {
-                name,
-                backoff: Backoff::default(),
-                max_attempts: 3,
-                deadline: None,
-                max_retry_after: Duration::from_secs(60),
-                budget: None,
-                events: EventBus::new(),
-                random: Randomness::Fresh,
-            },
+            name,
+            settings: RetrySettings::default(),
+            budget: None,
+            events: EventBus::new(),
+            random: Randomness::Fresh,
             classifier: ResultClassifier,
             requests: CloneRequest,
         }
@@ -102,13 +90,13 @@ impl RetryLayerBuilder {
 impl<C, R> RetryLayerBuilder<C, R> {
     /// The delay schedule between attempts.
     pub fn backoff(mut self, backoff: Backoff) -> Self {
-        self.settings.backoff = backoff;
+        self.settings.set_backoff(backoff);
         self
     }
 
     /// Attempts in all, the first send included (1 disables retries).
     pub fn max_attempts(mut self, attempts: u32) -> Self {
-        self.settings.max_attempts = attempts;
+        self.settings.max_attempts = Some(attempts);
         self
     }
 
@@ -121,26 +109,29 @@ impl<C, R> RetryLayerBuilder<C, R> {
     /// Caps a wait the dependency asks for (`Retry-After`) or an open circuit's time to its
     /// next probe; a longer server hint is cut to this.
     pub fn max_retry_after(mut self, cap: Duration) -> Self {
-        self.settings.max_retry_after = cap;
+        self.settings.max_retry_after = Some(cap);
         self
     }
 
-    /// Limits retries to a share of successful calls (see [`RetryBudget`]).
+    /// Limits retries to a share of successful calls (see [`RetryBudget`]); one budget may
+    /// be given to several layers, which then draw on the same tokens. Replaces a budget the
+    /// settings describe.
     pub fn budget(mut self, budget: RetryBudget) -> Self {
-        self.settings.budget = Some(budget);
+        self.settings.clear_budget();
+        self.budget = Some(budget);
         self
     }
 
     /// Adds an event listener for the life of the layer.
     pub fn on_event(self, listener: impl EventListener) -> Self {
-        self.settings.events.subscribe(listener).detach();
+        self.events.subscribe(listener).detach();
         self
     }
 
     /// Seeds the jitter's random source, making delays reproducible (each call starts from the
     /// same seed). Without it every call draws a fresh seed.
     pub fn random_seed(mut self, seed: u64) -> Self {
-        self.settings.random = Randomness::Seeded(seed);
+        self.random = Randomness::Seeded(seed);
         self
     }
 
@@ -161,7 +152,7 @@ impl<C, R> RetryLayerBuilder<C, R> {
     /// # Ok::<(), fusebox_core::ConfigError>(())
     /// ```
     pub fn random_source(mut self, source: impl RandomSource + Send + 'static) -> Self {
-        self.settings.random = Randomness::Shared(Arc::new(Mutex::new(source)));
+        self.random = Randomness::Shared(Arc::new(Mutex::new(source)));
         self
     }
 
@@ -171,7 +162,11 @@ impl<C, R> RetryLayerBuilder<C, R> {
     /// its request and judges every attempt of that call.
     pub fn classifier<C2>(self, classifier: C2) -> RetryLayerBuilder<C2, R> {
         RetryLayerBuilder {
+            name: self.name,
             settings: self.settings,
+            budget: self.budget,
+            events: self.events,
+            random: self.random,
             classifier,
             requests: self.requests,
         }
@@ -180,7 +175,11 @@ impl<C, R> RetryLayerBuilder<C, R> {
     /// Decides how requests are copied for another attempt.
     pub fn requests<R2>(self, requests: R2) -> RetryLayerBuilder<C, R2> {
         RetryLayerBuilder {
+            name: self.name,
             settings: self.settings,
+            budget: self.budget,
+            events: self.events,
+            random: self.random,
             classifier: self.classifier,
             requests,
         }
@@ -217,40 +216,39 @@ impl<C, R> RetryLayerBuilder<C, R> {
     }
 
     fn validated(self) -> Result<(Policy, C, R), ConfigError> {
-        let s = self.settings;
-        if s.name.trim().is_empty() {
-            return Err(ConfigError::new("name", "a non-empty string", &s.name));
+        if self.name.trim().is_empty() {
+            return Err(ConfigError::new("name", "a non-empty string", &self.name));
         }
-        if s.max_attempts == 0 || s.max_attempts > MAX_ATTEMPTS {
-            return Err(ConfigError::new(
-                "max_attempts",
-                "in 1..=100",
-                s.max_attempts,
-            ));
-        }
-        if let Some(deadline) = s.deadline {
-            if deadline.is_zero() {
-                return Err(ConfigError::new("deadline", "greater than zero", deadline));
-            }
-        }
-        if s.max_retry_after.is_zero() {
-            return Err(ConfigError::new(
-                "max_retry_after",
-                "greater than zero",
-                s.max_retry_after,
-            ));
-        }
-        s.backoff.validate()?;
+        let checked = self.settings.validate()?;
         let policy = Policy {
-            name: s.name.into_boxed_str(),
-            backoff: s.backoff,
-            max_attempts: s.max_attempts,
-            deadline: s.deadline,
-            max_retry_after: s.max_retry_after,
-            budget: s.budget,
-            events: s.events,
-            random: s.random,
+            name: self.name.into_boxed_str(),
+            backoff: checked.backoff,
+            max_attempts: checked.max_attempts,
+            deadline: checked.deadline,
+            max_retry_after: checked.max_retry_after,
+            budget: checked.budget.or(self.budget),
+            events: self.events,
+            random: self.random,
         };
         Ok((policy, self.classifier, self.requests))
+    }
+}
+
+impl RetrySettings {
+    /// `builder` with these settings laid over its own: what these set wins, what they leave
+    /// unset keeps the builder's value. Budget fields, when any is set, replace a budget given
+    /// to the builder with one of their own.
+    pub fn apply<C, R>(&self, mut builder: RetryLayerBuilder<C, R>) -> RetryLayerBuilder<C, R> {
+        if self.describes_budget() {
+            builder.budget = None;
+        }
+        builder.settings = self.or(&builder.settings);
+        builder
+    }
+
+    /// Builds a retry layer named `name` from these settings, with the default classifier
+    /// (every `Err` is retryable) and request policy (any `Clone` request).
+    pub fn build(&self, name: &str) -> Result<RetryLayer, ConfigError> {
+        self.apply(RetryLayer::builder(name)).build()
     }
 }

@@ -6,6 +6,13 @@ use crate::random::Randomness;
 use fusebox_core::EventBus;
 use std::time::Duration;
 
+/// Largest `max_attempts`.
+pub const MAX_ATTEMPTS: u32 = 100;
+/// Attempts in all when none is set: the first send and two retries.
+pub(crate) const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+/// The longest wait a dependency may ask for when no cap is set.
+pub(crate) const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
 /// Validated settings shared by every clone of a retry service.
 #[derive(Debug)]
 pub(crate) struct Policy {

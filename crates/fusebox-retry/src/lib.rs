@@ -57,10 +57,12 @@ mod layer;
 mod policy;
 mod random;
 mod service;
+mod settings;
 
-pub use backoff::{Backoff, Jitter, RandomSource};
+pub use backoff::{Backoff, BackoffKind, Jitter, RandomSource};
 pub use budget::{RetryBudget, RetryBudgetBuilder};
-pub use builder::{RetryLayerBuilder, MAX_ATTEMPTS};
+pub use builder::RetryLayerBuilder;
+pub use config::MAX_ATTEMPTS;
 /// The random number generator [`RandomSource`] is implemented for, re-exported so that
 /// [`RetryLayerBuilder::random_source`] needs no dependency of your own.
 pub use fastrand;
@@ -69,3 +71,4 @@ pub use fusebox_core::GiveUpReason;
 pub use layer::RetryLayer;
 pub use policy::{CloneRequest, ResendPolicy};
 pub use service::Retry;
+pub use settings::RetrySettings;

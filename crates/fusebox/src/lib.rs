@@ -56,7 +56,7 @@ pub use fusebox_retry as retry;
 /// The retry types most programs name, at the root (`fusebox::RetryLayer`).
 #[cfg(feature = "retry")]
 #[cfg_attr(docsrs, doc(cfg(feature = "retry")))]
-pub use fusebox_retry::{Backoff, Jitter, RetryBudget, RetryLayer};
+pub use fusebox_retry::{Backoff, Jitter, RetryBudget, RetryLayer, RetrySettings};
 
 #[cfg(feature = "grpc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
