@@ -345,7 +345,7 @@ impl Permit {
 
     /// Whether this call is a half-open probe.
     pub fn is_probe(&self) -> bool {
-        self.ticket.admission == Admission::Probe
+        self.ticket.admission() == Admission::Probe
     }
 
     /// The breaker that issued this permit.

@@ -26,11 +26,11 @@ impl Shared {
                     }
                 },
             };
-            return Ok(Ticket {
-                generation: word.generation(),
+            return Ok(Ticket::new(
+                word.generation(),
                 admission,
-                started: this.needs_clock.then(Instant::now),
-            });
+                this.needs_clock.then(Instant::now),
+            ));
         }
     }
 
@@ -56,11 +56,11 @@ impl Shared {
                 if in_flight < this.config.half_open_probes {
                     let admitted = word.with_probes(in_flight + 1, word.successes());
                     return match this.cas(word, admitted) {
-                        Ok(()) => Ok(Ticket {
-                            generation: word.generation(),
-                            admission: Admission::Probe,
-                            started: this.needs_clock.then(Instant::now),
-                        }),
+                        Ok(()) => Ok(Ticket::new(
+                            word.generation(),
+                            Admission::Probe,
+                            this.needs_clock.then(Instant::now),
+                        )),
                         Err(_) => Err(None),
                     };
                 }

@@ -38,11 +38,48 @@ pub(crate) enum Admission {
 }
 
 /// Carried by an admitted call until its outcome is recorded.
+///
+/// The generation and the admission share one `u64` (the generation above two bits of
+/// admission), a whole word with no padding beside it: with a `u32` and a one-byte enum the
+/// compiler split the generation into bytes and joined them again to fill the padding of the
+/// future holding the ticket. A closed call costs 14 instructions fewer this way (counted with
+/// `benches/src/bin/closed_calls.rs`, docs/benchmarks.md).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Ticket {
-    generation: u32,
-    pub(crate) admission: Admission,
+    key: u64,
     started: Option<Instant>,
+}
+
+impl Ticket {
+    #[inline]
+    fn new(generation: u32, admission: Admission, started: Option<Instant>) -> Ticket {
+        let admission = match admission {
+            Admission::Closed => 0,
+            Admission::Probe => 1,
+            Admission::Disabled => 2,
+        };
+        // A generation has 28 bits (`word::GENERATION_MASK`), so the shift loses none.
+        Ticket {
+            key: (u64::from(generation) << 2) | admission,
+            started,
+        }
+    }
+
+    /// The generation of the state that admitted the call.
+    #[inline]
+    pub(crate) fn generation(self) -> u32 {
+        (self.key >> 2) as u32
+    }
+
+    /// How the call was admitted.
+    #[inline]
+    pub(crate) fn admission(self) -> Admission {
+        match self.key & 0b11 {
+            0 => Admission::Closed,
+            1 => Admission::Probe,
+            _ => Admission::Disabled,
+        }
+    }
 }
 
 /// Why a call was refused, with what is needed to say when to come back.
@@ -266,5 +303,23 @@ impl Shared {
         self.load()
             .is_open()
             .then(|| self.epoch.instant_at(self.open_until.load(Relaxed)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::word::GENERATION_MASK;
+    use super::{Admission, Ticket};
+
+    #[test]
+    fn a_ticket_gives_back_its_generation_and_admission() {
+        let largest = u32::try_from(GENERATION_MASK).expect("28 bits");
+        for generation in [0, 1, 2, 3, 0x00FF_FFFF, largest - 1, largest] {
+            for admission in [Admission::Closed, Admission::Probe, Admission::Disabled] {
+                let ticket = Ticket::new(generation, admission, None);
+                assert_eq!(ticket.generation(), generation);
+                assert_eq!(ticket.admission(), admission, "generation {generation}");
+            }
+        }
     }
 }

@@ -15,7 +15,7 @@ impl Shared {
         // The common case, a success through a closed breaker that measures no time and keeps
         // no window: count it, and write the consecutive-failure count only if it changes.
         if this.plain_success_path
-            && ticket.admission == Admission::Closed
+            && ticket.admission() == Admission::Closed
             && matches!(outcome, Outcome::Success)
         {
             this.stats.success(false);
@@ -25,7 +25,8 @@ impl Shared {
                     slow: false,
                 })
             });
-            if this.consecutive.load(Relaxed) != 0 && this.load().generation() == ticket.generation
+            if this.consecutive.load(Relaxed) != 0
+                && this.load().generation() == ticket.generation()
             {
                 this.consecutive.store(0, Relaxed);
             }
@@ -66,20 +67,20 @@ impl Shared {
             _ => {
                 this.stats.ignored();
                 this.events.emit(|| this.event(EventKind::CallIgnored));
-                if ticket.admission == Admission::Probe {
-                    this.release_probe(ticket.generation);
+                if ticket.admission() == Admission::Probe {
+                    this.release_probe(ticket.generation());
                 }
                 return;
             }
         };
-        match ticket.admission {
+        match ticket.admission() {
             Admission::Closed => {
-                Shared::record_closed(this, ticket.generation, failed, slow, now_nanos);
+                Shared::record_closed(this, ticket.generation(), failed, slow, now_nanos);
             }
-            Admission::Probe => Shared::record_probe(this, ticket.generation, failed, slow),
+            Admission::Probe => Shared::record_probe(this, ticket.generation(), failed, slow),
             Admission::Disabled => {
                 let word = this.load();
-                if word.generation() == ticket.generation {
+                if word.generation() == ticket.generation() {
                     if let Some(reason) = this.count_against_policy(failed, slow, now_nanos) {
                         this.suppress_trip(word, reason);
                     }
