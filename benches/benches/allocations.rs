@@ -1,15 +1,16 @@
 //! Heap allocations per call for each contender, closed and open, counted by a global
-//! allocator. Kept apart from the timing benchmark so counting does not slow the timed runs.
+//! allocator, with calls made as in `hot_path` (`ready().await` then `call().await`, to
+//! completion). Kept apart from the timed benchmark so counting does not slow the timed runs.
 //!
 //! ```text
 //! cargo bench -p fusebox-benches --bench allocations
 //! ```
 
-mod common;
-
-use common::*;
+use fusebox_benches::contenders::*;
+use fusebox_benches::harness::*;
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 use std::alloc::System;
+use tokio::runtime::Runtime;
 use tower::Service;
 
 #[global_allocator]
@@ -17,48 +18,95 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
 const CALLS: u64 = 100_000;
 
-fn per_call<S: Service<u64>>(svc: &mut S) -> f64 {
-    drive(svc, 1_000);
+/// Allocations per call over `CALLS` calls, after a warm-up; every call must complete.
+fn per_call<S: Service<u64>>(rt: &Runtime, mut svc: S) -> f64 {
+    rt.block_on(drive(&mut svc, 1_000));
     let region = Region::new(GLOBAL);
-    drive(svc, CALLS);
-    region.change().allocations as f64 / CALLS as f64
+    let tally = rt.block_on(drive(&mut svc, CALLS));
+    let change = region.change();
+    assert_eq!(tally.completed(), CALLS, "every call completes");
+    (change.allocations + change.reallocations) as f64 / CALLS as f64
+}
+
+/// `svc` (around a failing inner service) tripped open by 200 failed calls.
+fn tripped<S: Service<u64>>(rt: &Runtime, mut svc: S) -> S {
+    rt.block_on(drive(&mut svc, 200));
+    svc
 }
 
 fn main() {
     if only_checking_build() {
         return;
     }
-    let runtime = current_thread_runtime();
-    let _guard = runtime.enter();
-
-    let mut open = Tripped::new(&runtime);
-
-    println!("allocations per call ({CALLS} calls)");
-    println!("  {:<24} {:>8} {:>8}", "contender", "closed", "open");
-    let rows = [
-        ("bare service", per_call(&mut Bare { fail: false }), 0.0),
-        (
-            "fusebox",
-            per_call(&mut fusebox(fusebox_breaker(false), false)),
-            per_call(&mut open.fusebox_counted),
-        ),
-        (
-            "failsafe 1.3",
-            per_call(&mut failsafe(false)),
-            per_call(&mut open.failsafe),
-        ),
-        (
-            "recloser 1.4",
-            per_call(&mut recloser(false)),
-            per_call(&mut open.recloser),
-        ),
-        (
-            "tower-resilience 0.14",
-            runtime.block_on(async { per_call(&mut tower_resilience(false)) }),
-            runtime.block_on(async { per_call(&mut open.tower_resilience) }),
-        ),
-    ];
-    for (name, closed, open) in rows {
-        println!("  {name:<24} {closed:>8.2} {open:>8.2}");
+    let rt = current_thread();
+    println!("| contender | closed | open |\n|---|---:|---:|");
+    let row = |name: &str, closed: f64, open: Option<f64>| {
+        let open = open.map_or_else(|| "—".to_owned(), |o| format!("{o:.2}"));
+        println!("| {name} | {closed:.2} | {open} |");
+    };
+    row("bare service", per_call(&rt, inner(false)), None);
+    for (name, handle) in [
+        ("`build()`", Handle::Counted),
+        ("`build_static()`", Handle::Static),
+    ] {
+        row(
+            &format!("fusebox, consecutive failures, {name}"),
+            per_call(&rt, fusebox(consecutive(handle), false)),
+            Some(per_call(
+                &rt,
+                tripped(&rt, fusebox(consecutive(handle), true)),
+            )),
+        );
     }
+    row(
+        "fusebox, count window of 100",
+        per_call(&rt, fusebox(count_window(100, Handle::Counted), false)),
+        None,
+    );
+    row(
+        "fusebox, time window of 10 s",
+        per_call(
+            &rt,
+            fusebox(
+                time_window(std::time::Duration::from_secs(10), Handle::Counted),
+                false,
+            ),
+        ),
+        None,
+    );
+    row(
+        "fusebox keyed, borrowed key, 1,000 keys",
+        per_call(&rt, keyed(Tenant { of: 1_000 })),
+        None,
+    );
+    row(
+        "fusebox keyed, closure key (`String`), 1,000 keys",
+        per_call(&rt, keyed(closure_key(1_000))),
+        None,
+    );
+    row(
+        "fusebox retry, `build()`",
+        per_call(&rt, retry(Handle::Counted, false, inner(false))),
+        None,
+    );
+    row(
+        "tower `Retry`, 3 attempts",
+        per_call(&rt, tower_retry(inner(false))),
+        None,
+    );
+    row(
+        "failsafe 1.3",
+        per_call(&rt, failsafe(false)),
+        Some(per_call(&rt, tripped(&rt, failsafe(true)))),
+    );
+    row(
+        "recloser 1.4",
+        per_call(&rt, recloser(100, false)),
+        Some(per_call(&rt, tripped(&rt, recloser(100, true)))),
+    );
+    row(
+        "tower-resilience 0.14",
+        per_call(&rt, tower_resilience(false)),
+        Some(per_call(&rt, tripped(&rt, tower_resilience(true)))),
+    );
 }

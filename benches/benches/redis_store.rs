@@ -5,11 +5,10 @@
 //! cargo bench -p fusebox-benches --bench redis_store
 //! ```
 
-mod common;
-
-use common::*;
 use fusebox::breaker::Breaker;
 use fusebox::redis::RedisStore;
+use fusebox_benches::contenders::OPEN_FOR;
+use fusebox_benches::harness::{median, only_checking_build};
 use fusebox_testkit::RedisServer;
 use std::time::Duration;
 
@@ -140,6 +139,19 @@ fn propagation(url: &str, runtime: &tokio::runtime::Runtime, rounds: usize) -> [
         took.sort();
         [took[rounds / 2], took[rounds * 95 / 100], took[rounds - 1]]
     })
+}
+
+/// Runs `run(calls)` `runs` times; the median ns per call. These calls are `try_acquire` and
+/// `success` on a breaker directly, not through a service: what a store adds to the breaker.
+fn median_ns_per_call(runs: usize, calls: u64, mut run: impl FnMut(u64)) -> f64 {
+    let samples: Vec<f64> = (0..runs)
+        .map(|_| {
+            let t = std::time::Instant::now();
+            run(calls);
+            t.elapsed().as_nanos() as f64 / calls as f64
+        })
+        .collect();
+    median(&samples)
 }
 
 fn main() {

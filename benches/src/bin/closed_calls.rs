@@ -1,48 +1,56 @@
-//! Makes `N` calls through a closed breaker the way users call a service (`ready().await`, then
+//! Makes `N` calls through a contender the way users call a service (`ready().await`, then
 //! `call().await`, on a current-thread Tokio runtime), for counting the instructions a call
 //! costs with `valgrind --tool=callgrind`: run it with `N` and with 0, and divide the difference
 //! by `N`. Instruction counts repeat exactly run after run, unlike timings on a busy machine.
 //!
 //! ```text
-//! closed_calls <N> [counted]
+//! closed_calls <N> [static|counted|bare|retry|retry-static|tower-retry|keyed|keyed-closure]
 //! ```
 //!
-//! `counted` uses a breaker made by `build()` (reference-counted) instead of `build_static()`.
+//! The default is a closed breaker made by `build_static()`; `counted` uses `build()`.
 
-use fusebox::breaker::{Breaker, CircuitBreakerLayer};
-use tower::{service_fn, Layer, Service, ServiceExt};
+use fusebox_benches::contenders::{
+    closure_key, consecutive, fusebox, keyed, retry, tower_retry, Handle, Tenant,
+};
+use fusebox_benches::harness::{current_thread, drive, inner};
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let calls: u64 = match args.next().map(|n| n.parse()) {
         Some(Ok(n)) => n,
         _ => {
-            eprintln!("usage: closed_calls <calls> [counted]");
+            eprintln!("usage: closed_calls <calls> [contender]");
             std::process::exit(2);
         }
     };
-    let counted = args.next().as_deref() == Some("counted");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a current-thread runtime");
-    runtime.block_on(async {
-        let builder = Breaker::builder("closed");
-        let breaker = if counted {
-            builder.build()
-        } else {
-            builder.build_static()
+    let contender = args.next().unwrap_or_else(|| "static".to_owned());
+    let rt = current_thread();
+    let tally = match contender.as_str() {
+        "static" => rt.block_on(drive(
+            &mut fusebox(consecutive(Handle::Static), false),
+            calls,
+        )),
+        "counted" => rt.block_on(drive(
+            &mut fusebox(consecutive(Handle::Counted), false),
+            calls,
+        )),
+        "bare" => rt.block_on(drive(&mut inner(false), calls)),
+        "retry" => rt.block_on(drive(
+            &mut retry(Handle::Counted, false, inner(false)),
+            calls,
+        )),
+        "retry-static" => rt.block_on(drive(
+            &mut retry(Handle::Static, false, inner(false)),
+            calls,
+        )),
+        "tower-retry" => rt.block_on(drive(&mut tower_retry(inner(false)), calls)),
+        "keyed" => rt.block_on(drive(&mut keyed(Tenant { of: 1_000 }), calls)),
+        "keyed-closure" => rt.block_on(drive(&mut keyed(closure_key(1_000)), calls)),
+        other => {
+            eprintln!("unknown contender {other:?}");
+            std::process::exit(2);
         }
-        .expect("the default settings are valid");
-        // A function pointer: an inner service the optimizer cannot see through.
-        let inner: fn(u64) -> std::future::Ready<Result<u64, std::io::Error>> =
-            |x| std::future::ready(Ok(x));
-        let mut service = CircuitBreakerLayer::new(breaker).layer(service_fn(inner));
-        let mut sum = 0u64;
-        for i in 0..calls {
-            let ready = service.ready().await.expect("always ready");
-            sum = sum.wrapping_add(ready.call(i).await.expect("never fails"));
-        }
-        println!("{sum}");
-    });
+    };
+    assert_eq!(tally.ok, calls, "every call succeeds");
+    println!("{}", tally.ok);
 }
