@@ -39,13 +39,24 @@ pin_project! {
             #[pin]
             future: F,
         },
-        Waiting {
-            #[pin]
-            sleep: Sleep,
-            // The inner circuit whose open period the wait waits out, if any.
-            circuit: Option<CircuitRef>,
-        },
+        // Waiting out `Progress::waits`.
+        Waiting,
         Readying,
+    }
+}
+
+pin_project! {
+    /// What only a call that retries needs: made at its first retry, in one allocation, so a
+    /// call that needs none carries (and moves) a pointer instead of a timer.
+    struct Waits {
+        #[pin]
+        sleep: Sleep,
+        // The inner circuit whose open period the wait waits out, if any.
+        circuit: Option<CircuitRef>,
+        // The wait before the attempt in flight (decorrelated jitter grows from it).
+        previous_delay: Duration,
+        // The call's random source, made on its first computed delay.
+        random: Option<crate::random::CallRandom>,
     }
 }
 
@@ -64,8 +75,14 @@ where
 /// What to do after a retryable failure.
 enum Next {
     /// Wait this long (`true`: as the dependency or its breaker asked), then re-check the
-    /// circuit whose open period the wait waits out, if any.
-    RetryAfter(Duration, bool, Option<CircuitRef>),
+    /// circuit whose open period the wait waits out, if any; the call's random source, if one
+    /// was drawn from, goes along.
+    RetryAfter(
+        Duration,
+        bool,
+        Option<CircuitRef>,
+        Option<crate::random::CallRandom>,
+    ),
     GiveUp(GiveUpReason),
 }
 
@@ -74,6 +91,7 @@ where
     S: Service<Req>,
     R: ResendPolicy<Req>,
 {
+    #[inline]
     pub(crate) fn new(
         future: S::Future,
         service: S,
@@ -103,9 +121,8 @@ where
             requests,
             progress: Progress {
                 attempt: 1,
-                previous_delay: Duration::ZERO,
                 deadline,
-                random: None,
+                waits: None,
             },
             span,
         }
@@ -122,18 +139,20 @@ fn event<'a, Req, R: ResendPolicy<Req>>(
     Event::new(&policy.name, kind).with_correlation_id(id)
 }
 
+/// The span an attempt runs in. Its fields, the correlation id among them, are worked out only
+/// when a subscriber wants the span.
+#[inline]
 fn attempt_span<Req, R: ResendPolicy<Req>>(
     policy: &Policy,
     requests: &R,
     spare: &Result<Req, GiveUpReason>,
     attempt: u32,
 ) -> tracing::Span {
-    let id = spare.as_ref().ok().and_then(|r| requests.correlation_id(r));
     tracing::debug_span!(
         "retry_attempt",
         retry = &*policy.name,
         attempt,
-        correlation_id = id
+        correlation_id = spare.as_ref().ok().and_then(|r| requests.correlation_id(r))
     )
 }
 
@@ -146,6 +165,7 @@ where
 {
     type Output = Result<S::Response, BoxError>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         loop {
@@ -205,7 +225,7 @@ where
                             );
                             return Poll::Ready(result);
                         }
-                        Next::RetryAfter(delay, server_hint, circuit) => {
+                        Next::RetryAfter(delay, server_hint, circuit, random) => {
                             emit(EventKind::RetryScheduled {
                                 attempt: attempt + 1,
                                 delay,
@@ -219,20 +239,20 @@ where
                                 server_hint,
                                 "attempt failed, retrying"
                             );
-                            this.progress.previous_delay = delay;
                             // The failed response (or error) is dropped before waiting.
                             drop(result);
-                            this.state.set(State::Waiting {
-                                sleep: tokio::time::sleep(delay),
-                                circuit,
-                            });
+                            this.progress.wait(delay, circuit, random);
+                            this.state.set(State::Waiting);
                         }
                     }
                 }
-                StateProj::Waiting { sleep, circuit } => {
-                    ready!(sleep.poll(cx));
-                    if let Some(circuit) = circuit.take() {
-                        circuit.end_open_period_if_due();
+                StateProj::Waiting => {
+                    if let Some(waits) = this.progress.waits.as_mut() {
+                        let waits = waits.as_mut().project();
+                        ready!(waits.sleep.poll(cx));
+                        if let Some(circuit) = waits.circuit.take() {
+                            circuit.end_open_period_if_due();
+                        }
                     }
                     this.state.set(State::Readying);
                 }
@@ -272,12 +292,10 @@ where
 struct Progress {
     /// The attempt in flight, from 1.
     attempt: u32,
-    /// The wait before it (decorrelated jitter grows from it).
-    previous_delay: Duration,
     /// When the whole call must be over, if it has a deadline.
     deadline: Option<Instant>,
-    /// Made on the first computed delay only, so calls that need no retry draw nothing.
-    random: Option<crate::random::CallRandom>,
+    /// The timer and what else a call needs once it retries; `None` until then.
+    waits: Option<Pin<Box<Waits>>>,
 }
 
 impl Progress {
@@ -293,6 +311,10 @@ impl Progress {
         if let Some(reason) = not_resendable {
             return Next::GiveUp(reason);
         }
+        let mut random = self
+            .waits
+            .as_mut()
+            .and_then(|waits| waits.as_mut().project().random.take());
         if attempt >= policy.max_attempts {
             return Next::GiveUp(GiveUpReason::AttemptsExhausted);
         }
@@ -307,7 +329,7 @@ impl Progress {
                 probes_busy: true,
                 ..
             }) => (
-                self.backoff_delay(policy).min(wait),
+                self.backoff_delay(policy, &mut random).min(wait),
                 false,
                 GiveUpReason::CircuitOpen,
             ),
@@ -330,7 +352,7 @@ impl Progress {
                 }
                 Some(hint) => (hint, true, GiveUpReason::DeadlineExceeded),
                 None => (
-                    self.backoff_delay(policy),
+                    self.backoff_delay(policy, &mut random),
                     false,
                     GiveUpReason::DeadlineExceeded,
                 ),
@@ -350,15 +372,42 @@ impl Progress {
                 return Next::GiveUp(GiveUpReason::BudgetExhausted);
             }
         }
-        Next::RetryAfter(delay, server_hint, circuit)
+        Next::RetryAfter(delay, server_hint, circuit, random)
     }
 
-    /// The backoff's delay before the next attempt, drawing on this call's random source.
-    fn backoff_delay(&mut self, policy: &Policy) -> Duration {
-        let random = self.random.get_or_insert_with(|| policy.random.source());
-        policy
-            .backoff
-            .delay(self.attempt, self.previous_delay, random)
+    /// The backoff's delay before the next attempt, drawing on this call's random source
+    /// (made on the first computed delay only, so calls that need no retry draw nothing).
+    fn backoff_delay(
+        &self,
+        policy: &Policy,
+        random: &mut Option<crate::random::CallRandom>,
+    ) -> Duration {
+        let previous = self
+            .waits
+            .as_ref()
+            .map_or(Duration::ZERO, |waits| waits.previous_delay);
+        let random = random.get_or_insert_with(|| policy.random.source());
+        policy.backoff.delay(self.attempt, previous, random)
+    }
+
+    /// Starts waiting `delay` before the next attempt, reusing the allocation of an earlier
+    /// wait of the call.
+    fn wait(
+        &mut self,
+        delay: Duration,
+        circuit: Option<CircuitRef>,
+        random: Option<crate::random::CallRandom>,
+    ) {
+        let waits = Waits {
+            sleep: tokio::time::sleep(delay),
+            circuit,
+            previous_delay: delay,
+            random,
+        };
+        match &mut self.waits {
+            Some(earlier) => earlier.as_mut().set(waits),
+            None => self.waits = Some(Box::pin(waits)),
+        }
     }
 }
 

@@ -65,10 +65,12 @@ where
     type Error = BoxError;
     type Future = ResponseFuture<S, Req, C::Classify, R>;
 
+    #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
+    #[inline]
     fn call(&mut self, request: Req) -> Self::Future {
         // Keep the service that was made ready for this call; leave a fresh clone behind.
         let clone = self.inner.clone();

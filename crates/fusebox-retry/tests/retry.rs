@@ -528,3 +528,22 @@ async fn a_per_request_classifier_decides_for_every_attempt_of_its_call() {
         "the other call tried three times"
     );
 }
+
+#[test]
+fn a_call_that_needs_no_retry_carries_no_timer() {
+    // The timer and the backoff's state are made at the first retry: a call's future holds a
+    // pointer to them, not a 112-byte `Sleep`, so the common call moves less.
+    type Inner = tower::util::ServiceFn<fn(u32) -> std::future::Ready<Result<u32, BoxError>>>;
+    let f: fn(u32) -> std::future::Ready<Result<u32, BoxError>> = |n| std::future::ready(Ok(n));
+    let mut svc: fusebox_retry::Retry<Inner> = RetryLayer::builder("size")
+        .build()
+        .unwrap()
+        .layer(service_fn(f));
+    let future = svc.call(1);
+    assert!(
+        std::mem::size_of_val(&future) <= 128,
+        "{} bytes",
+        std::mem::size_of_val(&future)
+    );
+    assert!(std::mem::size_of::<tokio::time::Sleep>() > 64);
+}
