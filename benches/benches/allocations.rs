@@ -80,6 +80,11 @@ fn main() {
         None,
     );
     row(
+        "fusebox keyed, `key_fn` closure, 1,000 keys",
+        per_call(&rt, keyed(borrowing_closure_key(1_000))),
+        None,
+    );
+    row(
         "fusebox keyed, closure key (`String`), 1,000 keys",
         per_call(&rt, keyed(closure_key(1_000))),
         None,

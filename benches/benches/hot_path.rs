@@ -100,6 +100,11 @@ fn main() {
             keyed(Tenant { of: 1_000 }),
         ),
         Contender::one_task(
+            "fusebox keyed, `key_fn` closure, 1,000 keys",
+            &rt,
+            keyed(borrowing_closure_key(1_000)),
+        ),
+        Contender::one_task(
             "fusebox keyed, closure key (`String`), 1,000 keys",
             &rt,
             keyed(closure_key(1_000)),
@@ -164,6 +169,7 @@ fn main() {
             "fusebox, consecutive failures, `build()`",
             "fusebox keyed, borrowed key, 1 key",
             "fusebox keyed, borrowed key, 1,000 keys",
+            "fusebox keyed, `key_fn` closure, 1,000 keys",
             "fusebox keyed, closure key (`String`), 1,000 keys",
         ]),
     );
@@ -246,7 +252,7 @@ fn main() {
     );
     for keyed in [
         "fusebox keyed, borrowed key, 1,000 keys",
-        "fusebox keyed, closure key (`String`), 1,000 keys",
+        "fusebox keyed, `key_fn` closure, 1,000 keys",
     ] {
         print_target(
             &format!("{keyed}, against the plain breaker"),

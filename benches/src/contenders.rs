@@ -4,7 +4,7 @@
 use crate::harness::{inner, Inner};
 use failsafe::futures::CircuitBreaker as _;
 use fusebox::breaker::{
-    Breaker, CircuitBreaker, CircuitBreakerLayer, KeyExtractor, KeyedCircuitBreaker,
+    key_fn, Breaker, CircuitBreaker, CircuitBreakerLayer, KeyExtractor, KeyFn, KeyedCircuitBreaker,
     KeyedCircuitBreakerLayer,
 };
 use fusebox::retry::{Retry, RetryBudget, RetryLayer};
@@ -119,6 +119,16 @@ pub fn closure_key(of: usize) -> impl Fn(&u64) -> Option<String> + Clone {
         let i = usize::try_from(*request).unwrap_or(0) % of;
         Some(tenants()[i].to_owned())
     }
+}
+
+/// The closure a user writes with [`key_fn`]: it borrows the key, so nothing is allocated.
+pub fn borrowing_closure_key(
+    of: usize,
+) -> KeyFn<impl for<'r> Fn(&'r u64) -> Option<&'r str> + Clone> {
+    key_fn(move |request: &u64| {
+        let i = usize::try_from(*request).unwrap_or(0) % of;
+        Some(tenants()[i])
+    })
 }
 
 /// fusebox's retry, 3 attempts, around `svc`.

@@ -102,7 +102,7 @@ pub use config::{
 pub use error::CircuitBreakerError;
 pub use fusebox_core::{CircuitOpen, CircuitState, LocalState, StateStore, TransitionReason};
 pub use keyed::{
-    ByKey, KeyExtractor, KeyedBreakers, KeyedBuilder, KeyedCircuitBreaker,
+    key_fn, ByKey, KeyExtractor, KeyFn, KeyedBreakers, KeyedBuilder, KeyedCircuitBreaker,
     KeyedCircuitBreakerLayer, OVERFLOW_KEY,
 };
 #[cfg(feature = "http")]

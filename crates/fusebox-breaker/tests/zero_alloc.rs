@@ -3,7 +3,7 @@
 //! The allocator counts every thread, so this binary runs without the test harness (whose own
 //! threads may allocate while a measurement runs): `main` is the only thread.
 
-use fusebox_breaker::{Breaker, CircuitBreakerLayer};
+use fusebox_breaker::{key_fn, Breaker, CircuitBreakerLayer, KeyedCircuitBreakerLayer};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 use std::alloc::System;
 use std::future::Future;
@@ -117,4 +117,26 @@ fn main() {
     assert_eq!(err, CALLS);
     assert_eq!(allocs, 0, "open path");
     assert_eq!(open.metrics().rejections as usize, CALLS + 1_000);
+
+    // A keyed set whose closure borrows each request's key: 1,000 tenants in turn, each
+    // breaker made during the warm-up. (The closure's key must borrow from the request or be
+    // `'static`; these names live for the rest of the test.)
+    let tenants: &'static [String] = Vec::leak((0..1_000).map(|i| format!("tenant-{i}")).collect());
+    let set = Breaker::builder("keyed").keyed().build().unwrap();
+    let mut svc = KeyedCircuitBreakerLayer::new(
+        set.clone(),
+        key_fn(|n: &u32| Some(tenants[*n as usize % 1_000].as_str())),
+    )
+    .layer(service_fn(|n: u32| std::future::ready(Ok::<_, &str>(n))));
+    drive(&mut svc, 1_000);
+    assert_eq!(set.len(), 1_000);
+    let region = Region::new(GLOBAL);
+    let (ok, _) = drive(&mut svc, CALLS);
+    let change = region.change();
+    assert_eq!(ok, CALLS);
+    assert_eq!(
+        change.allocations + change.reallocations,
+        0,
+        "closed path, keyed by a borrowing closure"
+    );
 }

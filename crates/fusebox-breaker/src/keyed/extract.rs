@@ -2,9 +2,11 @@ use std::borrow::Cow;
 
 /// Chooses the key of a request: which breaker guards it.
 ///
-/// Implemented for closures `Fn(&Req) -> Option<String>`, and, with the `http` feature, by
-/// [`HeaderKey`], [`PathKey`] and [`HostKey`], which borrow the key from the request without
-/// allocating. A request without a key goes through the set's unkeyed breaker.
+/// Implemented by [`key_fn`] closures, which borrow the key from the request, and, with the
+/// `http` feature, by [`HeaderKey`], [`PathKey`] and [`HostKey`], which do too: none of them
+/// allocates per call. Also implemented for closures `Fn(&Req) -> Option<String>`, for keys
+/// that must be computed; the `String` is then allocated on every call. A request without a
+/// key goes through the set's unkeyed breaker.
 pub trait KeyExtractor<Req> {
     /// The key of `request`, if it has one.
     fn extract<'r>(&self, request: &'r Req) -> Option<Cow<'r, str>>;
@@ -16,6 +18,59 @@ where
 {
     fn extract<'r>(&self, request: &'r Req) -> Option<Cow<'r, str>> {
         self(request).map(Cow::Owned)
+    }
+}
+
+/// A key borrowed from the request by a closure: no allocation per call.
+///
+/// ```
+/// use fusebox_breaker::{key_fn, Breaker, KeyedCircuitBreakerLayer};
+/// use tower::{service_fn, Layer, ServiceExt};
+///
+/// struct Charge {
+///     merchant: String,
+///     cents: u64,
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), tower::BoxError> {
+/// let merchants = Breaker::builder("payments").keyed().build()?;
+/// let layer = KeyedCircuitBreakerLayer::new(
+///     merchants.clone(),
+///     key_fn(|charge: &Charge| Some(charge.merchant.as_str())),
+/// );
+/// let gateway = layer.layer(service_fn(|c: Charge| async move { Ok::<_, std::io::Error>(c.cents) }));
+/// let charge = Charge { merchant: "acme".into(), cents: 1_250 };
+/// assert_eq!(gateway.oneshot(charge).await?, 1_250);
+/// assert_eq!(merchants.len(), 1, "one breaker, for acme");
+/// assert_eq!(merchants.breakers()[0].key(), Some("acme"));
+/// # Ok(())
+/// # }
+/// ```
+pub fn key_fn<Req, F>(f: F) -> KeyFn<F>
+where
+    F: for<'r> Fn(&'r Req) -> Option<&'r str>,
+{
+    KeyFn(f)
+}
+
+/// A [`KeyExtractor`] made by [`key_fn`] from a closure that borrows the key from the request.
+#[derive(Clone, Copy)]
+pub struct KeyFn<F>(F);
+
+impl<F> std::fmt::Debug for KeyFn<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyFn(..)")
+    }
+}
+
+impl<Req, F> KeyExtractor<Req> for KeyFn<F>
+where
+    F: for<'r> Fn(&'r Req) -> Option<&'r str>,
+{
+    #[inline]
+    fn extract<'r>(&self, request: &'r Req) -> Option<Cow<'r, str>> {
+        (self.0)(request).map(Cow::Borrowed)
     }
 }
 

@@ -9,7 +9,7 @@ mod extract;
 mod layer;
 mod map;
 
-pub use extract::KeyExtractor;
+pub use extract::{key_fn, KeyExtractor, KeyFn};
 #[cfg(feature = "http")]
 pub use extract::{HeaderKey, HostKey, PathKey};
 pub use layer::{ByKey, KeyedCircuitBreaker, KeyedCircuitBreakerLayer};
