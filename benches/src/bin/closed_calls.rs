@@ -4,13 +4,15 @@
 //! by `N`. Instruction counts repeat exactly run after run, unlike timings on a busy machine.
 //!
 //! ```text
-//! closed_calls <N> [static|counted|bare|retry|retry-static|tower-retry|keyed|keyed-closure]
+//! closed_calls <N> [static|counted|count-window|time-window|bare|recloser|failsafe|
+//!                    retry|retry-static|tower-retry|keyed|keyed-fn|keyed-closure]
 //! ```
 //!
 //! The default is a closed breaker made by `build_static()`; `counted` uses `build()`.
 
 use fusebox_benches::contenders::{
-    closure_key, consecutive, fusebox, keyed, retry, tower_retry, Handle, Tenant,
+    borrowing_closure_key, closure_key, consecutive, count_window, failsafe, fusebox, keyed,
+    recloser, retry, time_window, tower_retry, Handle, Tenant,
 };
 use fusebox_benches::harness::{current_thread, drive, inner};
 
@@ -44,8 +46,22 @@ fn main() {
             calls,
         )),
         "tower-retry" => rt.block_on(drive(&mut tower_retry(inner(false)), calls)),
+        "recloser" => rt.block_on(drive(&mut recloser(100, false), calls)),
+        "failsafe" => rt.block_on(drive(&mut failsafe(false), calls)),
+        "count-window" => rt.block_on(drive(
+            &mut fusebox(count_window(100, Handle::Counted), false),
+            calls,
+        )),
+        "time-window" => rt.block_on(drive(
+            &mut fusebox(
+                time_window(std::time::Duration::from_secs(10), Handle::Counted),
+                false,
+            ),
+            calls,
+        )),
         "keyed" => rt.block_on(drive(&mut keyed(Tenant { of: 1_000 }), calls)),
         "keyed-closure" => rt.block_on(drive(&mut keyed(closure_key(1_000)), calls)),
+        "keyed-fn" => rt.block_on(drive(&mut keyed(borrowing_closure_key(1_000)), calls)),
         other => {
             eprintln!("unknown contender {other:?}");
             std::process::exit(2);
