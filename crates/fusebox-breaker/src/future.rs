@@ -72,7 +72,7 @@ where
 {
     type Output = Result<T, CircuitBreakerError<E>>;
 
-    #[inline]
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         match this.state.project() {

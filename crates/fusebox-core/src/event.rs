@@ -51,8 +51,8 @@ impl<'a> Event<'a> {
 pub enum EventKind {
     /// A call went through and its result was classified as a success.
     CallSucceeded {
-        /// How long the call took, when the breaker measures time (slow-call or time-window
-        /// policies); `None` otherwise, because reading the clock is not free.
+        /// How long the call took, when the breaker times calls (a slow-call policy); `None`
+        /// otherwise, because reading the clock is not free.
         elapsed: Option<Duration>,
         /// Whether the call was slower than the slow-call threshold.
         slow: bool,

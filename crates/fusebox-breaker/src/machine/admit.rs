@@ -29,7 +29,7 @@ impl Shared {
             return Ok(Ticket::new(
                 word.generation(),
                 admission,
-                this.needs_clock.then(Instant::now),
+                this.times_calls.then(Instant::now),
             ));
         }
     }
@@ -59,7 +59,7 @@ impl Shared {
                         Ok(()) => Ok(Ticket::new(
                             word.generation(),
                             Admission::Probe,
-                            this.needs_clock.then(Instant::now),
+                            this.times_calls.then(Instant::now),
                         )),
                         Err(_) => Err(None),
                     };

@@ -144,7 +144,10 @@ pub(crate) struct Shared {
     pub(crate) transitions: EventBus,
     /// The transition listeners of the keyed set this breaker belongs to, if any.
     set_transitions: Option<EventBus>,
-    needs_clock: bool,
+    /// A slow-call policy: each call's start is read at admission, to time it.
+    times_calls: bool,
+    /// A time window: the recording of an outcome reads the clock once, to pick its bucket.
+    dates_outcomes: bool,
     plain_success_path: bool,
     /// When set, an open period ends in `AWAITING_PROBE` until `grant_probes`: a shared store
     /// lets one instance of a cluster probe.
@@ -212,7 +215,8 @@ impl Shared {
             key,
             key_label,
             overflow,
-            needs_clock: config.needs_clock(),
+            times_calls: config.slow_call.is_some(),
+            dates_outcomes: matches!(config.window, Some(crate::config::WindowKind::Time { .. })),
             plain_success_path: !config.needs_clock() && config.window.is_none(),
             probe_gate: AtomicBool::new(false),
             me: std::sync::OnceLock::new(),

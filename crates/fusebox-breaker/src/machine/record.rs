@@ -45,6 +45,8 @@ impl Shared {
                     this.epoch.nanos_at(now),
                 )
             }
+            // A time window without a slow-call policy dates the outcome, without timing it.
+            None if this.dates_outcomes => (None, this.epoch.now_nanos()),
             None => (None, 0),
         };
         let slow = match (elapsed, this.config.slow_call) {
