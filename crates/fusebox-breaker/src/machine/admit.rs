@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 impl Shared {
     /// Admits a call or refuses it. The closed path is one atomic load (plus a clock read only
-    /// when slow-call or time-window policies need it).
+    /// when a slow-call policy times the call).
     #[inline(always)]
     pub(crate) fn acquire(this: &Handle) -> Result<Ticket, Refusal> {
         let mut word = this.load();
