@@ -1,22 +1,18 @@
 //! Lifetime call counters that threads update without atomic read-modify-write instructions.
 //!
 //! Every live thread owns an index, unique among live threads and handed back when the thread
-//! exits. A breaker keeps one cache-line-padded stripe of counters per index up to a bound; a
-//! thread writes only its own stripe, so it can bump a counter with a plain load and store (no
-//! `lock` prefix, no cache line shared with other writers). Threads past the bound share one
-//! more stripe, updated with `fetch_add`. Readers sum all stripes.
+//! exits (`fusebox_core::stripe`). A breaker keeps one cache-line-padded stripe of counters per
+//! index up to a bound; a thread writes only its own stripe, so it can bump a counter with a
+//! plain load and store (no `lock` prefix, no cache line shared with other writers). Threads
+//! past the bound share one more stripe, updated with `fetch_add`. Readers sum all stripes.
 //!
 //! The per-thread stripes cost 128 bytes per core (up to 64 of them) for each breaker, which is
 //! right for a breaker in front of a whole dependency but not for one of a hundred thousand
 //! per-tenant breakers: those use [`Layout::Single`], the shared stripe alone.
 
-use crate::sync::lock;
 use crossbeam_utils::CachePadded;
-use std::cell::Cell;
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
-use std::sync::{Mutex, OnceLock};
+use fusebox_core::stripe::{owned_stripes, thread_index};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 #[derive(Debug, Default)]
 struct Stripe {
@@ -51,60 +47,6 @@ pub(crate) enum Layout {
 pub(crate) struct Stats {
     owned: Box<[CachePadded<Stripe>]>,
     overflow: CachePadded<Stripe>,
-}
-
-fn owned_stripes() -> usize {
-    static COUNT: OnceLock<usize> = OnceLock::new();
-    *COUNT.get_or_init(|| {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        (cores * 2).clamp(4, 64)
-    })
-}
-
-static FREE_INDICES: Mutex<BinaryHeap<Reverse<usize>>> = Mutex::new(BinaryHeap::new());
-static NEXT_INDEX: AtomicUsize = AtomicUsize::new(0);
-
-const UNCLAIMED: usize = usize::MAX;
-const RELEASED: usize = usize::MAX - 1;
-
-thread_local! {
-    // Read on every call: a const initialiser and no destructor make it a plain TLS load.
-    static THREAD_INDEX: Cell<usize> = const { Cell::new(UNCLAIMED) };
-    // Touched once per thread, only to give the index back when the thread exits.
-    static INDEX_RELEASE: IndexRelease = const { IndexRelease };
-}
-
-struct IndexRelease;
-
-impl Drop for IndexRelease {
-    fn drop(&mut self) {
-        let index = THREAD_INDEX.with(|i| i.replace(RELEASED));
-        if index < RELEASED {
-            lock(&FREE_INDICES).push(Reverse(index));
-        }
-    }
-}
-
-#[inline]
-fn thread_index() -> usize {
-    let index = THREAD_INDEX.with(Cell::get);
-    if index == UNCLAIMED {
-        claim_index()
-    } else {
-        index
-    }
-}
-
-#[cold]
-fn claim_index() -> usize {
-    // Without a release guard (thread teardown) the thread counts in the shared stripe.
-    if INDEX_RELEASE.try_with(|_| ()).is_err() {
-        return RELEASED;
-    }
-    let reused = lock(&FREE_INDICES).pop().map(|Reverse(i)| i);
-    let index = reused.unwrap_or_else(|| NEXT_INDEX.fetch_add(1, Relaxed));
-    THREAD_INDEX.with(|i| i.set(index));
-    index
 }
 
 #[derive(Clone, Copy)]
@@ -239,15 +181,5 @@ mod tests {
         assert_eq!(t.failures, n);
         assert_eq!(t.slow, threads as u64 * 2_500);
         assert_eq!(t.rejections, 2 * n);
-    }
-
-    #[test]
-    fn exited_threads_give_their_index_back() {
-        // A hundred threads one after another: with indices handed back, they keep reusing a
-        // few low ones (other tests' threads may hold some meanwhile); without, all differ.
-        let indices: std::collections::BTreeSet<usize> = (0..100)
-            .map(|_| std::thread::spawn(thread_index).join().unwrap())
-            .collect();
-        assert!(indices.len() < 50, "{} distinct indices", indices.len());
     }
 }

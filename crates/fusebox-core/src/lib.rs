@@ -43,6 +43,8 @@ mod state;
 #[cfg(feature = "http")]
 mod stream;
 #[doc(hidden)]
+pub mod stripe;
+#[doc(hidden)]
 pub mod sync;
 #[doc(hidden)]
 pub mod time;

@@ -1,5 +1,6 @@
 //! A token bucket that caps retries to a share of the traffic that succeeds.
 
+use fusebox_core::stripe::StripedCounter;
 use fusebox_core::ConfigError;
 use std::fmt;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
@@ -24,6 +25,10 @@ const UNIT: i64 = 1_000_000;
 /// `successes × ratio`. A budget that could never grant a retry (`ratio` 0 and
 /// `min_per_second` 0) is rejected.
 ///
+/// A deposit writes only its own thread's counter (a cache-line-padded stripe per thread, up to
+/// twice the cores, 128 bytes each), so successes on many cores do not contend on one line; the
+/// balance takes the deposits in when it is next read, by a retry or by [`tokens`](Self::tokens).
+///
 /// ```
 /// use fusebox_retry::RetryBudget;
 ///
@@ -45,6 +50,11 @@ pub struct RetryBudget {
 
 struct Inner {
     balance: AtomicI64,
+    /// Every deposit ever made, in millionths (wrapping), striped per thread: a success writes
+    /// only its own thread's cache line. Folded into `balance` when the balance is read.
+    deposits: StripedCounter,
+    /// How much of `deposits` is already in `balance`.
+    folded: AtomicU64,
     refilled_at: AtomicU64,
     deposit: i64,
     per_second: i64,
@@ -118,6 +128,8 @@ impl RetryBudgetBuilder {
         Ok(RetryBudget {
             inner: Arc::new(Inner {
                 balance: AtomicI64::new(per_second.min(max)),
+                deposits: StripedCounter::new(),
+                folded: AtomicU64::new(0),
                 refilled_at: AtomicU64::new(0),
                 deposit: deposit(self.ratio),
                 per_second,
@@ -153,13 +165,20 @@ impl RetryBudget {
         }
     }
 
-    /// Records a successful call: deposits `ratio` of a token.
+    /// Records a successful call: deposits `ratio` of a token. The deposit is a plain write to
+    /// this thread's own counter (no lock prefix, no cache line other cores write); the balance
+    /// takes it in when it is next read.
+    #[inline]
     pub fn deposit(&self) {
-        self.add(self.inner.deposit);
+        // `deposit(ratio)` is in [0, 10⁹]: the conversion is exact.
+        self.inner
+            .deposits
+            .add(u64::try_from(self.inner.deposit).unwrap_or(0));
     }
 
     /// Takes one token for a retry; `false` when less than one is left.
     pub fn try_withdraw(&self) -> bool {
+        self.fold();
         self.refill();
         let balance = &self.inner.balance;
         let mut current = balance.load(Relaxed);
@@ -176,6 +195,7 @@ impl RetryBudget {
 
     /// Tokens available now, fractional.
     pub fn tokens(&self) -> f64 {
+        self.fold();
         self.refill();
         self.inner.balance.load(Relaxed) as f64 / UNIT as f64
     }
@@ -194,6 +214,31 @@ impl RetryBudget {
             match balance.compare_exchange_weak(current, next, Relaxed, Relaxed) {
                 Ok(_) => return,
                 Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// Moves the deposits made since the last fold into the balance (capped). Concurrent folds
+    /// each move a disjoint part: the one that advances `folded` adds what it advanced by.
+    fn fold(&self) {
+        let inner = &self.inner;
+        let total = inner.deposits.sum();
+        let mut before = inner.folded.load(Relaxed);
+        loop {
+            let new = total.wrapping_sub(before);
+            // Zero: nothing new. Past half the range: this read is older than the last fold.
+            if new == 0 || new > u64::MAX / 2 {
+                return;
+            }
+            match inner
+                .folded
+                .compare_exchange_weak(before, total, Relaxed, Relaxed)
+            {
+                Ok(_) => {
+                    self.add(i64::try_from(new).unwrap_or(i64::MAX));
+                    return;
+                }
+                Err(actual) => before = actual,
             }
         }
     }
@@ -298,6 +343,36 @@ mod tests {
             .min_per_second(0)
             .build()
             .is_ok());
+    }
+
+    #[test]
+    fn deposits_from_many_threads_all_reach_the_balance() {
+        let b = RetryBudget::builder()
+            .ratio(0.001)
+            .min_per_second(0)
+            .max_tokens(1_000_000)
+            .build()
+            .unwrap();
+        let threads = fusebox_core::stripe::owned_stripes() + 3;
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| {
+                    for i in 0..10_000 {
+                        b.deposit();
+                        if i % 1_000 == 0 {
+                            // Folds while other threads deposit.
+                            let _ = b.tokens();
+                        }
+                    }
+                });
+            }
+        });
+        // 0.001 of a token per success: 10 tokens per thread.
+        assert!(
+            (b.tokens() - threads as f64 * 10.0).abs() < 1e-9,
+            "{} tokens",
+            b.tokens()
+        );
     }
 
     #[test]

@@ -1,0 +1,166 @@
+//! Counters that threads bump without atomic read-modify-write instructions, for fusebox's own
+//! crates.
+//!
+//! Every live thread owns an index, unique among live threads and handed back when the thread
+//! exits ([`thread_index`]). A striped counter keeps one cache-line-padded stripe per index up
+//! to a bound ([`owned_stripes`]); a thread writes only its own stripe, so it adds with a plain
+//! load and store (no `lock` prefix, no cache line shared with other writers). Threads past the
+//! bound share one more stripe, updated with `fetch_add`. Readers sum all stripes.
+
+use crate::sync::lock;
+use crossbeam_utils::CachePadded;
+use std::cell::Cell;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Mutex, OnceLock};
+
+/// Stripes a per-thread counter keeps: twice the cores, between 4 and 64.
+pub fn owned_stripes() -> usize {
+    static COUNT: OnceLock<usize> = OnceLock::new();
+    *COUNT.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        (cores * 2).clamp(4, 64)
+    })
+}
+
+static FREE_INDICES: Mutex<BinaryHeap<Reverse<usize>>> = Mutex::new(BinaryHeap::new());
+static NEXT_INDEX: AtomicUsize = AtomicUsize::new(0);
+
+const UNCLAIMED: usize = usize::MAX;
+const RELEASED: usize = usize::MAX - 1;
+
+thread_local! {
+    // Read on every call: a const initialiser and no destructor make it a plain TLS load.
+    static THREAD_INDEX: Cell<usize> = const { Cell::new(UNCLAIMED) };
+    // Touched once per thread, only to give the index back when the thread exits.
+    static INDEX_RELEASE: IndexRelease = const { IndexRelease };
+}
+
+struct IndexRelease;
+
+impl Drop for IndexRelease {
+    fn drop(&mut self) {
+        let index = THREAD_INDEX.with(|i| i.replace(RELEASED));
+        if index < RELEASED {
+            lock(&FREE_INDICES).push(Reverse(index));
+        }
+    }
+}
+
+/// This thread's index: unique among live threads, small, and reused after a thread exits. A
+/// thread being torn down gets an index past every stripe, so it counts in the shared one.
+#[inline]
+pub fn thread_index() -> usize {
+    let index = THREAD_INDEX.with(Cell::get);
+    if index == UNCLAIMED {
+        claim_index()
+    } else {
+        index
+    }
+}
+
+#[cold]
+fn claim_index() -> usize {
+    // Without a release guard (thread teardown) the thread counts in the shared stripe.
+    if INDEX_RELEASE.try_with(|_| ()).is_err() {
+        return RELEASED;
+    }
+    let reused = lock(&FREE_INDICES).pop().map(|Reverse(i)| i);
+    let index = reused.unwrap_or_else(|| NEXT_INDEX.fetch_add(1, Relaxed));
+    THREAD_INDEX.with(|i| i.set(index));
+    index
+}
+
+/// One `u64` counter, striped per thread; it wraps on overflow, so readers compare totals with
+/// wrapping arithmetic.
+#[derive(Debug)]
+pub struct StripedCounter {
+    owned: Box<[CachePadded<AtomicU64>]>,
+    overflow: CachePadded<AtomicU64>,
+}
+
+impl Default for StripedCounter {
+    fn default() -> Self {
+        StripedCounter::new()
+    }
+}
+
+impl StripedCounter {
+    /// A counter at zero, with [`owned_stripes`] stripes (128 bytes each).
+    pub fn new() -> Self {
+        StripedCounter {
+            owned: (0..owned_stripes())
+                .map(|_| CachePadded::default())
+                .collect(),
+            overflow: CachePadded::default(),
+        }
+    }
+
+    /// Adds `n` (wrapping).
+    #[inline]
+    pub fn add(&self, n: u64) {
+        match self.owned.get(thread_index()) {
+            Some(stripe) => {
+                // Only this thread writes this stripe: a plain load and store loses nothing.
+                stripe.store(stripe.load(Relaxed).wrapping_add(n), Relaxed);
+            }
+            None => {
+                self.overflow.fetch_add(n, Relaxed);
+            }
+        }
+    }
+
+    /// The sum of every stripe (wrapping). Read while threads add, it counts every addition
+    /// that happened before the read began, and perhaps some made during it.
+    pub fn sum(&self) -> u64 {
+        self.owned
+            .iter()
+            .chain(std::iter::once(&self.overflow))
+            .fold(0u64, |sum, s| sum.wrapping_add(s.load(Relaxed)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn many_threads_lose_nothing_even_past_the_owned_stripes() {
+        let counter = Arc::new(StripedCounter::new());
+        let threads = owned_stripes() * 2 + 3;
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                let counter = counter.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..10_000 {
+                        counter.add(3);
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        assert_eq!(counter.sum(), threads as u64 * 30_000);
+    }
+
+    #[test]
+    fn a_counter_wraps() {
+        let counter = StripedCounter::new();
+        counter.add(u64::MAX);
+        counter.add(2);
+        assert_eq!(counter.sum(), 1);
+    }
+
+    #[test]
+    fn exited_threads_give_their_index_back() {
+        // A hundred threads one after another: with indices handed back, they keep reusing a
+        // few low ones (other tests' threads may hold some meanwhile); without, all differ.
+        let indices: std::collections::BTreeSet<usize> = (0..100)
+            .map(|_| std::thread::spawn(thread_index).join().unwrap())
+            .collect();
+        assert!(indices.len() < 50, "{} distinct indices", indices.len());
+    }
+}
