@@ -178,7 +178,7 @@ impl KeyedBuilder {
     }
 }
 
-/// A key's hash under the set's keyed SipHash: the key's bytes in one write. (A `str`'s own
+/// A key's hash under the set's keyed `SipHash`: the key's bytes in one write. (A `str`'s own
 /// `Hash` adds a terminator byte in a second write, which only matters when several values
 /// are hashed together; a key is hashed alone, and one write saves about 80 instructions.)
 #[inline]

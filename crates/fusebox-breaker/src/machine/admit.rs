@@ -12,7 +12,9 @@ impl Shared {
     /// when a slow-call policy times the call).
     #[inline(always)]
     pub(crate) fn acquire(this: &Handle) -> Result<Ticket, Refusal> {
-        let mut word = this.load();
+        // One look through the handle: each deref of it is a branch on its kind.
+        let shared: &Shared = this;
+        let mut word = shared.load();
         loop {
             let admission = match word.code() {
                 CLOSED => Admission::Closed,
@@ -21,7 +23,7 @@ impl Shared {
                     Ok(ticket) => return Ok(ticket),
                     Err(Some(refusal)) => return Err(refusal),
                     Err(None) => {
-                        word = this.load();
+                        word = shared.load();
                         continue;
                     }
                 },
@@ -29,7 +31,7 @@ impl Shared {
             return Ok(Ticket::new(
                 word.generation(),
                 admission,
-                this.times_calls.then(Instant::now),
+                shared.times_calls.then(Instant::now),
             ));
         }
     }

@@ -39,16 +39,21 @@ pub(crate) enum Admission {
 
 /// Carried by an admitted call until its outcome is recorded.
 ///
-/// The generation and the admission share one `u64` (the generation above two bits of
-/// admission), a whole word with no padding beside it: with a `u32` and a one-byte enum the
-/// compiler split the generation into bytes and joined them again to fill the padding of the
-/// future holding the ticket. A closed call costs 14 instructions fewer this way (counted with
-/// `benches/src/bin/closed_calls.rs`, docs/benchmarks.md).
+/// The generation, the admission and whether the outcome was recorded share one `u64` (the
+/// generation above a recorded bit and two bits of admission), a whole word with no padding
+/// beside it: with a `u32` and a one-byte enum the compiler split the generation into bytes and
+/// joined them again to fill the padding of the future holding the ticket (14 instructions per
+/// call, counted with `benches/src/bin/closed_calls.rs`, docs/benchmarks.md), and a separate
+/// `bool` made a permit 48 bytes instead of 40.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Ticket {
     key: u64,
     started: Option<Instant>,
 }
+
+/// The ticket's bit saying its outcome was recorded; the generation is above it.
+const RECORDED: u64 = 0b100;
+const GENERATION_AT: u32 = 3;
 
 impl Ticket {
     #[inline]
@@ -60,7 +65,7 @@ impl Ticket {
         };
         // A generation has 28 bits (`word::GENERATION_MASK`), so the shift loses none.
         Ticket {
-            key: (u64::from(generation) << 2) | admission,
+            key: (u64::from(generation) << GENERATION_AT) | admission,
             started,
         }
     }
@@ -68,7 +73,26 @@ impl Ticket {
     /// The generation of the state that admitted the call.
     #[inline]
     pub(crate) fn generation(self) -> u32 {
-        (self.key >> 2) as u32
+        (self.key >> GENERATION_AT) as u32
+    }
+
+    /// Whether the call's outcome was recorded.
+    #[inline]
+    pub(crate) fn recorded(self) -> bool {
+        self.key & RECORDED != 0
+    }
+
+    /// Marks the call's outcome recorded.
+    #[inline]
+    pub(crate) fn mark_recorded(&mut self) {
+        self.key |= RECORDED;
+    }
+
+    /// Whether the call was admitted by a closed breaker (the common case, tested without
+    /// decoding the admission).
+    #[inline]
+    pub(crate) fn admitted_closed(self) -> bool {
+        self.key & 0b11 == 0
     }
 
     /// How the call was admitted.
@@ -323,6 +347,14 @@ mod tests {
                 let ticket = Ticket::new(generation, admission, None);
                 assert_eq!(ticket.generation(), generation);
                 assert_eq!(ticket.admission(), admission, "generation {generation}");
+                assert_eq!(ticket.admitted_closed(), admission == Admission::Closed);
+                let mut marked = ticket;
+                assert!(!marked.recorded());
+                marked.mark_recorded();
+                assert!(marked.recorded());
+                assert_eq!(marked.generation(), generation);
+                assert_eq!(marked.admission(), admission);
+                assert_eq!(marked.admitted_closed(), admission == Admission::Closed);
             }
         }
     }

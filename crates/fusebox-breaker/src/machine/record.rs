@@ -14,21 +14,23 @@ impl Shared {
     pub(crate) fn record(this: &Handle, ticket: Ticket, outcome: Outcome) {
         // The common case, a success through a closed breaker that measures no time and keeps
         // no window: count it, and write the consecutive-failure count only if it changes.
-        if this.plain_success_path
-            && ticket.admission() == Admission::Closed
+        // One look through the handle: each deref of it is a branch on its kind.
+        let shared: &Shared = this;
+        if shared.plain_success_path
+            && ticket.admitted_closed()
             && matches!(outcome, Outcome::Success)
         {
-            this.stats.success(false);
-            this.events.emit(|| {
-                this.event(EventKind::CallSucceeded {
+            shared.stats.success(false);
+            shared.events.emit(|| {
+                shared.event(EventKind::CallSucceeded {
                     elapsed: None,
                     slow: false,
                 })
             });
-            if this.consecutive.load(Relaxed) != 0
-                && this.load().generation() == ticket.generation()
+            if shared.consecutive.load(Relaxed) != 0
+                && shared.load().generation() == ticket.generation()
             {
-                this.consecutive.store(0, Relaxed);
+                shared.consecutive.store(0, Relaxed);
             }
             return;
         }
