@@ -5,7 +5,6 @@ use super::{Admission, Handle, Refusal, Shared, Ticket};
 use crate::clock::nanos;
 use crate::sync::atomic::Ordering::Relaxed;
 use fusebox_core::{CircuitState, EventKind, TransitionReason};
-use tokio::time::Instant;
 
 impl Shared {
     /// Admits a call or refuses it. The closed path is one atomic load (plus a clock read only
@@ -31,7 +30,7 @@ impl Shared {
             return Ok(Ticket::new(
                 word.generation(),
                 admission,
-                shared.times_calls.then(Instant::now),
+                shared.times_calls.then(|| shared.epoch.now_nanos()),
             ));
         }
     }
@@ -61,7 +60,7 @@ impl Shared {
                         Ok(()) => Ok(Ticket::new(
                             word.generation(),
                             Admission::Probe,
-                            this.times_calls.then(Instant::now),
+                            this.times_calls.then(|| this.epoch.now_nanos()),
                         )),
                         Err(_) => Err(None),
                     };

@@ -45,10 +45,13 @@ pub(crate) enum Admission {
 /// joined them again to fill the padding of the future holding the ticket (14 instructions per
 /// call, counted with `benches/src/bin/closed_calls.rs`, docs/benchmarks.md), and a separate
 /// `bool` made a permit 48 bytes instead of 40.
+///
+/// The start of a timed call is kept as nanoseconds since the breaker's epoch, plus one (zero:
+/// not timed), so a ticket is two words and a permit 32 bytes.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Ticket {
     key: u64,
-    started: Option<Instant>,
+    started: u64,
 }
 
 /// The ticket's bit saying its outcome was recorded; the generation is above it.
@@ -57,7 +60,7 @@ const GENERATION_AT: u32 = 3;
 
 impl Ticket {
     #[inline]
-    fn new(generation: u32, admission: Admission, started: Option<Instant>) -> Ticket {
+    fn new(generation: u32, admission: Admission, started: Option<u64>) -> Ticket {
         let admission = match admission {
             Admission::Closed => 0,
             Admission::Probe => 1,
@@ -66,8 +69,14 @@ impl Ticket {
         // A generation has 28 bits (`word::GENERATION_MASK`), so the shift loses none.
         Ticket {
             key: (u64::from(generation) << GENERATION_AT) | admission,
-            started,
+            started: started.map_or(0, |nanos| nanos.saturating_add(1)),
         }
+    }
+
+    /// When the call started, in nanoseconds since the breaker's epoch, if it is timed.
+    #[inline]
+    pub(crate) fn started(self) -> Option<u64> {
+        self.started.checked_sub(1)
     }
 
     /// The generation of the state that admitted the call.
@@ -345,6 +354,13 @@ mod tests {
         for generation in [0, 1, 2, 3, 0x00FF_FFFF, largest - 1, largest] {
             for admission in [Admission::Closed, Admission::Probe, Admission::Disabled] {
                 let ticket = Ticket::new(generation, admission, None);
+                assert_eq!(ticket.started(), None);
+                for at in [0, 1, u64::MAX - 1] {
+                    assert_eq!(
+                        Ticket::new(generation, admission, Some(at)).started(),
+                        Some(at)
+                    );
+                }
                 assert_eq!(ticket.generation(), generation);
                 assert_eq!(ticket.admission(), admission, "generation {generation}");
                 assert_eq!(ticket.admitted_closed(), admission == Admission::Closed);

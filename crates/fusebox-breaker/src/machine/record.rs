@@ -6,6 +6,7 @@ use super::{Admission, Handle, Shared, Ticket};
 use crate::sync::atomic::Ordering::Relaxed;
 use crate::window::Counts;
 use fusebox_core::{CircuitState, EventKind, Outcome, TransitionReason};
+use std::time::Duration;
 use tokio::time::Instant;
 
 impl Shared {
@@ -39,13 +40,10 @@ impl Shared {
 
     #[inline(never)]
     pub(super) fn record_outcome(this: &Handle, ticket: Ticket, outcome: Outcome) {
-        let (elapsed, now_nanos) = match ticket.started {
+        let (elapsed, now_nanos) = match ticket.started() {
             Some(started) => {
-                let now = Instant::now();
-                (
-                    Some(now.saturating_duration_since(started)),
-                    this.epoch.nanos_at(now),
-                )
+                let now = this.epoch.now_nanos();
+                (Some(Duration::from_nanos(now.saturating_sub(started))), now)
             }
             // A time window without a slow-call policy dates the outcome, without timing it.
             None if this.dates_outcomes => (None, this.epoch.now_nanos()),
