@@ -197,8 +197,8 @@ impl<C, R> RetryLayerBuilder<C, R> {
 
     /// Like [`build`](Self::build), for a layer that lives for the rest of the process (built
     /// once at start-up, one per dependency): its policy is never freed, and a call copies a
-    /// pointer to it instead of cloning and dropping a reference count (about 20 ns per call in
-    /// docs/benchmarks.md).
+    /// pointer to it instead of cloning and dropping a reference count (13–20 ns per call in the
+    /// runs of docs/benchmarks.md).
     /// Building one per request would leak memory; use [`build`](Self::build) for that.
     ///
     /// ```
