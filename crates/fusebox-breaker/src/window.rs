@@ -70,6 +70,9 @@ impl Window {
 #[derive(Debug)]
 pub(crate) struct CountWindow {
     size: u64,
+    /// `⌈2⁶⁴ / size⌉`, for taking a 32-bit position modulo `size` with two multiplications
+    /// instead of a division (Lemire, Kaser and Kurz, "Faster Remainder by Direct Computation").
+    magic: u64,
     position: CachePadded<AtomicU64>,
     totals: CachePadded<AtomicU64>,
     slots: Box<[AtomicU8]>,
@@ -79,6 +82,7 @@ impl CountWindow {
     fn new(size: u32) -> Self {
         CountWindow {
             size: u64::from(size),
+            magic: (u64::MAX / u64::from(size.max(1))).wrapping_add(1),
             position: CachePadded::new(AtomicU64::new(0)),
             totals: CachePadded::new(AtomicU64::new(0)),
             slots: (0..size).map(|_| AtomicU8::new(0)).collect(),
@@ -94,7 +98,7 @@ impl CountWindow {
     fn record(&self, failed: bool, slow: bool) -> Counts {
         let code = PRESENT | if failed { FAILED } else { 0 } | if slow { SLOW } else { 0 };
         let position = self.position.fetch_add(1, Relaxed);
-        let old = self.slots[(position % self.size) as usize].swap(code, Relaxed);
+        let old = self.slots[self.slot(position)].swap(code, Relaxed);
         let (add, sub) = (Self::packed(code), Self::packed(old));
         // Totals are updated with acquire-release ordering, and the position is read again
         // after them: of two calls recorded at once, the one that updates the totals last
@@ -121,6 +125,21 @@ impl CountWindow {
         };
         let recorded = self.position.load(Acquire).max(position + 1);
         self.decode(recorded, totals)
+    }
+
+    /// `position % size`: by multiplication while the position fits 32 bits (the first four
+    /// billion calls), by division after.
+    #[inline]
+    fn slot(&self, position: u64) -> usize {
+        let index = match u32::try_from(position) {
+            Ok(p) => {
+                let low = self.magic.wrapping_mul(u64::from(p));
+                ((u128::from(low) * u128::from(self.size)) >> 64) as u64
+            }
+            Err(_) => position % self.size,
+        };
+        // Below `size`, at most 16,777,216.
+        index as usize
     }
 
     fn decode(&self, recorded: u64, totals: u64) -> Counts {
@@ -257,6 +276,39 @@ impl TimeWindow {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_slot_is_the_position_modulo_the_size() {
+        for size in [
+            1u32,
+            2,
+            3,
+            7,
+            10,
+            100,
+            1_000,
+            65_535,
+            160_000,
+            crate::config::MAX_COUNT_WINDOW,
+        ] {
+            let w = CountWindow::new(size);
+            let size = u64::from(size);
+            let mut positions = vec![0, 1, 2, 99, 100, 101, 65_536, 1 << 31];
+            positions.extend([u64::from(u32::MAX) - 1, u64::from(u32::MAX)]);
+            positions.extend([u64::from(u32::MAX) + 1, u64::MAX - 1, u64::MAX]);
+            let mut x = 0x9E37_79B9_7F4A_7C15u64;
+            for _ in 0..10_000 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                positions.push(x >> 32);
+                positions.push(x);
+            }
+            for p in positions {
+                assert_eq!(w.slot(p) as u64, p % size, "position {p}, size {size}");
+            }
+        }
+    }
 
     #[test]
     fn count_window_slides_one_outcome_at_a_time() {
