@@ -1,5 +1,6 @@
 //! Real servers for fusebox's tests, examples and benchmarks: a `redis-server` (or the server
-//! `FUSEBOX_REDIS_SERVER` names) on a free 127.0.0.1 port, and a three-node Redis Cluster.
+//! `FUSEBOX_REDIS_SERVER` names) on a free 127.0.0.1 port, and a three-node Redis Cluster; and
+//! [`Captured`], an in-memory log that a tracing subscriber writes to.
 //!
 //! Each server runs in a scratch directory of its own, saves nothing, and is killed when
 //! dropped. A missing server binary is an error that says how to install one: tests never skip.
@@ -307,5 +308,35 @@ impl RedisCluster {
     /// Each node's URL.
     pub fn urls(&self) -> Vec<String> {
         self.nodes.iter().map(RedisServer::url).collect()
+    }
+}
+
+/// An in-memory log, shared by its clones: give `move || captured.clone()` to a tracing
+/// subscriber's `with_writer` and read what it wrote with [`text`](Self::text).
+#[derive(Clone, Debug, Default)]
+pub struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Captured {
+    /// Everything written so far, as text (invalid UTF-8 replaced).
+    pub fn text(&self) -> String {
+        let bytes = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }

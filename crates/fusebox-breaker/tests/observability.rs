@@ -4,25 +4,10 @@
 //! without a subscriber running beside it could hide these logs.
 
 use fusebox_breaker::Breaker;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[test]
 fn transitions_are_logged_with_name_from_to_and_reason() {
-    let captured = Captured::default();
+    let captured = fusebox_testkit::Captured::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_writer(move || writer.clone())
@@ -40,7 +25,7 @@ fn transitions_are_logged_with_name_from_to_and_reason() {
         b.try_acquire().unwrap().failure();
         b.try_acquire().unwrap().failure();
     });
-    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let log = captured.text();
     let lines: Vec<&str> = log.lines().collect();
     assert_eq!(lines.len(), 4, "{log}");
     assert!(lines[0].contains("WARN"), "{}", lines[0]);

@@ -6,24 +6,10 @@
 
 use fusebox_core::GiveUpReason;
 use fusebox_retry::{Backoff, ResendPolicy, RetryLayer};
-use std::io::Write;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tower::{service_fn, BoxError, Layer, ServiceExt};
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// Requests that are their own correlation id.
 #[derive(Clone, Copy)]
@@ -40,7 +26,7 @@ impl ResendPolicy<&'static str> for Tagged {
 
 #[test]
 fn each_attempt_runs_in_a_span_with_its_number_and_correlation_id() {
-    let captured = Captured::default();
+    let captured = fusebox_testkit::Captured::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_writer(move || writer.clone())
@@ -76,7 +62,7 @@ fn each_attempt_runs_in_a_span_with_its_number_and_correlation_id() {
             .unwrap();
         assert_eq!(answer, 1);
     });
-    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let log = captured.text();
     let sending: Vec<&str> = log.lines().filter(|l| l.ends_with("sending")).collect();
     assert_eq!(sending.len(), 2, "{log}");
     for (line, attempt) in sending.iter().zip(1..) {
