@@ -130,11 +130,16 @@ mod tests {
     fn many_threads_lose_nothing_even_past_the_owned_stripes() {
         let counter = Arc::new(StripedCounter::new());
         let threads = owned_stripes() * 2 + 3;
+        // All start together, so their additions overlap: threads sharing a stripe with plain
+        // loads and stores would lose some.
+        let start = Arc::new(std::sync::Barrier::new(threads));
         let handles: Vec<_> = (0..threads)
             .map(|_| {
                 let counter = counter.clone();
+                let start = start.clone();
                 std::thread::spawn(move || {
-                    for _ in 0..10_000 {
+                    start.wait();
+                    for _ in 0..200_000 {
                         counter.add(3);
                     }
                 })
@@ -143,7 +148,31 @@ mod tests {
         for h in handles {
             h.join().unwrap();
         }
-        assert_eq!(counter.sum(), threads as u64 * 30_000);
+        assert_eq!(counter.sum(), threads as u64 * 600_000);
+    }
+
+    #[test]
+    fn live_threads_have_distinct_indices() {
+        let threads = 8;
+        let start = std::sync::Barrier::new(threads);
+        let done = std::sync::Barrier::new(threads);
+        let indices: std::collections::BTreeSet<usize> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        start.wait();
+                        let index = thread_index();
+                        // Asked again, the same index.
+                        assert_eq!(thread_index(), index);
+                        // Nobody exits, and gives its index back, before all have one.
+                        done.wait();
+                        index
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(indices.len(), threads, "{indices:?}");
     }
 
     #[test]

@@ -140,6 +140,14 @@ impl RetryBudgetBuilder {
     }
 }
 
+/// What a fold that read the deposits' total `total` has to add when `before` is folded
+/// already: `None` when nothing is new, or when the read is older than the last fold (the
+/// difference then wraps past half the range; deposits between two folds never come near it).
+fn unfolded(total: u64, before: u64) -> Option<u64> {
+    let new = total.wrapping_sub(before);
+    (new != 0 && new <= u64::MAX / 2).then_some(new)
+}
+
 /// `ratio` in millionths of a token, never more than `ratio` itself: a ratio with more
 /// decimals than a millionth is rounded down, so a budget never grants more retries than
 /// `successes × ratio`. A ratio written with six decimals or fewer (`0.1`, `0.333333`) is kept
@@ -225,11 +233,9 @@ impl RetryBudget {
         let total = inner.deposits.sum();
         let mut before = inner.folded.load(Relaxed);
         loop {
-            let new = total.wrapping_sub(before);
-            // Zero: nothing new. Past half the range: this read is older than the last fold.
-            if new == 0 || new > u64::MAX / 2 {
+            let Some(new) = unfolded(total, before) else {
                 return;
-            }
+            };
             match inner
                 .folded
                 .compare_exchange_weak(before, total, Relaxed, Relaxed)
@@ -343,6 +349,16 @@ mod tests {
             .min_per_second(0)
             .build()
             .is_ok());
+    }
+
+    #[test]
+    fn a_fold_adds_only_what_is_new() {
+        assert_eq!(unfolded(5, 5), None);
+        assert_eq!(unfolded(7, 5), Some(2));
+        assert_eq!(unfolded(5, 7), None, "a read older than the last fold");
+        assert_eq!(unfolded(2, u64::MAX - 1), Some(4), "across the wrap");
+        assert_eq!(unfolded(u64::MAX / 2 + 5, 5), Some(u64::MAX / 2));
+        assert_eq!(unfolded(u64::MAX / 2 + 6, 5), None);
     }
 
     #[test]

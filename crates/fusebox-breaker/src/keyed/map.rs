@@ -201,12 +201,11 @@ fn same_key(a: &str, b: &str) -> bool {
     }
     // Two possibly overlapping 8-byte words cover any length from 8 to 16; shorter keys are
     // padded with zeros (the lengths are equal, so padding cannot make two keys look alike).
+    // `at` is never past the end: 0, or the length less 8.
     let word = |bytes: &[u8], at: usize| {
         let mut w = [0u8; 8];
         let end = bytes.len().min(at + 8);
-        if at < end {
-            w[..end - at].copy_from_slice(&bytes[at..end]);
-        }
+        w[..end - at].copy_from_slice(&bytes[at..end]);
         u64::from_le_bytes(w)
     };
     if a.len() >= 8 {
@@ -595,6 +594,11 @@ mod tests {
             "mueller",
             "a\0",
             "a\0\0",
+            // Longer than 16 bytes, alike in their first and last eight.
+            "aaaaaaaaXaaaaaaaa",
+            "aaaaaaaaYaaaaaaaa",
+            "tenant-00000000001-eu",
+            "tenant-00000000002-eu",
         ];
         for a in keys {
             for b in keys {
