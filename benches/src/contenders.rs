@@ -147,7 +147,7 @@ pub fn retry<S>(handle: Handle, budget: bool, svc: S) -> Retry<S> {
     .layer(svc)
 }
 
-/// tower's own retry policy for the comparison: up to `.0` more attempts after a failure,
+/// tower's own retry policy for the comparison: as many more attempts after a failure as it holds,
 /// the request copied for each (as tower's documentation writes it).
 #[derive(Clone, Copy, Debug)]
 pub struct Attempts(pub u32);
