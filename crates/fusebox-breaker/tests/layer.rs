@@ -190,7 +190,7 @@ async fn a_cancelled_probe_frees_its_slot() {
 fn a_call_moves_a_small_future() {
     // What a closed call hands its caller to await: the inner future (16 bytes here) and a
     // 32-byte permit, the state's tag in a niche. Every byte is moved on every call
-    // (docs/benchmarks.md); a 40-byte permit made it 56.
+    // (docs/benchmarks.md); the 40-byte permit of before would make it 56.
     type Inner = tower::util::ServiceFn<fn(u64) -> std::future::Ready<Result<u64, std::io::Error>>>;
     let f: fn(u64) -> std::future::Ready<Result<u64, std::io::Error>> =
         |n| std::future::ready(Ok(n));
