@@ -56,7 +56,8 @@ struct Inner {
     /// How much of `deposits` is already in `balance`.
     folded: AtomicU64,
     refilled_at: AtomicU64,
-    deposit: i64,
+    /// What a success deposits, in millionths (`deposit(ratio)`, in [0, 10⁹]).
+    deposit: u64,
     per_second: i64,
     max: i64,
     epoch: Instant,
@@ -131,7 +132,7 @@ impl RetryBudgetBuilder {
                 deposits: StripedCounter::new(),
                 folded: AtomicU64::new(0),
                 refilled_at: AtomicU64::new(0),
-                deposit: deposit(self.ratio),
+                deposit: u64::try_from(deposit(self.ratio)).unwrap_or(0),
                 per_second,
                 max,
                 epoch: Instant::now(),
@@ -178,10 +179,7 @@ impl RetryBudget {
     /// takes it in when it is next read.
     #[inline]
     pub fn deposit(&self) {
-        // `deposit(ratio)` is in [0, 10⁹]: the conversion is exact.
-        self.inner
-            .deposits
-            .add(u64::try_from(self.inner.deposit).unwrap_or(0));
+        self.inner.deposits.add(self.inner.deposit);
     }
 
     /// Takes one token for a retry; `false` when less than one is left.

@@ -239,6 +239,25 @@ impl RetrySettings {
     /// `builder` with these settings laid over its own: what these set wins, what they leave
     /// unset keeps the builder's value. Budget fields, when any is set, replace a budget given
     /// to the builder with one of their own.
+    ///
+    /// ```
+    /// use fusebox_retry::{RetryLayer, RetrySettings};
+    /// use std::time::Duration;
+    ///
+    /// let mut settings = RetrySettings::default();
+    /// settings.max_attempts = Some(5);
+    /// // The builder's classifier and deadline stay; the settings' attempts win over its 2.
+    /// let builder = RetryLayer::builder("calendar")
+    ///     .max_attempts(2)
+    ///     .deadline(Duration::from_secs(3))
+    ///     .classifier(|r: Result<&u32, &std::io::Error>| match r {
+    ///         Ok(_) => fusebox_core::Outcome::Success,
+    ///         Err(_) => fusebox_core::Outcome::retryable_failure(),
+    ///     });
+    /// let layer = settings.apply(builder).build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), fusebox_core::ConfigError>(())
+    /// ```
     pub fn apply<C, R>(&self, mut builder: RetryLayerBuilder<C, R>) -> RetryLayerBuilder<C, R> {
         if self.describes_budget() {
             builder.budget = None;
