@@ -307,6 +307,27 @@ async fn outcomes_from_an_earlier_generation_do_not_count() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_success_from_an_earlier_generation_leaves_the_failure_count_alone() {
+    let b = Breaker::builder("t")
+        .consecutive_failures(2)
+        .build()
+        .unwrap();
+    let early = b.try_acquire().unwrap();
+    b.reset();
+    call(&b, F);
+    assert_eq!(b.metrics().consecutive_failures, 1);
+    // A success admitted before the reset would, if it counted, wipe this period's failure.
+    early.record(S);
+    assert_eq!(b.metrics().consecutive_failures, 1);
+    call(&b, F);
+    assert_eq!(
+        b.state(),
+        CircuitState::Open,
+        "two failures in a row since the reset"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn operators_force_open_disable_and_reset() {
     let b = Breaker::builder("t")
         .consecutive_failures(1)
