@@ -1,5 +1,5 @@
 use crate::config::{Config, OpenDuration, WindowKind};
-use crate::machine::{Admission, Handle, Refusal, Shared, Ticket, Transition};
+use crate::machine::{Admission, Handle, Refusal, Shared, Slot, Ticket, Transition};
 use crate::stats::Layout;
 use fusebox_core::{
     CircuitOpen, CircuitRef, CircuitState, EventBus, EventListener, Outcome, StateStore, StoredRef,
@@ -144,16 +144,15 @@ impl Breaker {
         self.shared.key.as_deref()
     }
 
-    /// Like [`try_acquire`](Self::try_acquire), consuming this handle instead of cloning it.
+    /// A permit if the breaker is closed (or disabled): the admission that reads one word and
+    /// runs no listener, which a keyed set makes while it holds a lock. `None` otherwise: ask
+    /// [`try_acquire`](Self::try_acquire).
     #[inline]
-    pub(crate) fn try_acquire_owned(self) -> Result<Permit, CircuitOpen> {
-        match Shared::acquire(&self.shared) {
-            Ok(ticket) => Ok(Permit {
-                breaker: self,
-                ticket,
-            }),
-            Err(refusal) => Err(self.rejection(refusal)),
-        }
+    pub(crate) fn try_acquire_closed(&self) -> Option<Permit> {
+        Shared::acquire_closed(&self.shared).map(|ticket| Permit {
+            slot: self.shared.slot,
+            ticket,
+        })
     }
 
     /// The rejection `refusal` stands for, holding this handle.
@@ -180,7 +179,7 @@ impl Breaker {
     pub fn try_acquire(&self) -> Result<Permit, CircuitOpen> {
         match Shared::acquire(&self.shared) {
             Ok(ticket) => Ok(Permit {
-                breaker: self.clone(),
+                slot: self.shared.slot,
                 ticket,
             }),
             Err(refusal) => Err(self.clone().rejection(refusal)),
@@ -261,7 +260,7 @@ impl Breaker {
     /// A snapshot of the counters, the window and the state.
     pub fn metrics(&self) -> BreakerMetrics {
         let s = &self.shared;
-        let totals = s.stats.totals();
+        let totals = s.slot.stats.totals();
         let window = s.window_counts().map(|c| WindowMetrics {
             calls: c.calls,
             failures: c.failures,
@@ -298,17 +297,23 @@ impl Breaker {
 
 /// Permission to make one call, from [`Breaker::try_acquire`]. Record the outcome with
 /// [`record`](Self::record); dropping it unrecorded counts the call as ignored.
+///
+/// A permit does not keep its breaker alive: it holds the part of the breaker that calls
+/// count in, which outlives the breaker, so that admitting a call touches no reference count.
+/// The outcome of a call that ends after every handle to its breaker was dropped is counted
+/// nowhere.
 #[must_use = "record the call's outcome, or the call counts as ignored"]
 pub struct Permit {
-    breaker: Breaker,
-    // Also says whether the outcome was recorded: a separate flag would make a permit 48 bytes.
+    slot: &'static Slot,
+    // Also says whether the outcome was recorded: a separate flag would make a permit 32 bytes.
     ticket: Ticket,
 }
 
 impl fmt::Debug for Permit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let breaker = self.slot.owner_of(self.ticket);
         f.debug_struct("Permit")
-            .field("breaker", &self.breaker.name())
+            .field("breaker", &breaker.as_ref().map(|shared| &*shared.name))
             .field("probe", &self.is_probe())
             .finish()
     }
@@ -327,7 +332,7 @@ impl Permit {
     pub(crate) fn finish(&mut self, outcome: Outcome) {
         if !self.ticket.recorded() {
             self.ticket.mark_recorded();
-            Shared::record(&self.breaker.shared, self.ticket, outcome);
+            self.slot.record(self.ticket, outcome);
         }
     }
 
@@ -346,9 +351,23 @@ impl Permit {
         self.ticket.admission() == Admission::Probe
     }
 
-    /// The breaker that issued this permit.
-    pub fn breaker(&self) -> &Breaker {
-        &self.breaker
+    /// The breaker that issued this permit, unless every handle to it was dropped since.
+    ///
+    /// ```
+    /// use fusebox_breaker::Breaker;
+    ///
+    /// let breaker = Breaker::builder("sms").build()?;
+    /// let permit = breaker.try_acquire().unwrap();
+    /// assert_eq!(permit.breaker().map(|b| b.name().to_owned()).as_deref(), Some("sms"));
+    /// drop(breaker);
+    /// assert!(permit.breaker().is_none());
+    /// permit.success(); // counted nowhere, and no error
+    /// # Ok::<(), fusebox_breaker::ConfigError>(())
+    /// ```
+    pub fn breaker(&self) -> Option<Breaker> {
+        self.slot
+            .owner_of(self.ticket)
+            .map(|shared| Breaker { shared })
     }
 }
 
@@ -356,7 +375,7 @@ impl Drop for Permit {
     #[inline]
     fn drop(&mut self) {
         if !self.ticket.recorded() {
-            Shared::record(&self.breaker.shared, self.ticket, Outcome::Ignored);
+            self.slot.record(self.ticket, Outcome::Ignored);
         }
     }
 }
@@ -462,5 +481,74 @@ impl From<Breaker> for CircuitRef {
             Handle::Counted(shared) => fusebox_core::Handle::Counted(shared),
             Handle::Static(shared) => fusebox_core::Handle::Static(shared),
         }
+    }
+}
+
+#[cfg(all(test, not(fusebox_loom)))]
+mod tests {
+    use crate::machine::slot::{pool, GRACE};
+    use crate::{Breaker, CircuitState};
+    use fusebox_core::Outcome;
+
+    /// A shape no other test uses: the pool is the process's.
+    fn rare() -> Breaker {
+        Breaker::builder("rare")
+            .failure_rate(0.5)
+            .count_window(7_919)
+            .min_calls(1_000)
+            .consecutive_failures(5)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_dropped_breakers_slot_serves_the_next_of_its_shape_after_the_grace_period_cleared() {
+        let first = rare();
+        let slot = first.shared.slot;
+        let in_flight = first.try_acquire().unwrap();
+        let succeeding = first.try_acquire().unwrap();
+        first.try_acquire().unwrap().failure();
+        first.try_acquire().unwrap().success();
+        let before = first.metrics();
+        assert_eq!((before.failures, before.successes), (1, 1));
+        first.try_acquire().unwrap().failure();
+        assert_eq!(first.metrics().consecutive_failures, 1);
+        assert_eq!(pool::waiting(slot), 0);
+        drop(first);
+        assert!(in_flight.breaker().is_none(), "its breaker is gone");
+        assert_eq!(pool::waiting(slot), 1);
+
+        // Within the grace period, a new breaker of the shape gets a new slot.
+        let early = rare();
+        assert!(!std::ptr::eq(early.shared.slot, slot));
+
+        pool::AHEAD.with(|ahead| ahead.set(GRACE));
+        let second = rare();
+        pool::AHEAD.with(|ahead| ahead.set(std::time::Duration::ZERO));
+        assert!(
+            std::ptr::eq(second.shared.slot, slot),
+            "the retired slot, reused"
+        );
+        assert_eq!(pool::waiting(slot), 0);
+        let fresh = second.metrics();
+        assert_eq!(fresh.state, CircuitState::Closed);
+        assert_eq!((fresh.calls, fresh.failures, fresh.successes), (0, 0, 0));
+        assert_eq!(fresh.consecutive_failures, 0);
+        assert_eq!(fresh.window.map(|w| (w.calls, w.failures)), Some((0, 0)));
+
+        // The call the first breaker admitted ends now: it counts in neither breaker.
+        assert!(in_flight.breaker().is_none(), "not the new owner's call");
+        in_flight.record(Outcome::retryable_failure());
+        succeeding.success();
+        let after = second.metrics();
+        assert_eq!((after.calls, after.failures, after.successes), (0, 0, 0));
+        assert_eq!(after.consecutive_failures, 0);
+        assert_eq!(after.window.map(|w| w.calls), Some(0));
+
+        // The new owner's own calls count as usual.
+        second.try_acquire().unwrap().failure();
+        assert_eq!(second.metrics().failures, 1);
+        assert_eq!(second.metrics().consecutive_failures, 1);
+        drop(early);
     }
 }

@@ -47,7 +47,7 @@ impl Circuit for Shared {
 
 impl StoredCircuit for Shared {
     fn outcome_totals(&self) -> (u64, u64) {
-        let totals = self.stats.totals();
+        let totals = self.slot.stats.totals();
         (totals.successes, totals.failures)
     }
 

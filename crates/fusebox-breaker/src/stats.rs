@@ -124,6 +124,21 @@ impl Stats {
         self.bump(Counter::Rejections);
     }
 
+    /// Back to zero, for a slot changing hands (nobody counts in it then).
+    pub(crate) fn reset(&self) {
+        for s in self.owned.iter().chain(std::iter::once(&self.overflow)) {
+            for c in [
+                &s.successes,
+                &s.failures,
+                &s.slow,
+                &s.ignored,
+                &s.rejections,
+            ] {
+                c.store(0, Relaxed);
+            }
+        }
+    }
+
     pub(crate) fn totals(&self) -> Totals {
         let mut t = Totals::default();
         for s in self.owned.iter().chain(std::iter::once(&self.overflow)) {

@@ -1,6 +1,6 @@
 use crate::{CircuitState, TransitionReason};
 use std::fmt;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
@@ -204,6 +204,24 @@ where
 
 type Listeners = Vec<(u64, Arc<dyn EventListener>)>;
 
+/// The listeners of a bus, and the flags kept saying whether there are any.
+#[derive(Default)]
+struct Registry {
+    listeners: Listeners,
+    watchers: Vec<&'static AtomicBool>,
+}
+
+impl Registry {
+    /// Publishes the number of listeners to the bus's count and its watchers' flags.
+    fn publish(&self, count: &AtomicUsize) {
+        count.store(self.listeners.len(), Ordering::Release);
+        let any = !self.listeners.is_empty();
+        for flag in &self.watchers {
+            flag.store(any, Ordering::Release);
+        }
+    }
+}
+
 /// The listeners of one component. Emitting to a bus nobody subscribed to is one relaxed atomic
 /// load; the event is not even built.
 ///
@@ -230,7 +248,7 @@ pub struct EventBus {
 struct BusInner {
     count: AtomicUsize,
     next_id: AtomicU64,
-    listeners: RwLock<Listeners>,
+    registry: RwLock<Registry>,
 }
 
 impl Clone for EventBus {
@@ -263,7 +281,7 @@ impl EventBus {
             inner: Arc::new(BusInner {
                 count: AtomicUsize::new(0),
                 next_id: AtomicU64::new(0),
-                listeners: RwLock::new(Vec::new()),
+                registry: RwLock::new(Registry::default()),
             }),
         }
     }
@@ -272,13 +290,13 @@ impl EventBus {
     /// [`Subscription::detach`]ed, to keep it for the life of the bus).
     pub fn subscribe(&self, listener: impl EventListener) -> Subscription {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        let mut list = self
+        let mut registry = self
             .inner
-            .listeners
+            .registry
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        list.push((id, Arc::new(listener)));
-        self.inner.count.store(list.len(), Ordering::Release);
+        registry.listeners.push((id, Arc::new(listener)));
+        registry.publish(&self.inner.count);
         Subscription {
             bus: Arc::downgrade(&self.inner),
             id,
@@ -302,14 +320,64 @@ impl EventBus {
 
     #[cold]
     fn deliver(&self, event: &Event<'_>) {
-        let list = self
+        let registry = self
             .inner
-            .listeners
+            .registry
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        for (_, listener) in list.iter() {
+        for (_, listener) in registry.listeners.iter() {
             listener.on_event(event);
         }
+    }
+
+    /// Keeps `flag` saying whether this bus has listeners, from now until the returned
+    /// [`Watch`] is dropped, for fusebox's own crates: a breaker keeps the flag beside the
+    /// counters its calls touch, so a call learns that nobody listens without reaching the
+    /// bus. Not part of the stable API.
+    #[doc(hidden)]
+    pub fn watch(&self, flag: &'static AtomicBool) -> Watch {
+        let mut registry = self
+            .inner
+            .registry
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        registry.watchers.push(flag);
+        registry.publish(&self.inner.count);
+        Watch {
+            bus: Arc::downgrade(&self.inner),
+            flag,
+        }
+    }
+}
+
+/// Keeps a flag following whether a bus has listeners ([`EventBus::watch`]); dropping it
+/// stops that and clears the flag.
+#[doc(hidden)]
+pub struct Watch {
+    bus: Weak<BusInner>,
+    flag: &'static AtomicBool,
+}
+
+impl fmt::Debug for Watch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Watch")
+            .field("listening", &self.flag.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        if let Some(bus) = self.bus.upgrade() {
+            let mut registry = bus
+                .registry
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            registry
+                .watchers
+                .retain(|flag| !std::ptr::eq(*flag, self.flag));
+        }
+        self.flag.store(false, Ordering::Release);
     }
 }
 
@@ -343,12 +411,12 @@ impl Drop for Subscription {
             return;
         }
         if let Some(bus) = self.bus.upgrade() {
-            let mut list = bus
-                .listeners
+            let mut registry = bus
+                .registry
                 .write()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            list.retain(|(id, _)| *id != self.id);
-            bus.count.store(list.len(), Ordering::Release);
+            registry.listeners.retain(|(id, _)| *id != self.id);
+            registry.publish(&bus.count);
         }
     }
 }
@@ -363,6 +431,28 @@ mod tests {
         let bus = EventBus::new();
         bus.emit(|| panic!("event built with no listener"));
         assert!(!bus.has_listeners());
+    }
+
+    #[test]
+    fn a_watched_flag_follows_the_listeners_until_the_watch_is_dropped() {
+        let flag: &'static AtomicBool = Box::leak(Box::new(AtomicBool::new(true)));
+        let bus = EventBus::new();
+        let watch = bus.watch(flag);
+        assert!(!flag.load(Ordering::Relaxed), "set from the bus at once");
+        let first = bus.subscribe(|_: &Event<'_>| {});
+        let second = bus.subscribe(|_: &Event<'_>| {});
+        assert!(flag.load(Ordering::Relaxed));
+        drop(first);
+        assert!(flag.load(Ordering::Relaxed), "one listener is left");
+        drop(second);
+        assert!(!flag.load(Ordering::Relaxed));
+        let kept = bus.subscribe(|_: &Event<'_>| {});
+        assert!(flag.load(Ordering::Relaxed));
+        drop(watch);
+        assert!(!flag.load(Ordering::Relaxed), "cleared when the watch goes");
+        drop(kept);
+        let _again = bus.subscribe(|_: &Event<'_>| {});
+        assert!(!flag.load(Ordering::Relaxed), "no longer followed");
     }
 
     #[test]

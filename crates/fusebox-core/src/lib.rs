@@ -81,7 +81,7 @@ pub use circuit::{
 pub use classify::{parse_retry_after, HttpClassifier};
 pub use classify::{Classify, EveryRequest, MakeClassify, Outcome, PerRequest, ResultClassifier};
 pub use config::ConfigError;
-pub use event::{Event, EventBus, EventKind, EventListener, GiveUpReason, Subscription};
+pub use event::{Event, EventBus, EventKind, EventListener, GiveUpReason, Subscription, Watch};
 #[cfg(feature = "grpc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
 pub use grpc::{GrpcClassifier, GrpcEos};

@@ -110,11 +110,10 @@ where
 {
     #[inline]
     fn acquire(&self, request: &Request) -> Result<Permit, CircuitOpen> {
-        let breaker = match self.extractor.extract(request) {
-            Some(key) => self.breakers.get(&key),
-            None => self.breakers.unkeyed().clone(),
-        };
-        breaker.try_acquire_owned()
+        match self.extractor.extract(request) {
+            Some(key) => self.breakers.acquire(&key),
+            None => self.breakers.unkeyed().try_acquire(),
+        }
     }
 }
 

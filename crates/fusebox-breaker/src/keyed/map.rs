@@ -1,10 +1,10 @@
-use crate::breaker::Breaker;
+use crate::breaker::{Breaker, Permit};
 use crate::builder::BreakerBuilder;
 use crate::clock::{nanos, Epoch};
 use crate::config::Config;
 use crate::stats::Layout;
 use crate::sync::{read, write};
-use fusebox_core::{CircuitState, ConfigError, EventBus, EventListener, Subscription};
+use fusebox_core::{CircuitOpen, CircuitState, ConfigError, EventBus, EventListener, Subscription};
 use fusebox_core::{LocalState, StateStore};
 use hashbrown::HashTable;
 use std::fmt;
@@ -331,6 +331,31 @@ impl KeyedBreakers {
     ///
     /// A known key costs one hash, a shared read lock and no clock read.
     pub fn get(&self, key: &str) -> Breaker {
+        self.find(key, |breaker| Ok(breaker.clone()))
+            .unwrap_or_else(|breaker| breaker)
+    }
+
+    /// A permit from the breaker for `key`, or its rejection: what a keyed service asks per
+    /// call. A closed breaker admits the call while the set's read lock is held, so the call
+    /// clones no handle; any other state is asked after the lock is let go, since a rejection
+    /// may run event listeners, which may use the set.
+    #[inline]
+    pub(crate) fn acquire(&self, key: &str) -> Result<Permit, CircuitOpen> {
+        match self.find(key, |breaker| breaker.try_acquire_closed().ok_or(())) {
+            Ok(permit) => Ok(permit),
+            Err(breaker) => breaker.try_acquire(),
+        }
+    }
+
+    /// `found(breaker)` for the breaker of `key`, under the read lock of its table; the
+    /// breaker itself when `found` declines (`Err`) or the key is new (made, or the overflow
+    /// breaker), for the caller to use with no lock held.
+    #[inline]
+    fn find<T>(
+        &self,
+        key: &str,
+        found: impl FnOnce(&Breaker) -> Result<T, ()>,
+    ) -> Result<T, Breaker> {
         let inner = &self.inner;
         let hashed;
         let key = if key.len() > inner.max_key_len {
@@ -348,10 +373,10 @@ impl KeyedBreakers {
                 if entry.idle_ticks.load(Relaxed) != 0 {
                     entry.idle_ticks.store(0, Relaxed);
                 }
-                return entry.breaker.clone();
+                return found(&entry.breaker).map_err(|()| entry.breaker.clone());
             }
         }
-        self.insert(key, hash, shard)
+        Err(self.insert(key, hash, shard))
     }
 
     #[cold]

@@ -35,6 +35,24 @@ impl Shared {
         }
     }
 
+    /// Admits a call if the breaker is closed or disabled, the admission that runs no listener
+    /// and changes nothing; `None` in any other state.
+    #[inline(always)]
+    pub(crate) fn acquire_closed(this: &Handle) -> Option<Ticket> {
+        let shared: &Shared = this;
+        let word = shared.load();
+        let admission = match word.code() {
+            CLOSED => Admission::Closed,
+            DISABLED => Admission::Disabled,
+            _ => return None,
+        };
+        Some(Ticket::new(
+            word.generation(),
+            admission,
+            shared.times_calls.then(|| shared.epoch.now_nanos()),
+        ))
+    }
+
     /// Open, half-open and forced-open. `Err(None)` means the state moved: look again.
     pub(super) fn acquire_slow(this: &Handle, word: Word) -> Result<Ticket, Option<Refusal>> {
         match word.code() {
@@ -89,7 +107,7 @@ impl Shared {
         retry_at: Option<u64>,
         awaits_probe: bool,
     ) -> Refusal {
-        self.stats.rejection();
+        self.slot.stats.rejection();
         self.events
             .emit(|| self.event(EventKind::CallRejected { state }));
         Refusal {

@@ -9,25 +9,23 @@
 mod admit;
 mod record;
 mod remote;
+pub(crate) mod slot;
 mod timer;
 mod transition;
 mod word;
 
 use crate::clock::Epoch;
 use crate::config::Config;
-use crate::stats::{Layout, Stats};
-use crate::sync::atomic::{
-    AtomicBool, AtomicU32, AtomicU64,
-    Ordering::{AcqRel, Acquire, Relaxed},
-};
+use crate::stats::Layout;
+use crate::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use crate::sync::lock;
-use crate::window::{Counts, Window};
-use crossbeam_utils::CachePadded;
-use fusebox_core::{CircuitState, Event, EventBus, EventKind, TransitionReason};
+use crate::window::Counts;
+use fusebox_core::{CircuitState, Event, EventBus, EventKind, TransitionReason, Watch};
+pub(crate) use slot::Slot;
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::Instant;
-use word::{Word, CLOSED, DISABLED};
+use word::Word;
 
 /// What kind of admission a call got.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,12 +148,11 @@ pub(crate) type WeakHandle = fusebox_core::WeakHandle<Shared>;
 
 #[derive(Debug)]
 pub(crate) struct Shared {
-    word: CachePadded<AtomicU64>,
-    consecutive: CachePadded<AtomicU32>,
-    pub(crate) stats: Stats,
-    /// Boxed: a window's padded counters would make every breaker 500 bytes larger, with a
-    /// window or without.
-    window: Option<Box<Window>>,
+    /// The state word and the counts: what calls touch, in memory that outlives the breaker
+    /// and is then reused, so a call holds it without a reference count (`slot.rs`).
+    pub(crate) slot: &'static Slot,
+    /// Keeps `slot.listening` following whether `events` has listeners.
+    watch: Option<Watch>,
     trips: AtomicU32,
     /// Times a policy fired while disabled.
     suppressed: AtomicU64,
@@ -181,7 +178,6 @@ pub(crate) struct Shared {
     times_calls: bool,
     /// A time window: the recording of an outcome reads the clock once, to pick its bucket.
     dates_outcomes: bool,
-    plain_success_path: bool,
     /// When set, an open period ends in `AWAITING_PROBE` until `grant_probes`: a shared store
     /// lets one instance of a cluster probe.
     probe_gate: AtomicBool,
@@ -193,7 +189,7 @@ pub(crate) struct Shared {
 impl Shared {
     /// Shares a new breaker: reference-counted, or leaked for the rest of the process.
     pub(crate) fn share(shared: Shared, leak: bool) -> Handle {
-        if leak {
+        let handle = if leak {
             let leaked: &'static Shared = Box::leak(Box::new(shared));
             leaked.me.get_or_init(|| WeakHandle::Static(leaked));
             Handle::Static(leaked)
@@ -202,7 +198,9 @@ impl Shared {
                 shared.me.get_or_init(|| WeakHandle::Counted(me.clone()));
                 shared
             }))
-        }
+        };
+        handle.slot.own(handle.downgrade());
+        handle
     }
 
     /// A handle to this breaker, for a caller that holds only `&Shared` (and so keeps it alive).
@@ -223,21 +221,10 @@ impl Shared {
             Some((key, label)) => (Some(key), label),
             None => (None, "key"),
         };
+        let slot = Slot::take(&config, layout);
         Shared {
-            word: CachePadded::new(AtomicU64::new(
-                Word::new(
-                    if config.start_disabled {
-                        DISABLED
-                    } else {
-                        CLOSED
-                    },
-                    0,
-                )
-                .0,
-            )),
-            consecutive: CachePadded::new(AtomicU32::new(0)),
-            stats: Stats::new(layout),
-            window: config.window.map(|kind| Box::new(Window::new(kind))),
+            slot,
+            watch: Some(events.watch(&slot.listening)),
             trips: AtomicU32::new(0),
             suppressed: AtomicU64::new(0),
             open_until: AtomicU64::new(0),
@@ -250,7 +237,6 @@ impl Shared {
             overflow,
             times_calls: config.slow_call.is_some(),
             dates_outcomes: matches!(config.window, Some(crate::config::WindowKind::Time { .. })),
-            plain_success_path: !config.needs_clock() && config.window.is_none(),
             probe_gate: AtomicBool::new(false),
             me: std::sync::OnceLock::new(),
             config,
@@ -278,15 +264,12 @@ impl Shared {
 
     #[inline]
     fn load(&self) -> Word {
-        Word(self.word.load(Acquire))
+        self.slot.load()
     }
 
     #[inline]
     fn cas(&self, current: Word, new: Word) -> Result<(), Word> {
-        self.word
-            .compare_exchange(current.0, new.0, AcqRel, Acquire)
-            .map(|_| ())
-            .map_err(Word)
+        self.slot.cas(current, new)
     }
 
     /// Publishes `until` as the open period's deadline, then moves from `word` to `new`: whoever
@@ -318,13 +301,14 @@ impl Shared {
     }
 
     pub(crate) fn window_counts(&self) -> Option<Counts> {
-        self.window
+        self.slot
+            .window
             .as_ref()
             .map(|w| w.counts(self.epoch.now_nanos()))
     }
 
     pub(crate) fn consecutive_failures(&self) -> u32 {
-        self.consecutive.load(Relaxed)
+        self.slot.consecutive.load(Relaxed)
     }
 
     pub(crate) fn trips(&self) -> u32 {
@@ -340,6 +324,14 @@ impl Shared {
         self.load()
             .is_open()
             .then(|| self.epoch.instant_at(self.open_until.load(Relaxed)))
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // The flag stops following the bus before the slot can change hands.
+        drop(self.watch.take());
+        self.slot.retire();
     }
 }
 

@@ -10,35 +10,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 impl Shared {
-    /// Records the outcome of an admitted call.
-    #[inline(always)]
-    pub(crate) fn record(this: &Handle, ticket: Ticket, outcome: Outcome) {
-        // The common case, a success through a closed breaker that measures no time and keeps
-        // no window: count it, and write the consecutive-failure count only if it changes.
-        // One look through the handle: each deref of it is a branch on its kind.
-        let shared: &Shared = this;
-        if shared.plain_success_path
-            && ticket.admitted_closed()
-            && matches!(outcome, Outcome::Success)
-        {
-            shared.stats.success(false);
-            shared.events.emit(|| {
-                shared.event(EventKind::CallSucceeded {
-                    elapsed: None,
-                    slow: false,
-                })
-            });
-            if shared.consecutive.load(Relaxed) != 0
-                && shared.load().generation() == ticket.generation()
-            {
-                shared.consecutive.store(0, Relaxed);
-            }
-            return;
-        }
-        Shared::record_outcome(this, ticket, outcome);
-    }
-
-    #[inline(never)]
+    /// Records the outcome of an admitted call that the slot's quick path does not take.
     pub(super) fn record_outcome(this: &Handle, ticket: Ticket, outcome: Outcome) {
         let (elapsed, now_nanos) = match ticket.started() {
             Some(started) => {
@@ -55,19 +27,19 @@ impl Shared {
         };
         let failed = match outcome {
             Outcome::Success => {
-                this.stats.success(slow);
+                this.slot.stats.success(slow);
                 this.events
                     .emit(|| this.event(EventKind::CallSucceeded { elapsed, slow }));
                 false
             }
             Outcome::Failure { .. } => {
-                this.stats.failure(slow);
+                this.slot.stats.failure(slow);
                 this.events
                     .emit(|| this.event(EventKind::CallFailed { elapsed, slow }));
                 true
             }
             _ => {
-                this.stats.ignored();
+                this.slot.stats.ignored();
                 this.events.emit(|| this.event(EventKind::CallIgnored));
                 if ticket.admission() == Admission::Probe {
                     this.release_probe(ticket.generation());
@@ -119,16 +91,20 @@ impl Shared {
     ) -> Option<TransitionReason> {
         if let Some(threshold) = self.config.consecutive_failures {
             if failed {
-                let count = self.consecutive.fetch_add(1, Relaxed).saturating_add(1);
+                let count = self
+                    .slot
+                    .consecutive
+                    .fetch_add(1, Relaxed)
+                    .saturating_add(1);
                 if count >= threshold {
                     return Some(TransitionReason::ConsecutiveFailures { count });
                 }
-            } else if self.consecutive.load(Relaxed) != 0 {
+            } else if self.slot.consecutive.load(Relaxed) != 0 {
                 // Written only when it changes: successes after successes touch no shared line.
-                self.consecutive.store(0, Relaxed);
+                self.slot.consecutive.store(0, Relaxed);
             }
         }
-        if let Some(window) = &self.window {
+        if let Some(window) = &self.slot.window {
             let counts = window.record(failed, slow, now_nanos);
             if failed || slow {
                 return self.evaluate(counts);
@@ -240,8 +216,8 @@ impl Shared {
     }
 
     pub(super) fn clear_counts(&self) {
-        self.consecutive.store(0, Relaxed);
-        if let Some(window) = &self.window {
+        self.slot.consecutive.store(0, Relaxed);
+        if let Some(window) = &self.slot.window {
             window.reset();
         }
     }

@@ -1,0 +1,289 @@
+//! The part of a breaker that its calls touch, in memory that is reused rather than freed, so
+//! an admitted call holds a plain reference to it and no reference count.
+//!
+//! A breaker made by `build()` is freed when its last handle goes, and the calls it admitted
+//! may still be running then. Were each call to hold the breaker itself, it would clone and
+//! drop a reference count: two locked instructions on a line every core writes, about 13 ns a
+//! call on the machine of docs/benchmarks.md. A call holds a `&'static Slot` instead: the state
+//! word, the counts, the window and the flags that the closed path reads.
+//!
+//! When its breaker goes, a slot is retired: its generation moves on, so the calls admitted
+//! before take the slow path, which finds no owner and counts them nowhere. After a grace
+//! period it is handed, cleared, to the next breaker of the same shape (counter layout and
+//! window); by then a call that read the slot's generation just before the retirement has long
+//! finished writing. Slots are never freed: a process keeps as many as it had breakers alive at
+//! once, per shape, plus those retired in the last [`GRACE`].
+//!
+//! Whatever needs the rest of the breaker (a failure, which may trip it; a probe; an event; a
+//! timed call) reaches it through the slot's owner, a weak handle.
+
+use super::word::{Word, CLOSED, DISABLED, GENERATION_MASK};
+use super::{Handle, Shared, Ticket, WeakHandle};
+use crate::config::{Config, WindowKind};
+use crate::stats::{Layout, Stats};
+use crate::sync::atomic::{
+    AtomicBool, AtomicU32, AtomicU64,
+    Ordering::{AcqRel, Acquire, Relaxed, Release},
+};
+use crate::window::Window;
+use crossbeam_utils::CachePadded;
+use fusebox_core::Outcome;
+use std::fmt;
+
+/// How long a retired slot waits before another breaker may have it.
+pub(crate) const GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// What a slot can be reused for: breakers with the same counter layout and window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Shape {
+    layout: Layout,
+    window: Option<WindowKind>,
+}
+
+pub(crate) struct Slot {
+    word: CachePadded<AtomicU64>,
+    pub(super) consecutive: CachePadded<AtomicU32>,
+    pub(crate) stats: Stats,
+    /// Boxed: a window's padded counters would make every slot 500 bytes larger, with a window
+    /// or without.
+    pub(super) window: Option<Box<Window>>,
+    /// A success through a closed breaker reads no clock: no slow-call policy, no time window.
+    quick_success: AtomicBool,
+    /// Whether anyone listens to the owner's events, kept so by `EventBus::watch` (a plain
+    /// `std` atomic: the bus writes it).
+    pub(super) listening: std::sync::atomic::AtomicBool,
+    /// The generation the current owner started at: a ticket from before it is a previous
+    /// owner's.
+    first_generation: AtomicU32,
+    owner: Owner,
+    shape: Shape,
+}
+
+impl fmt::Debug for Slot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Slot")
+            .field("word", &self.load())
+            .field("shape", &self.shape)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Slot {
+    fn new(shape: Shape) -> Slot {
+        Slot {
+            word: CachePadded::new(AtomicU64::new(Word::new(CLOSED, 0).0)),
+            consecutive: CachePadded::new(AtomicU32::new(0)),
+            stats: Stats::new(shape.layout),
+            window: shape.window.map(|kind| Box::new(Window::new(kind))),
+            quick_success: AtomicBool::new(false),
+            listening: std::sync::atomic::AtomicBool::new(false),
+            first_generation: AtomicU32::new(0),
+            owner: Owner::default(),
+            shape,
+        }
+    }
+
+    /// A slot for a new breaker of `config` counting in `layout`: a retired one of the same
+    /// shape whose grace period is over, or a new one. Cleared, in the breaker's first state,
+    /// in a generation no earlier call holds.
+    pub(crate) fn take(config: &Config, layout: Layout) -> &'static Slot {
+        let shape = Shape {
+            layout,
+            window: config.window,
+        };
+        let slot = pool::reuse(shape).unwrap_or_else(|| Box::leak(Box::new(Slot::new(shape))));
+        slot.stats.reset();
+        slot.consecutive.store(0, Relaxed);
+        if let Some(window) = &slot.window {
+            window.reset();
+        }
+        slot.quick_success.store(!config.needs_clock(), Relaxed);
+        let code = if config.start_disabled {
+            DISABLED
+        } else {
+            CLOSED
+        };
+        let first = slot.load().next(code);
+        slot.first_generation.store(first.generation(), Relaxed);
+        // Published last: whoever sees the new generation sees cleared counts.
+        slot.word.store(first.0, Release);
+        slot
+    }
+
+    /// Makes `owner` the breaker this slot belongs to.
+    pub(super) fn own(&self, owner: WeakHandle) {
+        self.owner.set(Some(owner));
+    }
+
+    /// The owner is gone: no earlier call may count any more, and after the grace period the
+    /// slot serves another breaker.
+    pub(super) fn retire(&'static self) {
+        self.owner.set(None);
+        let mut word = self.load();
+        while let Err(current) = self.cas(word, word.next(word.code())) {
+            word = current;
+        }
+        pool::retire(self);
+    }
+
+    #[inline]
+    pub(super) fn load(&self) -> Word {
+        Word(self.word.load(Acquire))
+    }
+
+    #[inline]
+    pub(super) fn cas(&self, current: Word, new: Word) -> Result<(), Word> {
+        self.word
+            .compare_exchange(current.0, new.0, AcqRel, Acquire)
+            .map(|_| ())
+            .map_err(Word)
+    }
+
+    /// Records the outcome of a call this slot admitted.
+    ///
+    /// The common case, a success through a closed breaker that reads no clock, with nobody
+    /// listening, in the generation that admitted it: counted here, without the rest of the
+    /// breaker. The consecutive-failure count is written only if it changes.
+    #[inline(always)]
+    pub(crate) fn record(&'static self, ticket: Ticket, outcome: Outcome) {
+        if ticket.admitted_closed()
+            && matches!(outcome, Outcome::Success)
+            && self.quick_success.load(Relaxed)
+            && !self.listening.load(Relaxed)
+            && self.load().generation() == ticket.generation()
+        {
+            self.stats.success(false);
+            if self.consecutive.load(Relaxed) != 0 {
+                self.consecutive.store(0, Relaxed);
+            }
+            if let Some(window) = &self.window {
+                // A success never trips: its counts need no evaluation.
+                window.record(false, false, 0);
+            }
+            return;
+        }
+        self.record_with_owner(ticket, outcome);
+    }
+
+    #[inline(never)]
+    fn record_with_owner(&'static self, ticket: Ticket, outcome: Outcome) {
+        if let Some(owner) = self.owner_of(ticket) {
+            Shared::record_outcome(&owner, ticket, outcome);
+        }
+    }
+
+    /// The breaker that admitted the call of `ticket`, if it is still alive.
+    pub(crate) fn owner_of(&self, ticket: Ticket) -> Option<Handle> {
+        let owner = self.owner.get()?;
+        // Generations run on from the owner's first, wrapping: a ticket further back than the
+        // current word is a previous owner's.
+        let first = self.first_generation.load(Relaxed);
+        let distance =
+            |generation: u32| u64::from(generation.wrapping_sub(first)) & GENERATION_MASK;
+        (distance(ticket.generation()) <= distance(self.load().generation())).then_some(owner)
+    }
+}
+
+/// The breaker a slot belongs to, weakly, replaced when the slot changes hands; read without
+/// a lock by calls that need more than the slot.
+#[cfg(not(fusebox_loom))]
+#[derive(Default)]
+struct Owner(arc_swap::ArcSwapOption<WeakHandle>);
+
+#[cfg(not(fusebox_loom))]
+impl Owner {
+    fn set(&self, owner: Option<WeakHandle>) {
+        self.0.store(owner.map(std::sync::Arc::new));
+    }
+
+    fn get(&self) -> Option<Handle> {
+        self.0.load().as_ref().and_then(|weak| weak.upgrade())
+    }
+}
+
+/// Under loom, a lock: loom does not model `arc-swap`'s thread-local debts.
+#[cfg(fusebox_loom)]
+#[derive(Default)]
+struct Owner(std::sync::RwLock<Option<WeakHandle>>);
+
+#[cfg(fusebox_loom)]
+impl Owner {
+    fn set(&self, owner: Option<WeakHandle>) {
+        *crate::sync::write(&self.0) = owner;
+    }
+
+    fn get(&self) -> Option<Handle> {
+        crate::sync::read(&self.0)
+            .as_ref()
+            .and_then(WeakHandle::upgrade)
+    }
+}
+
+/// Retired slots, oldest first per shape.
+#[cfg(not(fusebox_loom))]
+pub(crate) mod pool {
+    use super::{Shape, Slot, GRACE};
+    use crate::sync::lock;
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+    use std::time::Instant;
+
+    type Retired = VecDeque<(&'static Slot, Instant)>;
+
+    static RETIRED: Mutex<Vec<(Shape, Retired)>> = Mutex::new(Vec::new());
+
+    pub(super) fn retire(slot: &'static Slot) {
+        let now = Instant::now();
+        let mut pool = lock(&RETIRED);
+        match pool.iter_mut().find(|(shape, _)| *shape == slot.shape) {
+            Some((_, retired)) => retired.push_back((slot, now)),
+            None => pool.push((slot.shape, VecDeque::from([(slot, now)]))),
+        }
+    }
+
+    #[cfg(test)]
+    thread_local! {
+        /// How far ahead of the clock this thread's reuses look (tests of the grace period).
+        pub(crate) static AHEAD: std::cell::Cell<std::time::Duration> =
+            const { std::cell::Cell::new(std::time::Duration::ZERO) };
+    }
+
+    fn now() -> Instant {
+        #[cfg(test)]
+        return Instant::now() + AHEAD.with(std::cell::Cell::get);
+        #[cfg(not(test))]
+        Instant::now()
+    }
+
+    pub(super) fn reuse(shape: Shape) -> Option<&'static Slot> {
+        let mut pool = lock(&RETIRED);
+        let (_, retired) = pool.iter_mut().find(|(s, _)| *s == shape)?;
+        let &(slot, at) = retired.front()?;
+        if now().saturating_duration_since(at) < GRACE {
+            return None;
+        }
+        retired.pop_front();
+        Some(slot)
+    }
+
+    /// How many slots of `slot`'s shape wait for reuse (tests).
+    #[cfg(test)]
+    pub(crate) fn waiting(slot: &Slot) -> usize {
+        lock(&RETIRED)
+            .iter()
+            .find(|(s, _)| *s == slot.shape)
+            .map_or(0, |(_, retired)| retired.len())
+    }
+}
+
+/// Under loom every breaker gets a new slot: a slot's loom atomics belong to one execution.
+#[cfg(fusebox_loom)]
+pub(crate) mod pool {
+    use super::{Shape, Slot};
+
+    pub(super) fn retire(_: &'static Slot) {}
+
+    pub(super) fn reuse(_: Shape) -> Option<&'static Slot> {
+        None
+    }
+}
