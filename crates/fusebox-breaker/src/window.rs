@@ -143,7 +143,16 @@ impl CountWindow {
     fn record(&self, failed: bool, slow: bool) -> Counts {
         let code = PRESENT | if failed { FAILED } else { 0 } | if slow { SLOW } else { 0 };
         let position = self.position.fetch_add(1, Relaxed);
-        let old = self.slots[self.slot(position)].swap(code, Relaxed);
+        let slot = &self.slots[self.slot(position)];
+        // A slot already holding this outcome (successes after successes, in a healthy
+        // service) is left as it is: reading it is what the swap would have returned, and
+        // writing the same value changes nothing, so a plain load saves a locked instruction.
+        let held = slot.load(Relaxed);
+        let old = if held == code {
+            held
+        } else {
+            slot.swap(code, Relaxed)
+        };
         let (add, sub) = (Self::packed(code), Self::packed(old));
         // Totals are updated with acquire-release ordering, and the position is read again
         // after them: of two calls recorded at once, the one that updates the totals last
