@@ -344,8 +344,8 @@ impl EventBus {
             .registry
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        flag.store(!registry.listeners.is_empty(), Ordering::Release);
         registry.watchers.insert(id, flag);
-        registry.publish(&self.inner.count);
         Watch {
             bus: Arc::downgrade(&self.inner),
             id,
