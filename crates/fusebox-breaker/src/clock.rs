@@ -7,7 +7,37 @@ use tokio::time::Instant;
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Epoch(Instant);
 
+/// The instant every breaker's epoch is counted from, so that an epoch fits in an atomic (a
+/// breaker's slot keeps its owner's epoch as nanoseconds since it): a day before the first
+/// call of this function, on the process's real clock, or as long before as the platform's
+/// clock can go. Tokio's paused clocks start at the real time when they are paused, so every
+/// instant a breaker meets is later (unless a clock was paused a day before the first breaker
+/// was made).
+pub(crate) fn base() -> Instant {
+    static BASE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *BASE.get_or_init(|| {
+        let now = std::time::Instant::now();
+        let mut margin = std::time::Duration::from_secs(86_400);
+        loop {
+            if let Some(base) = now.checked_sub(margin) {
+                return Instant::from_std(base);
+            }
+            margin /= 2;
+        }
+    })
+}
+
 impl Epoch {
+    /// The epoch `nanos` after [`base`].
+    pub(crate) fn at_offset(nanos: u64) -> Epoch {
+        Epoch(fusebox_core::time::after(base(), nanos))
+    }
+
+    /// Now, as nanoseconds after [`base`] (0 for an earlier instant).
+    pub(crate) fn offset_now() -> u64 {
+        nanos(Instant::now().saturating_duration_since(base()))
+    }
+
     pub(crate) fn now() -> Epoch {
         Epoch(Instant::now())
     }

@@ -99,10 +99,3 @@ pub(crate) struct Config {
     pub(crate) half_open_max_wait: Duration,
     pub(crate) start_disabled: bool,
 }
-
-impl Config {
-    /// Whether calls must read the clock: only slow-call detection and time windows need it.
-    pub(crate) fn needs_clock(&self) -> bool {
-        self.slow_call.is_some() || matches!(self.window, Some(WindowKind::Time { .. }))
-    }
-}

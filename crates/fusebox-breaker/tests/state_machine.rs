@@ -154,6 +154,27 @@ async fn slow_calls_trip_on_their_own_rate() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_call_as_long_as_the_slow_threshold_is_slow_and_a_shorter_one_is_not() {
+    let b = Breaker::builder("t")
+        .slow_call(Duration::from_millis(100), 0.9)
+        .count_window(10)
+        .min_calls(5)
+        .build()
+        .unwrap();
+    let p = b.try_acquire().unwrap();
+    advance(Duration::from_millis(100) - Duration::from_nanos(1)).await;
+    p.record(S);
+    assert_eq!(b.metrics().slow_calls, 0);
+    let p = b.try_acquire().unwrap();
+    advance(Duration::from_millis(100)).await;
+    p.record(S);
+    let m = b.metrics();
+    assert_eq!((m.successes, m.slow_calls), (2, 1));
+    assert_eq!(m.window.map(|w| (w.calls, w.slow_calls)), Some((2, 1)));
+    assert_eq!(b.state(), CircuitState::Closed, "below min_calls");
+}
+
+#[tokio::test(start_paused = true)]
 async fn open_rejects_until_the_period_ends_then_probes() {
     let b = Breaker::builder("t")
         .consecutive_failures(1)

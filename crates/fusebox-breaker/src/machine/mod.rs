@@ -229,7 +229,7 @@ impl Shared {
             suppressed: AtomicU64::new(0),
             open_until: AtomicU64::new(0),
             entered_at: AtomicU64::new(0),
-            epoch: Epoch::now(),
+            epoch: Epoch::at_offset(slot.epoch_offset()),
             last: Mutex::new(None),
             name: name.into_boxed_str(),
             key,

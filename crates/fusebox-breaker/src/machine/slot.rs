@@ -19,10 +19,11 @@
 
 use super::word::{Word, CLOSED, DISABLED, GENERATION_MASK};
 use super::{Handle, Shared, Ticket, WeakHandle};
+use crate::clock::{nanos, Epoch};
 use crate::config::{Config, WindowKind};
 use crate::stats::{Layout, Stats};
 use crate::sync::atomic::{
-    AtomicBool, AtomicU32, AtomicU64,
+    AtomicU32, AtomicU64, AtomicU8,
     Ordering::{AcqRel, Acquire, Relaxed, Release},
 };
 use crate::window::Window;
@@ -31,7 +32,16 @@ use fusebox_core::Outcome;
 use std::fmt;
 
 /// How long a retired slot waits before another breaker may have it.
+#[cfg_attr(fusebox_loom, allow(dead_code))]
 pub(crate) const GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A success of this breaker is counted without reading the clock.
+const CLOCKLESS: u8 = 0;
+/// A time window without a slow-call policy: a success is dated, with one clock read.
+const DATED: u8 = 1;
+/// A slow-call policy: a success is timed (one clock read), and one that was slow goes to the
+/// owner.
+const TIMED: u8 = 2;
 
 /// What a slot can be reused for: breakers with the same counter layout and window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,8 +57,12 @@ pub(crate) struct Slot {
     /// Boxed: a window's padded counters would make every slot 500 bytes larger, with a window
     /// or without.
     pub(super) window: Option<Box<Window>>,
-    /// A success through a closed breaker reads no clock: no slow-call policy, no time window.
-    quick_success: AtomicBool,
+    /// What dating a success takes: [`CLOCKLESS`], [`DATED`] or [`TIMED`].
+    clock: AtomicU8,
+    /// A slow-call policy's threshold, in nanoseconds (for [`TIMED`]).
+    slow_nanos: AtomicU64,
+    /// The owner's epoch, in nanoseconds after `clock::base()`.
+    epoch: AtomicU64,
     /// Whether anyone listens to the owner's events, kept so by `EventBus::watch` (a plain
     /// `std` atomic: the bus writes it).
     pub(super) listening: std::sync::atomic::AtomicBool,
@@ -75,7 +89,9 @@ impl Slot {
             consecutive: CachePadded::new(AtomicU32::new(0)),
             stats: Stats::new(shape.layout),
             window: shape.window.map(|kind| Box::new(Window::new(kind))),
-            quick_success: AtomicBool::new(false),
+            clock: AtomicU8::new(CLOCKLESS),
+            slow_nanos: AtomicU64::new(0),
+            epoch: AtomicU64::new(0),
             listening: std::sync::atomic::AtomicBool::new(false),
             first_generation: AtomicU32::new(0),
             owner: Owner::default(),
@@ -97,7 +113,14 @@ impl Slot {
         if let Some(window) = &slot.window {
             window.reset();
         }
-        slot.quick_success.store(!config.needs_clock(), Relaxed);
+        let (clock, slow) = match (config.slow_call, config.window) {
+            (Some((threshold, _)), _) => (TIMED, nanos(threshold)),
+            (None, Some(WindowKind::Time { .. })) => (DATED, 0),
+            (None, _) => (CLOCKLESS, 0),
+        };
+        slot.clock.store(clock, Relaxed);
+        slot.slow_nanos.store(slow, Relaxed);
+        slot.epoch.store(Epoch::offset_now(), Relaxed);
         let code = if config.start_disabled {
             DISABLED
         } else {
@@ -139,30 +162,57 @@ impl Slot {
             .map_err(Word)
     }
 
+    /// The owner's epoch, in nanoseconds after `clock::base()`.
+    pub(super) fn epoch_offset(&self) -> u64 {
+        self.epoch.load(Relaxed)
+    }
+
+    /// Now, in nanoseconds since the owner's epoch: the owner's `epoch.now_nanos()`.
+    #[inline]
+    fn now_nanos(&self) -> u64 {
+        Epoch::offset_now().saturating_sub(self.epoch.load(Relaxed))
+    }
+
     /// Records the outcome of a call this slot admitted.
     ///
-    /// The common case, a success through a closed breaker that reads no clock, with nobody
-    /// listening, in the generation that admitted it: counted here, without the rest of the
-    /// breaker. The consecutive-failure count is written only if it changes.
+    /// The common case, a success through a closed breaker that was not slow, with nobody
+    /// listening, in the generation that admitted it: counted here (a time window dates it,
+    /// with one clock read), without the rest of the breaker. The consecutive-failure count is
+    /// written only if it changes.
     #[inline(always)]
     pub(crate) fn record(&'static self, ticket: Ticket, outcome: Outcome) {
         if ticket.admitted_closed()
             && matches!(outcome, Outcome::Success)
-            && self.quick_success.load(Relaxed)
             && !self.listening.load(Relaxed)
             && self.load().generation() == ticket.generation()
         {
-            self.stats.success(false);
-            if self.consecutive.load(Relaxed) != 0 {
-                self.consecutive.store(0, Relaxed);
+            let now = match self.clock.load(Relaxed) {
+                CLOCKLESS => Some(0),
+                DATED => Some(self.now_nanos()),
+                _ => self.unless_slow(ticket),
+            };
+            if let Some(now) = now {
+                self.stats.success(false);
+                if self.consecutive.load(Relaxed) != 0 {
+                    self.consecutive.store(0, Relaxed);
+                }
+                if let Some(window) = &self.window {
+                    // A success that was not slow never trips: no evaluation.
+                    window.record(false, false, now);
+                }
+                return;
             }
-            if let Some(window) = &self.window {
-                // A success never trips: its counts need no evaluation.
-                window.record(false, false, 0);
-            }
-            return;
         }
         self.record_with_owner(ticket, outcome);
+    }
+
+    /// Now, if the call of `ticket` was not slow; `None` if it was (its success counts toward
+    /// the slow-call rate, which the owner evaluates).
+    #[inline]
+    fn unless_slow(&self, ticket: Ticket) -> Option<u64> {
+        let now = self.now_nanos();
+        let started = ticket.started()?;
+        (now.saturating_sub(started) < self.slow_nanos.load(Relaxed)).then_some(now)
     }
 
     #[inline(never)]
