@@ -1,7 +1,7 @@
 use crate::{CircuitState, TransitionReason};
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
@@ -205,12 +205,21 @@ where
 
 type Listeners = Vec<(u64, Arc<dyn EventListener>)>;
 
+/// Sets or clears `bit` of `flags`.
+fn set_bit(flags: &AtomicU8, bit: u8, on: bool) {
+    if on {
+        flags.fetch_or(bit, Ordering::Release);
+    } else {
+        flags.fetch_and(!bit, Ordering::Release);
+    }
+}
+
 /// The listeners of a bus, and the flags kept saying whether there are any.
 #[derive(Default)]
 struct Registry {
     listeners: Listeners,
     /// By id, so that a set of 100,000 per-key breakers sharing one bus drops each in O(1).
-    watchers: HashMap<u64, &'static AtomicBool>,
+    watchers: HashMap<u64, (&'static AtomicU8, u8)>,
 }
 
 impl Registry {
@@ -218,8 +227,8 @@ impl Registry {
     fn publish(&self, count: &AtomicUsize) {
         count.store(self.listeners.len(), Ordering::Release);
         let any = !self.listeners.is_empty();
-        for flag in self.watchers.values() {
-            flag.store(any, Ordering::Release);
+        for &(flags, bit) in self.watchers.values() {
+            set_bit(flags, bit, any);
         }
     }
 }
@@ -332,24 +341,25 @@ impl EventBus {
         }
     }
 
-    /// Keeps `flag` saying whether this bus has listeners, from now until the returned
-    /// [`Watch`] is dropped, for fusebox's own crates: a breaker keeps the flag beside the
-    /// counters its calls touch, so a call learns that nobody listens without reaching the
-    /// bus. Not part of the stable API.
+    /// Keeps `bit` of `flags` saying whether this bus has listeners, from now until the
+    /// returned [`Watch`] is dropped, for fusebox's own crates: a breaker keeps the flag
+    /// beside the counters its calls touch, so a call learns that nobody listens without
+    /// reaching the bus. The other bits of `flags` are left alone. Not part of the stable API.
     #[doc(hidden)]
-    pub fn watch(&self, flag: &'static AtomicBool) -> Watch {
+    pub fn watch(&self, flags: &'static AtomicU8, bit: u8) -> Watch {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let mut registry = self
             .inner
             .registry
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        flag.store(!registry.listeners.is_empty(), Ordering::Release);
-        registry.watchers.insert(id, flag);
+        set_bit(flags, bit, !registry.listeners.is_empty());
+        registry.watchers.insert(id, (flags, bit));
         Watch {
             bus: Arc::downgrade(&self.inner),
             id,
-            flag,
+            flags,
+            bit,
         }
     }
 }
@@ -360,13 +370,17 @@ impl EventBus {
 pub struct Watch {
     bus: Weak<BusInner>,
     id: u64,
-    flag: &'static AtomicBool,
+    flags: &'static AtomicU8,
+    bit: u8,
 }
 
 impl fmt::Debug for Watch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Watch")
-            .field("listening", &self.flag.load(Ordering::Relaxed))
+            .field(
+                "listening",
+                &(self.flags.load(Ordering::Relaxed) & self.bit != 0),
+            )
             .finish()
     }
 }
@@ -380,7 +394,7 @@ impl Drop for Watch {
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
             registry.watchers.remove(&self.id);
         }
-        self.flag.store(false, Ordering::Release);
+        set_bit(self.flags, self.bit, false);
     }
 }
 
@@ -438,24 +452,31 @@ mod tests {
 
     #[test]
     fn a_watched_flag_follows_the_listeners_until_the_watch_is_dropped() {
-        let flag: &'static AtomicBool = Box::leak(Box::new(AtomicBool::new(true)));
+        const BIT: u8 = 0b100;
+        let flags: &'static AtomicU8 = Box::leak(Box::new(AtomicU8::new(BIT | 0b1)));
+        let listening = || flags.load(Ordering::Relaxed) & BIT != 0;
         let bus = EventBus::new();
-        let watch = bus.watch(flag);
-        assert!(!flag.load(Ordering::Relaxed), "set from the bus at once");
+        let watch = bus.watch(flags, BIT);
+        assert!(!listening(), "set from the bus at once");
         let first = bus.subscribe(|_: &Event<'_>| {});
         let second = bus.subscribe(|_: &Event<'_>| {});
-        assert!(flag.load(Ordering::Relaxed));
+        assert!(listening());
         drop(first);
-        assert!(flag.load(Ordering::Relaxed), "one listener is left");
+        assert!(listening(), "one listener is left");
         drop(second);
-        assert!(!flag.load(Ordering::Relaxed));
+        assert!(!listening());
         let kept = bus.subscribe(|_: &Event<'_>| {});
-        assert!(flag.load(Ordering::Relaxed));
+        assert!(listening());
         drop(watch);
-        assert!(!flag.load(Ordering::Relaxed), "cleared when the watch goes");
+        assert!(!listening(), "cleared when the watch goes");
         drop(kept);
         let _again = bus.subscribe(|_: &Event<'_>| {});
-        assert!(!flag.load(Ordering::Relaxed), "no longer followed");
+        assert!(!listening(), "no longer followed");
+        assert_eq!(
+            flags.load(Ordering::Relaxed),
+            0b1,
+            "the other bits untouched"
+        );
     }
 
     #[test]

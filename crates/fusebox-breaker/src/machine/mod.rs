@@ -151,7 +151,7 @@ pub(crate) struct Shared {
     /// The state word and the counts: what calls touch, in memory that outlives the breaker
     /// and is then reused, so a call holds it without a reference count (`slot.rs`).
     pub(crate) slot: &'static Slot,
-    /// Keeps `slot.listening` following whether `events` has listeners.
+    /// Keeps the listening bit of `slot.route` following whether `events` has listeners.
     watch: Option<Watch>,
     trips: AtomicU32,
     /// Times a policy fired while disabled.
@@ -224,7 +224,7 @@ impl Shared {
         let slot = Slot::take(&config, layout);
         Shared {
             slot,
-            watch: Some(events.watch(&slot.listening)),
+            watch: Some(events.watch(&slot.route, slot::LISTENING)),
             trips: AtomicU32::new(0),
             suppressed: AtomicU64::new(0),
             open_until: AtomicU64::new(0),

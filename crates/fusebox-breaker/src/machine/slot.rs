@@ -23,7 +23,7 @@ use crate::clock::{nanos, Epoch};
 use crate::config::{Config, WindowKind};
 use crate::stats::{Layout, Stats};
 use crate::sync::atomic::{
-    AtomicU32, AtomicU64, AtomicU8,
+    AtomicU32, AtomicU64,
     Ordering::{AcqRel, Acquire, Relaxed, Release},
 };
 use crate::window::Window;
@@ -35,13 +35,16 @@ use std::fmt;
 #[cfg_attr(fusebox_loom, allow(dead_code))]
 pub(crate) const GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// A success of this breaker is counted without reading the clock.
-const CLOCKLESS: u8 = 0;
+// The bits of a slot's route. With none set, a success is counted in the slot without
+// reading the clock.
+
+/// Someone listens to the owner's events: every outcome goes to the owner.
+pub(super) const LISTENING: u8 = 0b001;
 /// A time window without a slow-call policy: a success is dated, with one clock read.
-const DATED: u8 = 1;
+const DATED: u8 = 0b010;
 /// A slow-call policy: a success is timed (one clock read), and one that was slow goes to the
 /// owner.
-const TIMED: u8 = 2;
+const TIMED: u8 = 0b100;
 
 /// What a slot can be reused for: breakers with the same counter layout and window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,15 +60,14 @@ pub(crate) struct Slot {
     /// Boxed: a window's padded counters would make every slot 500 bytes larger, with a window
     /// or without.
     pub(super) window: Option<Box<Window>>,
-    /// What dating a success takes: [`CLOCKLESS`], [`DATED`] or [`TIMED`].
-    clock: AtomicU8,
+    /// Where a success goes: [`LISTENING`], with [`DATED`] or [`TIMED`] for what dating it
+    /// takes, in one byte read once per call. A plain `std` atomic: the owner's event bus
+    /// sets the listening bit.
+    pub(super) route: std::sync::atomic::AtomicU8,
     /// A slow-call policy's threshold, in nanoseconds (for [`TIMED`]).
     slow_nanos: AtomicU64,
     /// The owner's epoch, in nanoseconds after `clock::base()`.
     epoch: AtomicU64,
-    /// Whether anyone listens to the owner's events, kept so by `EventBus::watch` (a plain
-    /// `std` atomic: the bus writes it).
-    pub(super) listening: std::sync::atomic::AtomicBool,
     /// The generation the current owner started at: a ticket from before it is a previous
     /// owner's.
     first_generation: AtomicU32,
@@ -89,10 +91,9 @@ impl Slot {
             consecutive: CachePadded::new(AtomicU32::new(0)),
             stats: Stats::new(shape.layout),
             window: shape.window.map(|kind| Box::new(Window::new(kind))),
-            clock: AtomicU8::new(CLOCKLESS),
+            route: std::sync::atomic::AtomicU8::new(0),
             slow_nanos: AtomicU64::new(0),
             epoch: AtomicU64::new(0),
-            listening: std::sync::atomic::AtomicBool::new(false),
             first_generation: AtomicU32::new(0),
             owner: Owner::default(),
             shape,
@@ -116,9 +117,11 @@ impl Slot {
         let (clock, slow) = match (config.slow_call, config.window) {
             (Some((threshold, _)), _) => (TIMED, nanos(threshold)),
             (None, Some(WindowKind::Time { .. })) => (DATED, 0),
-            (None, _) => (CLOCKLESS, 0),
+            (None, _) => (0, 0),
         };
-        slot.clock.store(clock, Relaxed);
+        // The listening bit is the owner's bus's to set, once the owner watches it.
+        slot.route
+            .store(clock, std::sync::atomic::Ordering::Relaxed);
         slot.slow_nanos.store(slow, Relaxed);
         slot.epoch.store(Epoch::offset_now(), Relaxed);
         let code = if config.start_disabled {
@@ -183,13 +186,13 @@ impl Slot {
     pub(crate) fn record(&'static self, ticket: Ticket, outcome: Outcome) {
         if ticket.admitted_closed()
             && matches!(outcome, Outcome::Success)
-            && !self.listening.load(Relaxed)
             && self.load().generation() == ticket.generation()
         {
-            let now = match self.clock.load(Relaxed) {
-                CLOCKLESS => Some(0),
+            let now = match self.route.load(std::sync::atomic::Ordering::Relaxed) {
+                0 => Some(0),
                 DATED => Some(self.now_nanos()),
-                _ => self.unless_slow(ticket),
+                TIMED => self.unless_slow(ticket),
+                _ => None,
             };
             if let Some(now) = now {
                 self.stats.success(false);
