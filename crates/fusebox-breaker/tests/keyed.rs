@@ -163,3 +163,48 @@ fn a_registry_lists_its_breakers_in_name_order_through_the_core_trait() {
         ["email:Plain:closed", "payments:Plain:forced_open"]
     );
 }
+
+#[test]
+fn a_listener_that_makes_keys_while_a_call_is_rejected_does_not_deadlock() {
+    // A rejection runs the set's listeners, and a listener may make keys. Were the rejection
+    // made under the read lock of the key's table, the listener would wait for that table's
+    // write lock forever (two hundred new keys fall in each of the 16 tables but for odds of
+    // one in 400,000); were a new breaker's watch of the set's event bus to take the lock the
+    // bus holds while its listeners run, likewise.
+    let tenants = Breaker::builder("api")
+        .consecutive_failures(1)
+        .keyed()
+        .max_keys(1_000)
+        .build()
+        .unwrap();
+    let made = tenants.clone();
+    tenants
+        .subscribe(move |e: &fusebox_core::Event<'_>| {
+            if matches!(e.kind, fusebox_core::EventKind::CallRejected { .. }) {
+                for i in 0..200 {
+                    made.get(&format!("new-{i}"));
+                }
+            }
+        })
+        .detach();
+    tenants.get("acme").try_acquire().unwrap().failure();
+    let (done, finished) = std::sync::mpsc::channel();
+    let set = tenants.clone();
+    std::thread::spawn(move || {
+        let mut svc = KeyedCircuitBreakerLayer::new(set, |t: &&'static str| Some(t.to_string()))
+            .layer(service_fn(|_: &'static str| async {
+                Ok::<_, std::io::Error>(())
+            }));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let result = runtime
+            .block_on(async { tower::Service::call(svc.ready().await.unwrap(), "acme").await });
+        done.send(result.is_err()).unwrap();
+    });
+    let rejected = finished
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the rejected call never returned: its listener waits on a lock it holds");
+    assert!(rejected);
+    assert_eq!(tenants.len(), 201);
+}

@@ -1,8 +1,9 @@
+use crate::sync::lock;
 use crate::{CircuitState, TransitionReason};
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock, Weak};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
 /// Something that happened in a fusebox middleware.
@@ -214,25 +215,6 @@ fn set_bit(flags: &AtomicU8, bit: u8, on: bool) {
     }
 }
 
-/// The listeners of a bus, and the flags kept saying whether there are any.
-#[derive(Default)]
-struct Registry {
-    listeners: Listeners,
-    /// By id, so that a set of 100,000 per-key breakers sharing one bus drops each in O(1).
-    watchers: HashMap<u64, (&'static AtomicU8, u8)>,
-}
-
-impl Registry {
-    /// Publishes the number of listeners to the bus's count and its watchers' flags.
-    fn publish(&self, count: &AtomicUsize) {
-        count.store(self.listeners.len(), Ordering::Release);
-        let any = !self.listeners.is_empty();
-        for &(flags, bit) in self.watchers.values() {
-            set_bit(flags, bit, any);
-        }
-    }
-}
-
 /// The listeners of one component. Emitting to a bus nobody subscribed to is one relaxed atomic
 /// load; the event is not even built.
 ///
@@ -259,7 +241,22 @@ pub struct EventBus {
 struct BusInner {
     count: AtomicUsize,
     next_id: AtomicU64,
-    registry: RwLock<Registry>,
+    listeners: RwLock<Listeners>,
+    /// The flags kept saying whether there are listeners, by id (so that a set of 100,000
+    /// per-key breakers sharing one bus drops each in O(1)). A lock of their own, never held
+    /// while a listener runs: a listener may make a breaker, which watches its bus.
+    watchers: Mutex<HashMap<u64, (&'static AtomicU8, u8)>>,
+}
+
+impl BusInner {
+    /// Publishes the number of listeners, `count`, to the bus's count and its watchers'
+    /// flags; called with the listeners' write lock held, so publications come in order.
+    fn publish(&self, count: usize) {
+        self.count.store(count, Ordering::Release);
+        for &(flags, bit) in lock(&self.watchers).values() {
+            set_bit(flags, bit, count != 0);
+        }
+    }
 }
 
 impl Clone for EventBus {
@@ -292,7 +289,8 @@ impl EventBus {
             inner: Arc::new(BusInner {
                 count: AtomicUsize::new(0),
                 next_id: AtomicU64::new(0),
-                registry: RwLock::new(Registry::default()),
+                listeners: RwLock::new(Vec::new()),
+                watchers: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -301,13 +299,13 @@ impl EventBus {
     /// [`Subscription::detach`]ed, to keep it for the life of the bus).
     pub fn subscribe(&self, listener: impl EventListener) -> Subscription {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        let mut registry = self
+        let mut list = self
             .inner
-            .registry
+            .listeners
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        registry.listeners.push((id, Arc::new(listener)));
-        registry.publish(&self.inner.count);
+        list.push((id, Arc::new(listener)));
+        self.inner.publish(list.len());
         Subscription {
             bus: Arc::downgrade(&self.inner),
             id,
@@ -331,12 +329,12 @@ impl EventBus {
 
     #[cold]
     fn deliver(&self, event: &Event<'_>) {
-        let registry = self
+        let list = self
             .inner
-            .registry
+            .listeners
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        for (_, listener) in registry.listeners.iter() {
+        for (_, listener) in list.iter() {
             listener.on_event(event);
         }
     }
@@ -348,13 +346,12 @@ impl EventBus {
     #[doc(hidden)]
     pub fn watch(&self, flags: &'static AtomicU8, bit: u8) -> Watch {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        let mut registry = self
-            .inner
-            .registry
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        set_bit(flags, bit, !registry.listeners.is_empty());
-        registry.watchers.insert(id, (flags, bit));
+        // The count is published before the watchers are updated, under their lock: read
+        // under it too, it is the last one published, or one whose update of the watchers
+        // waits for this watcher to be in.
+        let mut watchers = lock(&self.inner.watchers);
+        set_bit(flags, bit, self.inner.count.load(Ordering::Acquire) != 0);
+        watchers.insert(id, (flags, bit));
         Watch {
             bus: Arc::downgrade(&self.inner),
             id,
@@ -388,11 +385,7 @@ impl fmt::Debug for Watch {
 impl Drop for Watch {
     fn drop(&mut self) {
         if let Some(bus) = self.bus.upgrade() {
-            let mut registry = bus
-                .registry
-                .write()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            registry.watchers.remove(&self.id);
+            lock(&bus.watchers).remove(&self.id);
         }
         set_bit(self.flags, self.bit, false);
     }
@@ -428,12 +421,12 @@ impl Drop for Subscription {
             return;
         }
         if let Some(bus) = self.bus.upgrade() {
-            let mut registry = bus
-                .registry
+            let mut list = bus
+                .listeners
                 .write()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            registry.listeners.retain(|(id, _)| *id != self.id);
-            registry.publish(&bus.count);
+            list.retain(|(id, _)| *id != self.id);
+            bus.publish(list.len());
         }
     }
 }
