@@ -486,7 +486,7 @@ impl From<Breaker> for CircuitRef {
 
 #[cfg(all(test, not(fusebox_loom)))]
 mod tests {
-    use crate::machine::slot::{pool, GRACE};
+    use crate::machine::slot::{closed_ticket, pool, GRACE};
     use crate::{Breaker, CircuitState};
     use fusebox_core::Outcome;
 
@@ -550,5 +550,49 @@ mod tests {
         assert_eq!(second.metrics().failures, 1);
         assert_eq!(second.metrics().consecutive_failures, 1);
         drop(early);
+    }
+
+    #[test]
+    fn slots_of_different_shapes_wait_apart() {
+        let shaped = |size| {
+            Breaker::builder("rare")
+                .failure_rate(0.5)
+                .count_window(size)
+                .build()
+                .unwrap()
+        };
+        // Two shapes no other test uses, retired one after the other: each slot waits among
+        // its own shape's, and serves a breaker of that shape alone.
+        let (first, second) = (shaped(7_907), shaped(7_901));
+        let (first_slot, second_slot) = (first.shared.slot, second.shared.slot);
+        drop(first);
+        drop(second);
+        assert_eq!(
+            (pool::waiting(first_slot), pool::waiting(second_slot)),
+            (1, 1)
+        );
+        pool::AHEAD.with(|ahead| ahead.set(GRACE));
+        let (again_second, again_first) = (shaped(7_901), shaped(7_907));
+        pool::AHEAD.with(|ahead| ahead.set(std::time::Duration::ZERO));
+        assert!(std::ptr::eq(again_first.shared.slot, first_slot));
+        assert!(std::ptr::eq(again_second.shared.slot, second_slot));
+    }
+
+    #[test]
+    fn a_ticket_belongs_to_its_owner_across_the_generation_wrap() {
+        let breaker = Breaker::builder("wrap").build().unwrap();
+        let slot = breaker.shared.slot;
+        let top = (1 << 28) - 1;
+        // The owner started two generations before the top; its generation has wrapped to 1.
+        slot.set_generations(top - 1, 1);
+        for own in [top - 1, top, 0, 1] {
+            assert!(slot.owner_of(closed_ticket(own)).is_some(), "{own}");
+        }
+        for earlier_or_unknown in [top - 2, top - 100, 2, 1_000] {
+            assert!(
+                slot.owner_of(closed_ticket(earlier_or_unknown)).is_none(),
+                "{earlier_or_unknown}"
+            );
+        }
     }
 }

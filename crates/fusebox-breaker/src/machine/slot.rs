@@ -237,6 +237,23 @@ impl Slot {
     }
 }
 
+#[cfg(test)]
+impl Slot {
+    /// Puts the owner's first generation at `first` and the word's at `current`, for tests of
+    /// what happens when generations wrap.
+    pub(crate) fn set_generations(&self, first: u32, current: u32) {
+        self.first_generation.store(first, Relaxed);
+        self.word
+            .store(Word::new(self.load().code(), current).0, Release);
+    }
+}
+
+/// A ticket of a closed call admitted in `generation` (tests).
+#[cfg(test)]
+pub(crate) fn closed_ticket(generation: u32) -> Ticket {
+    Ticket::new(generation, super::Admission::Closed, None)
+}
+
 /// The breaker a slot belongs to, weakly, replaced when the slot changes hands; read without
 /// a lock by calls that need more than the slot.
 #[cfg(not(fusebox_loom))]
