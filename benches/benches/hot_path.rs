@@ -64,6 +64,16 @@ fn main() {
             fusebox(time_window(Duration::from_secs(10), Handle::Counted), false),
         ),
         Contender::one_task(
+            "fusebox, consecutive failures, `build()`, one event listener",
+            &rt,
+            fusebox(listened(consecutive(Handle::Counted)), false),
+        ),
+        Contender::one_task(
+            "fusebox, consecutive failures, `build_static()`, one event listener",
+            &rt,
+            fusebox(listened(consecutive(Handle::Static)), false),
+        ),
+        Contender::one_task(
             "recloser 1.4, count window of 100",
             &rt,
             recloser(100, false),

@@ -72,6 +72,17 @@ pub fn time_window(length: Duration, handle: Handle) -> Breaker {
     )
 }
 
+/// `breaker` with one event listener that does nothing, subscribed for the life of the
+/// breaker: every call then builds an event and delivers it.
+pub fn listened(breaker: Breaker) -> Breaker {
+    breaker
+        .subscribe(|event: &fusebox::core::Event<'_>| {
+            std::hint::black_box(event);
+        })
+        .detach();
+    breaker
+}
+
 /// `breaker` around the inner service.
 pub fn fusebox(breaker: Breaker, fail: bool) -> CircuitBreaker<Inner> {
     CircuitBreakerLayer::new(breaker).layer(inner(fail))
