@@ -162,6 +162,16 @@ fn main() {
         ]),
     );
     print_table(
+        "Closed breaker with one event listener, one task",
+        bare,
+        &pick(&[
+            "fusebox, consecutive failures, `build()`",
+            "fusebox, consecutive failures, `build_static()`",
+            "fusebox, consecutive failures, `build()`, one event listener",
+            "fusebox, consecutive failures, `build_static()`, one event listener",
+        ]),
+    );
+    print_table(
         "Open breaker, every call rejected, one task",
         bare,
         &pick(&[
