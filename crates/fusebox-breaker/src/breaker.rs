@@ -136,12 +136,12 @@ impl Breaker {
 
     /// The breaker's name.
     pub fn name(&self) -> &str {
-        &self.shared.name
+        &self.shared.ident.name
     }
 
     /// The key (tenant, route, host) of a breaker made by a keyed layer.
     pub fn key(&self) -> Option<&str> {
-        self.shared.key.as_deref()
+        self.shared.ident.key.as_deref()
     }
 
     /// A permit if the breaker is closed (or disabled): the admission that reads one word and
@@ -254,7 +254,7 @@ impl Breaker {
     /// # Ok::<(), fusebox_breaker::ConfigError>(())
     /// ```
     pub fn subscribe(&self, listener: impl EventListener) -> Subscription {
-        self.shared.events.subscribe(listener)
+        self.shared.ident.events.subscribe(listener)
     }
 
     /// A snapshot of the counters, the window and the state.
@@ -313,7 +313,10 @@ impl fmt::Debug for Permit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let breaker = self.slot.owner_of(self.ticket);
         f.debug_struct("Permit")
-            .field("breaker", &breaker.as_ref().map(|shared| &*shared.name))
+            .field(
+                "breaker",
+                &breaker.as_ref().map(|shared| &*shared.ident.name),
+            )
             .field("probe", &self.is_probe())
             .finish()
     }

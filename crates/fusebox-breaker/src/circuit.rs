@@ -10,11 +10,11 @@ use std::time::Duration;
 
 impl Circuit for Shared {
     fn name(&self) -> &str {
-        &self.name
+        &self.ident.name
     }
 
     fn key(&self) -> Option<&str> {
-        self.key.as_deref()
+        self.ident.key.as_deref()
     }
 
     fn key_label(&self) -> &str {
@@ -22,7 +22,7 @@ impl Circuit for Shared {
     }
 
     fn role(&self) -> Role<'_> {
-        match (&self.key, self.overflow, self.in_keyed_set()) {
+        match (&self.ident.key, self.overflow, self.in_keyed_set()) {
             (_, true, _) => Role::Overflow,
             (Some(key), false, _) => Role::Key(key),
             (None, false, true) => Role::Keyless,

@@ -492,6 +492,71 @@ async fn a_disabled_breaker_reports_a_failure_rate_it_did_not_act_on() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_success_is_announced_with_its_key_and_time_whatever_dates_it() {
+    type Seen = Arc<Mutex<Vec<(String, Option<String>, Option<Duration>, bool)>>>;
+    let seen: Seen = Arc::default();
+    let listener = |seen: &Seen| {
+        let seen = seen.clone();
+        move |e: &Event<'_>| {
+            if let EventKind::CallSucceeded { elapsed, slow } = e.kind {
+                let key = e.key.map(str::to_owned);
+                seen.lock()
+                    .unwrap()
+                    .push((e.source.to_owned(), key, elapsed, slow));
+            }
+        }
+    };
+    let plain = Breaker::builder("plain")
+        .on_event(listener(&seen))
+        .build()
+        .unwrap();
+    let dated = Breaker::builder("dated")
+        .failure_rate(0.5)
+        .time_window(Duration::from_secs(10), 10)
+        .on_event(listener(&seen))
+        .build()
+        .unwrap();
+    let timed = Breaker::builder("timed")
+        .slow_call(Duration::from_millis(100), 0.9)
+        .count_window(10)
+        .on_event(listener(&seen))
+        .build()
+        .unwrap();
+    let tenants = Breaker::builder("tenants").keyed().build().unwrap();
+    let _subscription = tenants.subscribe(listener(&seen));
+    for b in [&plain, &dated, &timed, &tenants.get("acme")] {
+        let p = b.try_acquire().unwrap();
+        advance(Duration::from_millis(30)).await;
+        p.record(S);
+    }
+    let p = timed.try_acquire().unwrap();
+    advance(Duration::from_millis(150)).await;
+    p.record(S);
+    let thirty = Some(Duration::from_millis(30));
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            ("plain".to_owned(), None, None, false),
+            ("dated".to_owned(), None, None, false),
+            ("timed".to_owned(), None, thirty, false),
+            ("tenants".to_owned(), Some("acme".to_owned()), None, false),
+            (
+                "timed".to_owned(),
+                None,
+                Some(Duration::from_millis(150)),
+                true
+            ),
+        ]
+    );
+    // Each success was counted once, and in its window.
+    assert_eq!(plain.metrics().successes, 1);
+    assert_eq!(dated.metrics().window.map(|w| w.calls), Some(1));
+    let timed = timed.metrics();
+    assert_eq!((timed.successes, timed.slow_calls), (2, 1));
+    assert_eq!(tenants.get("acme").metrics().successes, 1);
+}
+
+#[tokio::test(start_paused = true)]
 async fn every_transition_rejection_and_outcome_is_an_event() {
     let log = Arc::new(Mutex::new(Vec::new()));
     let sink = log.clone();

@@ -108,7 +108,8 @@ impl Shared {
         awaits_probe: bool,
     ) -> Refusal {
         self.slot.stats.rejection();
-        self.events
+        self.ident
+            .events
             .emit(|| self.event(EventKind::CallRejected { state }));
         Refusal {
             state,

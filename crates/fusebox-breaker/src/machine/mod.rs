@@ -22,7 +22,7 @@ use crate::sync::lock;
 use crate::window::Counts;
 use fusebox_core::{CircuitState, Event, EventBus, EventKind, TransitionReason, Watch};
 pub(crate) use slot::Slot;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 use word::Word;
@@ -139,6 +139,25 @@ pub struct Transition {
     pub at: Instant,
 }
 
+/// What a breaker's events name, and the bus they go on: kept with the breaker and, for its
+/// calls, with its slot, so that a call whose outcome only needs announcing does not reach the
+/// breaker.
+#[derive(Debug)]
+pub(crate) struct Ident {
+    pub(crate) name: Box<str>,
+    /// The key (tenant, route, host) of a breaker made by a keyed layer.
+    pub(crate) key: Option<Box<str>>,
+    pub(crate) events: EventBus,
+}
+
+impl Ident {
+    /// An event from this breaker, with its key.
+    #[inline]
+    pub(crate) fn event(&self, kind: EventKind) -> Event<'_> {
+        Event::new(&self.name, kind).with_key(self.key.as_deref())
+    }
+}
+
 /// A reference to a breaker's shared state: counted (freed with the last handle) or static
 /// (lives for the rest of the process, so clones touch no reference count).
 pub(crate) type Handle = fusebox_core::Handle<Shared>;
@@ -160,15 +179,13 @@ pub(crate) struct Shared {
     entered_at: AtomicU64,
     pub(crate) epoch: Epoch,
     last: Mutex<Option<Transition>>,
-    pub(crate) name: Box<str>,
-    /// The key (tenant, route, host) of a breaker made by a keyed layer.
-    pub(crate) key: Option<Box<str>>,
+    /// The name, the key and the event bus, which the slot shares.
+    pub(crate) ident: Arc<Ident>,
     /// What the key is, in responses and logs (`"tenant_id"`).
     pub(crate) key_label: &'static str,
     /// Whether this is the breaker a full keyed set shares among new keys.
     pub(crate) overflow: bool,
     pub(crate) config: Config,
-    pub(crate) events: EventBus,
     /// Listeners to transitions only: a shared-state store hears local decisions without
     /// making every call build an event.
     pub(crate) transitions: EventBus,
@@ -199,7 +216,7 @@ impl Shared {
                 shared
             }))
         };
-        handle.slot.own(handle.downgrade());
+        handle.slot.own(handle.downgrade(), handle.ident.clone());
         handle
     }
 
@@ -222,17 +239,22 @@ impl Shared {
             None => (None, "key"),
         };
         let slot = Slot::take(&config, layout);
+        let watch = events.watch(&slot.route, slot::LISTENING);
+        let ident = Arc::new(Ident {
+            name: name.into_boxed_str(),
+            key,
+            events,
+        });
         Shared {
             slot,
-            watch: Some(events.watch(&slot.route, slot::LISTENING)),
+            watch: Some(watch),
             trips: AtomicU32::new(0),
             suppressed: AtomicU64::new(0),
             open_until: AtomicU64::new(0),
             entered_at: AtomicU64::new(0),
             epoch: Epoch::at_offset(slot.epoch_offset()),
             last: Mutex::new(None),
-            name: name.into_boxed_str(),
-            key,
+            ident,
             key_label,
             overflow,
             times_calls: config.slow_call.is_some(),
@@ -240,7 +262,6 @@ impl Shared {
             probe_gate: AtomicBool::new(false),
             me: std::sync::OnceLock::new(),
             config,
-            events,
             transitions: EventBus::new(),
             set_transitions,
         }
@@ -259,7 +280,7 @@ impl Shared {
     /// An event from this breaker, with its key.
     #[inline]
     fn event(&self, kind: EventKind) -> Event<'_> {
-        Event::new(&self.name, kind).with_key(self.key.as_deref())
+        self.ident.event(kind)
     }
 
     #[inline]

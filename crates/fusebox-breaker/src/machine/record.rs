@@ -28,19 +28,23 @@ impl Shared {
         let failed = match outcome {
             Outcome::Success => {
                 this.slot.stats.success(slow);
-                this.events
+                this.ident
+                    .events
                     .emit(|| this.event(EventKind::CallSucceeded { elapsed, slow }));
                 false
             }
             Outcome::Failure { .. } => {
                 this.slot.stats.failure(slow);
-                this.events
+                this.ident
+                    .events
                     .emit(|| this.event(EventKind::CallFailed { elapsed, slow }));
                 true
             }
             _ => {
                 this.slot.stats.ignored();
-                this.events.emit(|| this.event(EventKind::CallIgnored));
+                this.ident
+                    .events
+                    .emit(|| this.event(EventKind::CallIgnored));
                 if ticket.admission() == Admission::Probe {
                     this.release_probe(ticket.generation());
                 }
@@ -123,14 +127,15 @@ impl Shared {
         }
         self.clear_counts();
         self.suppressed.fetch_add(1, Relaxed);
-        let (name, key) = (&*self.name, self.key.as_deref());
+        let (name, key) = (&*self.ident.name, self.ident.key.as_deref());
         tracing::warn!(
             breaker = name,
             key,
             %reason,
             "circuit breaker would have opened, but it is disabled"
         );
-        self.events
+        self.ident
+            .events
             .emit(|| self.event(EventKind::TripSuppressed { reason }));
     }
 

@@ -18,7 +18,7 @@
 //! timed call) reaches it through the slot's owner, a weak handle.
 
 use super::word::{Word, CLOSED, DISABLED, GENERATION_MASK};
-use super::{Handle, Shared, Ticket, WeakHandle};
+use super::{Handle, Ident, Shared, Ticket, WeakHandle};
 use crate::clock::{nanos, Epoch};
 use crate::config::{Config, WindowKind};
 use crate::stats::{Layout, Stats};
@@ -28,8 +28,10 @@ use crate::sync::atomic::{
 };
 use crate::window::Window;
 use crossbeam_utils::CachePadded;
-use fusebox_core::Outcome;
+use fusebox_core::{EventKind, Outcome};
 use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// How long a retired slot waits before another breaker may have it.
 #[cfg_attr(fusebox_loom, allow(dead_code))]
@@ -72,6 +74,9 @@ pub(crate) struct Slot {
     /// owner's.
     first_generation: AtomicU32,
     owner: Owner,
+    /// What the owner's events name, and their bus: a success announced to listeners needs
+    /// nothing else of the owner.
+    ident: Shelf<Ident>,
     shape: Shape,
 }
 
@@ -96,6 +101,7 @@ impl Slot {
             epoch: AtomicU64::new(0),
             first_generation: AtomicU32::new(0),
             owner: Owner::default(),
+            ident: Shelf::default(),
             shape,
         }
     }
@@ -136,15 +142,17 @@ impl Slot {
         slot
     }
 
-    /// Makes `owner` the breaker this slot belongs to.
-    pub(super) fn own(&self, owner: WeakHandle) {
-        self.owner.set(Some(owner));
+    /// Makes `owner`, whose events carry `ident`, the breaker this slot belongs to.
+    pub(super) fn own(&self, owner: WeakHandle, ident: Arc<Ident>) {
+        self.ident.set(Some(ident));
+        self.owner.set(Some(Arc::new(owner)));
     }
 
     /// The owner is gone: no earlier call may count any more, and after the grace period the
     /// slot serves another breaker.
     pub(super) fn retire(&'static self) {
         self.owner.set(None);
+        self.ident.set(None);
         let mut word = self.load();
         while let Err(current) = self.cas(word, word.next(word.code())) {
             word = current;
@@ -192,7 +200,7 @@ impl Slot {
                 0 => Some(0),
                 DATED => Some(self.now_nanos()),
                 TIMED => self.unless_slow(ticket),
-                _ => None,
+                route => self.announce_success(ticket, route),
             };
             if let Some(now) = now {
                 self.stats.success(false);
@@ -218,6 +226,31 @@ impl Slot {
         (now.saturating_sub(started) < self.slow_nanos.load(Relaxed)).then_some(now)
     }
 
+    /// Someone listens: tells them of the success the slot is about to count, as the owner
+    /// would, and returns when it happened (since the owner's epoch); `None` for a slow call
+    /// (the owner evaluates it) or a slot whose owner is gone.
+    #[inline(never)]
+    fn announce_success(&self, ticket: Ticket, route: u8) -> Option<u64> {
+        let (now, elapsed) = if route & TIMED != 0 {
+            let now = self.unless_slow(ticket)?;
+            let started = ticket.started()?;
+            (now, Some(Duration::from_nanos(now.saturating_sub(started))))
+        } else if route & DATED != 0 {
+            (self.now_nanos(), None)
+        } else {
+            (0, None)
+        };
+        let held = self.ident.get();
+        let ident = held.as_deref()?;
+        ident.events.emit(|| {
+            ident.event(EventKind::CallSucceeded {
+                elapsed,
+                slow: false,
+            })
+        });
+        Some(now)
+    }
+
     #[inline(never)]
     fn record_with_owner(&'static self, ticket: Ticket, outcome: Outcome) {
         if let Some(owner) = self.owner_of(ticket) {
@@ -227,7 +260,7 @@ impl Slot {
 
     /// The breaker that admitted the call of `ticket`, if it is still alive.
     pub(crate) fn owner_of(&self, ticket: Ticket) -> Option<Handle> {
-        let owner = self.owner.get()?;
+        let owner = self.owner.owner()?;
         // Generations run on from the owner's first, wrapping: a ticket further back than the
         // current word is a previous owner's.
         let first = self.first_generation.load(Relaxed);
@@ -254,38 +287,59 @@ pub(crate) fn closed_ticket(generation: u32) -> Ticket {
     Ticket::new(generation, super::Admission::Closed, None)
 }
 
-/// The breaker a slot belongs to, weakly, replaced when the slot changes hands; read without
-/// a lock by calls that need more than the slot.
+/// A value a slot holds for its current owner, replaced when the slot changes hands; read
+/// without a lock by the calls that need it.
 #[cfg(not(fusebox_loom))]
-#[derive(Default)]
-struct Owner(arc_swap::ArcSwapOption<WeakHandle>);
+struct Shelf<T>(arc_swap::ArcSwapOption<T>);
 
 #[cfg(not(fusebox_loom))]
-impl Owner {
-    fn set(&self, owner: Option<WeakHandle>) {
-        self.0.store(owner.map(std::sync::Arc::new));
+impl<T> Default for Shelf<T> {
+    fn default() -> Self {
+        Shelf(arc_swap::ArcSwapOption::const_empty())
+    }
+}
+
+#[cfg(not(fusebox_loom))]
+impl<T> Shelf<T> {
+    fn set(&self, value: Option<Arc<T>>) {
+        self.0.store(value);
     }
 
-    fn get(&self) -> Option<Handle> {
-        self.0.load().as_ref().and_then(|weak| weak.upgrade())
+    /// The value, if any (`.as_deref()` borrows it for as long as the guard lives).
+    fn get(&self) -> arc_swap::Guard<Option<Arc<T>>> {
+        self.0.load()
     }
 }
 
 /// Under loom, a lock: loom does not model `arc-swap`'s thread-local debts.
 #[cfg(fusebox_loom)]
-#[derive(Default)]
-struct Owner(std::sync::RwLock<Option<WeakHandle>>);
+struct Shelf<T>(std::sync::RwLock<Option<Arc<T>>>);
 
 #[cfg(fusebox_loom)]
-impl Owner {
-    fn set(&self, owner: Option<WeakHandle>) {
-        *crate::sync::write(&self.0) = owner;
+impl<T> Default for Shelf<T> {
+    fn default() -> Self {
+        Shelf(std::sync::RwLock::new(None))
+    }
+}
+
+#[cfg(fusebox_loom)]
+impl<T> Shelf<T> {
+    fn set(&self, value: Option<Arc<T>>) {
+        *crate::sync::write(&self.0) = value;
     }
 
-    fn get(&self) -> Option<Handle> {
-        crate::sync::read(&self.0)
-            .as_ref()
-            .and_then(WeakHandle::upgrade)
+    fn get(&self) -> Option<Arc<T>> {
+        crate::sync::read(&self.0).clone()
+    }
+}
+
+/// The breaker a slot belongs to, weakly.
+type Owner = Shelf<WeakHandle>;
+
+impl Owner {
+    /// The owner, if it is still alive.
+    fn owner(&self) -> Option<Handle> {
+        self.get().as_deref().and_then(WeakHandle::upgrade)
     }
 }
 

@@ -58,7 +58,7 @@ impl Shared {
                     Ok(()) => {
                         Shared::arm_timer(this, awaiting.generation());
                         let event = || this.event(EventKind::ProbeRequested);
-                        this.events.emit(event);
+                        this.ident.events.emit(event);
                         this.transitions.emit(event);
                         return;
                     }
@@ -146,15 +146,15 @@ impl Shared {
             reason,
             at,
         });
-        let name = &*self.name;
-        let key = self.key.as_deref();
+        let name = &*self.ident.name;
+        let key = self.ident.key.as_deref();
         if to == CircuitState::Open || to == CircuitState::ForcedOpen {
             tracing::warn!(breaker = name, key, %from, %to, %reason, "circuit breaker opened");
         } else {
             tracing::info!(breaker = name, key, %from, %to, %reason, "circuit breaker changed state");
         }
         let event = || self.event(EventKind::StateTransition { from, to, reason });
-        self.events.emit(event);
+        self.ident.events.emit(event);
         self.transitions.emit(event);
         if let Some(set) = &self.set_transitions {
             set.emit(event);
