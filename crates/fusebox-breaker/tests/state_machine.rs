@@ -522,9 +522,13 @@ async fn a_success_is_announced_with_its_key_and_time_whatever_dates_it() {
         .on_event(listener(&seen))
         .build()
         .unwrap();
+    let forever = Breaker::builder("forever")
+        .on_event(listener(&seen))
+        .build_static()
+        .unwrap();
     let tenants = Breaker::builder("tenants").keyed().build().unwrap();
     let _subscription = tenants.subscribe(listener(&seen));
-    for b in [&plain, &dated, &timed, &tenants.get("acme")] {
+    for b in [&plain, &dated, &timed, &forever, &tenants.get("acme")] {
         let p = b.try_acquire().unwrap();
         advance(Duration::from_millis(30)).await;
         p.record(S);
@@ -539,6 +543,7 @@ async fn a_success_is_announced_with_its_key_and_time_whatever_dates_it() {
             ("plain".to_owned(), None, None, false),
             ("dated".to_owned(), None, None, false),
             ("timed".to_owned(), None, thirty, false),
+            ("forever".to_owned(), None, None, false),
             ("tenants".to_owned(), Some("acme".to_owned()), None, false),
             (
                 "timed".to_owned(),
@@ -550,6 +555,7 @@ async fn a_success_is_announced_with_its_key_and_time_whatever_dates_it() {
     );
     // Each success was counted once, and in its window.
     assert_eq!(plain.metrics().successes, 1);
+    assert_eq!(forever.metrics().successes, 1);
     assert_eq!(dated.metrics().window.map(|w| w.calls), Some(1));
     let timed = timed.metrics();
     assert_eq!((timed.successes, timed.slow_calls), (2, 1));

@@ -77,6 +77,9 @@ pub(crate) struct Slot {
     /// What the owner's events name, and their bus: a success announced to listeners needs
     /// nothing else of the owner.
     ident: Shelf<Ident>,
+    /// The owner, when it lives for the rest of the process: such a slot never changes hands,
+    /// so its calls reach the owner, and what its events name, without an atomic pointer.
+    forever: std::sync::OnceLock<&'static Shared>,
     shape: Shape,
 }
 
@@ -102,6 +105,7 @@ impl Slot {
             first_generation: AtomicU32::new(0),
             owner: Owner::default(),
             ident: Shelf::default(),
+            forever: std::sync::OnceLock::new(),
             shape,
         }
     }
@@ -144,6 +148,10 @@ impl Slot {
 
     /// Makes `owner`, whose events carry `ident`, the breaker this slot belongs to.
     pub(super) fn own(&self, owner: WeakHandle, ident: Arc<Ident>) {
+        if let WeakHandle::Static(forever) = owner {
+            // Never dropped, so this slot is never retired.
+            let _ = self.forever.set(forever);
+        }
         self.ident.set(Some(ident));
         self.owner.set(Some(Arc::new(owner)));
     }
@@ -240,14 +248,18 @@ impl Slot {
         } else {
             (0, None)
         };
+        let kind = EventKind::CallSucceeded {
+            elapsed,
+            slow: false,
+        };
+        if let Some(forever) = self.forever.get() {
+            let ident = &forever.ident;
+            ident.events.emit(|| ident.event(kind));
+            return Some(now);
+        }
         let held = self.ident.get();
         let ident = held.as_deref()?;
-        ident.events.emit(|| {
-            ident.event(EventKind::CallSucceeded {
-                elapsed,
-                slow: false,
-            })
-        });
+        ident.events.emit(|| ident.event(kind));
         Some(now)
     }
 
@@ -260,7 +272,10 @@ impl Slot {
 
     /// The breaker that admitted the call of `ticket`, if it is still alive.
     pub(crate) fn owner_of(&self, ticket: Ticket) -> Option<Handle> {
-        let owner = self.owner.owner()?;
+        let owner = match self.forever.get() {
+            Some(forever) => Handle::Static(forever),
+            None => self.owner.owner()?,
+        };
         // Generations run on from the owner's first, wrapping: a ticket further back than the
         // current word is a previous owner's.
         let first = self.first_generation.load(Relaxed);
