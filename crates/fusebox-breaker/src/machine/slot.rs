@@ -57,7 +57,10 @@ struct Shape {
 
 pub(crate) struct Slot {
     word: CachePadded<AtomicU64>,
-    pub(super) consecutive: CachePadded<AtomicU32>,
+    /// Not padded: every success reads it and only failures write it, so it shares a line
+    /// with the fields calls only read (128 bytes less per breaker, which a keyed set of
+    /// 100,000 tenants feels).
+    pub(super) consecutive: AtomicU32,
     pub(crate) stats: Stats,
     /// Boxed: a window's padded counters would make every slot 500 bytes larger, with a window
     /// or without.
@@ -96,7 +99,7 @@ impl Slot {
     fn new(shape: Shape) -> Slot {
         Slot {
             word: CachePadded::new(AtomicU64::new(Word::new(CLOSED, 0).0)),
-            consecutive: CachePadded::new(AtomicU32::new(0)),
+            consecutive: AtomicU32::new(0),
             stats: Stats::new(shape.layout),
             window: shape.window.map(|kind| Box::new(Window::new(kind))),
             route: std::sync::atomic::AtomicU8::new(0),
