@@ -331,7 +331,7 @@ impl KeyedBreakers {
     ///
     /// A known key costs one hash, a shared read lock and no clock read.
     pub fn get(&self, key: &str) -> Breaker {
-        self.find(key, |breaker| Ok(breaker.clone()))
+        self.find(key, |breaker| Some(breaker.clone()))
             .unwrap_or_else(|breaker| breaker)
     }
 
@@ -341,21 +341,17 @@ impl KeyedBreakers {
     /// may run event listeners, which may use the set.
     #[inline]
     pub(crate) fn acquire(&self, key: &str) -> Result<Permit, CircuitOpen> {
-        match self.find(key, |breaker| breaker.try_acquire_closed().ok_or(())) {
+        match self.find(key, Breaker::try_acquire_closed) {
             Ok(permit) => Ok(permit),
             Err(breaker) => breaker.try_acquire(),
         }
     }
 
     /// `found(breaker)` for the breaker of `key`, under the read lock of its table; the
-    /// breaker itself when `found` declines (`Err`) or the key is new (made, or the overflow
+    /// breaker itself when `found` declines (`None`) or the key is new (made, or the overflow
     /// breaker), for the caller to use with no lock held.
     #[inline]
-    fn find<T>(
-        &self,
-        key: &str,
-        found: impl FnOnce(&Breaker) -> Result<T, ()>,
-    ) -> Result<T, Breaker> {
+    fn find<T>(&self, key: &str, found: impl FnOnce(&Breaker) -> Option<T>) -> Result<T, Breaker> {
         let inner = &self.inner;
         let hashed;
         let key = if key.len() > inner.max_key_len {
@@ -373,7 +369,7 @@ impl KeyedBreakers {
                 if entry.idle_ticks.load(Relaxed) != 0 {
                     entry.idle_ticks.store(0, Relaxed);
                 }
-                return found(&entry.breaker).map_err(|()| entry.breaker.clone());
+                return found(&entry.breaker).ok_or_else(|| entry.breaker.clone());
             }
         }
         Err(self.insert(key, hash, shard))

@@ -15,23 +15,14 @@ impl Shared {
         let shared: &Shared = this;
         let mut word = shared.load();
         loop {
-            let admission = match word.code() {
-                CLOSED => Admission::Closed,
-                DISABLED => Admission::Disabled,
-                _ => match Shared::acquire_slow(this, word) {
-                    Ok(ticket) => return Ok(ticket),
-                    Err(Some(refusal)) => return Err(refusal),
-                    Err(None) => {
-                        word = shared.load();
-                        continue;
-                    }
-                },
-            };
-            return Ok(Ticket::new(
-                word.generation(),
-                admission,
-                shared.times_calls.then(|| shared.epoch.now_nanos()),
-            ));
+            if let Some(ticket) = shared.admit_if_closed(word) {
+                return Ok(ticket);
+            }
+            match Shared::acquire_slow(this, word) {
+                Ok(ticket) => return Ok(ticket),
+                Err(Some(refusal)) => return Err(refusal),
+                Err(None) => word = shared.load(),
+            }
         }
     }
 
@@ -40,7 +31,12 @@ impl Shared {
     #[inline(always)]
     pub(crate) fn acquire_closed(this: &Handle) -> Option<Ticket> {
         let shared: &Shared = this;
-        let word = shared.load();
+        shared.admit_if_closed(shared.load())
+    }
+
+    /// The ticket of a call admitted in `word`'s state, if that state is closed or disabled.
+    #[inline(always)]
+    fn admit_if_closed(&self, word: Word) -> Option<Ticket> {
         let admission = match word.code() {
             CLOSED => Admission::Closed,
             DISABLED => Admission::Disabled,
@@ -49,7 +45,7 @@ impl Shared {
         Some(Ticket::new(
             word.generation(),
             admission,
-            shared.times_calls.then(|| shared.epoch.now_nanos()),
+            self.times_calls.then(|| self.epoch.now_nanos()),
         ))
     }
 
