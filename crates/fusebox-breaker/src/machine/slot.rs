@@ -14,8 +14,9 @@
 //! finished writing. Slots are never freed: a process keeps as many as it had breakers alive at
 //! once, per shape, plus those retired in the last [`GRACE`].
 //!
-//! Whatever needs the rest of the breaker (a failure, which may trip it; a probe; an event; a
-//! timed call) reaches it through the slot's owner, a weak handle.
+//! A success, announced to the owner's listeners if there are any, is counted in the slot.
+//! Whatever needs the rest of the breaker (a failure, which may trip it; a slow call; a probe;
+//! a cancelled call) reaches it through the slot's owner, a weak handle.
 
 use super::word::{Word, CLOSED, DISABLED, GENERATION_MASK};
 use super::{Handle, Ident, Shared, Ticket, WeakHandle};
@@ -30,17 +31,18 @@ use crate::window::Window;
 use crossbeam_utils::CachePadded;
 use fusebox_core::{EventKind, Outcome};
 use std::fmt;
+use std::sync::atomic::{AtomicU8 as StdAtomicU8, Ordering as StdOrdering};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a retired slot waits before another breaker may have it.
 #[cfg_attr(fusebox_loom, allow(dead_code))]
-pub(crate) const GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+pub(crate) const GRACE: Duration = Duration::from_secs(1);
 
 // The bits of a slot's route. With none set, a success is counted in the slot without
 // reading the clock.
 
-/// Someone listens to the owner's events: every outcome goes to the owner.
+/// Someone listens to the owner's events: a success is announced before it is counted.
 pub(super) const LISTENING: u8 = 0b001;
 /// A time window without a slow-call policy: a success is dated, with one clock read.
 const DATED: u8 = 0b010;
@@ -68,7 +70,7 @@ pub(crate) struct Slot {
     /// Where a success goes: [`LISTENING`], with [`DATED`] or [`TIMED`] for what dating it
     /// takes, in one byte read once per call. A plain `std` atomic: the owner's event bus
     /// sets the listening bit.
-    pub(super) route: std::sync::atomic::AtomicU8,
+    pub(super) route: StdAtomicU8,
     /// A slow-call policy's threshold, in nanoseconds (for [`TIMED`]).
     slow_nanos: AtomicU64,
     /// The owner's epoch, in nanoseconds after `clock::base()`.
@@ -102,7 +104,7 @@ impl Slot {
             consecutive: AtomicU32::new(0),
             stats: Stats::new(shape.layout),
             window: shape.window.map(|kind| Box::new(Window::new(kind))),
-            route: std::sync::atomic::AtomicU8::new(0),
+            route: StdAtomicU8::new(0),
             slow_nanos: AtomicU64::new(0),
             epoch: AtomicU64::new(0),
             first_generation: AtomicU32::new(0),
@@ -133,8 +135,7 @@ impl Slot {
             (None, _) => (0, 0),
         };
         // The listening bit is the owner's bus's to set, once the owner watches it.
-        slot.route
-            .store(clock, std::sync::atomic::Ordering::Relaxed);
+        slot.route.store(clock, StdOrdering::Relaxed);
         slot.slow_nanos.store(slow, Relaxed);
         slot.epoch.store(Epoch::offset_now(), Relaxed);
         let code = if config.start_disabled {
@@ -207,7 +208,7 @@ impl Slot {
             && matches!(outcome, Outcome::Success)
             && self.load().generation() == ticket.generation()
         {
-            let now = match self.route.load(std::sync::atomic::Ordering::Relaxed) {
+            let now = match self.route.load(StdOrdering::Relaxed) {
                 0 => Some(0),
                 DATED => Some(self.now_nanos()),
                 TIMED => self.unless_slow(ticket),
@@ -242,15 +243,15 @@ impl Slot {
     /// (the owner evaluates it) or a slot whose owner is gone.
     #[inline(never)]
     fn announce_success(&self, ticket: Ticket, route: u8) -> Option<u64> {
-        let (now, elapsed) = if route & TIMED != 0 {
-            let now = self.unless_slow(ticket)?;
-            let started = ticket.started()?;
-            (now, Some(Duration::from_nanos(now.saturating_sub(started))))
-        } else if route & DATED != 0 {
-            (self.now_nanos(), None)
-        } else {
-            (0, None)
+        let now = match route & !LISTENING {
+            DATED => self.now_nanos(),
+            TIMED => self.unless_slow(ticket)?,
+            _ => 0,
         };
+        // As the owner reports it: a timed call (one with a start) says how long it took.
+        let elapsed = ticket
+            .started()
+            .map(|started| Duration::from_nanos(now.saturating_sub(started)));
         let kind = EventKind::CallSucceeded {
             elapsed,
             slow: false,
