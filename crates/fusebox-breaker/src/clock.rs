@@ -16,14 +16,8 @@ pub(crate) struct Epoch(Instant);
 pub(crate) fn base() -> Instant {
     static BASE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
     *BASE.get_or_init(|| {
-        let now = std::time::Instant::now();
-        let mut margin = std::time::Duration::from_secs(86_400);
-        loop {
-            if let Some(base) = now.checked_sub(margin) {
-                return Instant::from_std(base);
-            }
-            margin /= 2;
-        }
+        let now = Instant::from_std(std::time::Instant::now());
+        fusebox_core::time::before(now, std::time::Duration::from_secs(86_400))
     })
 }
 

@@ -14,9 +14,24 @@ pub fn nanos(d: Duration) -> u64 {
 /// instant that can be reached from `epoch`.
 #[inline]
 pub fn after(epoch: Instant, nanos: u64) -> Instant {
-    let mut offset = Duration::from_nanos(nanos);
+    farthest(Duration::from_nanos(nanos), |offset| {
+        epoch.checked_add(offset)
+    })
+}
+
+/// The instant `by` before `at`; on a platform whose clock cannot represent it, the earliest
+/// instant that can be reached from `at`.
+#[inline]
+pub fn before(at: Instant, by: Duration) -> Instant {
+    farthest(by, |offset| at.checked_sub(offset))
+}
+
+/// `step(offset)` for the longest offset, halving from `offset`, that the clock can represent
+/// (`step(0)` always can).
+#[inline]
+fn farthest(mut offset: Duration, step: impl Fn(Duration) -> Option<Instant>) -> Instant {
     loop {
-        if let Some(at) = epoch.checked_add(offset) {
+        if let Some(at) = step(offset) {
             return at;
         }
         offset /= 2;
@@ -34,5 +49,11 @@ mod tests {
         let epoch = Instant::now();
         assert_eq!(after(epoch, 3_000_000), epoch + Duration::from_millis(3));
         assert!(after(epoch, u64::MAX) >= epoch + Duration::from_secs(86_400 * 365));
+        let later = epoch + Duration::from_secs(10);
+        assert_eq!(
+            before(later, Duration::from_secs(4)),
+            epoch + Duration::from_secs(6)
+        );
+        assert!(before(later, Duration::MAX) <= epoch);
     }
 }
