@@ -10,8 +10,7 @@
 //! right for a breaker in front of a whole dependency but not for one of a hundred thousand
 //! per-tenant breakers: those use [`Layout::Single`], the shared stripe alone.
 
-use crossbeam_utils::CachePadded;
-use fusebox_core::stripe::{owned_stripes, thread_index};
+use fusebox_core::stripe::{self, owned_stripes, Stripes};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 #[derive(Debug, Default)]
@@ -44,10 +43,7 @@ pub(crate) enum Layout {
 }
 
 #[derive(Debug)]
-pub(crate) struct Stats {
-    owned: Box<[CachePadded<Stripe>]>,
-    overflow: CachePadded<Stripe>,
-}
+pub(crate) struct Stats(Stripes<Stripe>);
 
 #[derive(Clone, Copy)]
 enum Counter {
@@ -72,30 +68,18 @@ impl Stripe {
 
 impl Stats {
     pub(crate) fn new(layout: Layout) -> Self {
-        let owned = match layout {
+        Stats(Stripes::new(match layout {
             Layout::PerThread => owned_stripes(),
-            // No owned stripes (an empty boxed slice allocates nothing): every thread counts
-            // in the shared stripe, on the same path as threads past the bound.
+            // No owned stripes: every thread counts in the shared stripe, on the same path as
+            // threads past the bound.
             Layout::Single => 0,
-        };
-        Stats {
-            owned: (0..owned).map(|_| CachePadded::default()).collect(),
-            overflow: CachePadded::default(),
-        }
+        }))
     }
 
     #[inline]
     fn bump(&self, counter: Counter) {
-        match self.owned.get(thread_index()) {
-            Some(stripe) => {
-                // Only this thread writes this stripe: a plain load and store cannot lose counts.
-                let c = stripe.counter(counter);
-                c.store(c.load(Relaxed).wrapping_add(1), Relaxed);
-            }
-            None => {
-                self.overflow.counter(counter).fetch_add(1, Relaxed);
-            }
-        }
+        let (stripe, owned) = self.0.mine();
+        stripe::add(stripe.counter(counter), 1, owned);
     }
 
     #[inline]
@@ -126,7 +110,7 @@ impl Stats {
 
     /// Back to zero, for a slot changing hands (nobody counts in it then).
     pub(crate) fn reset(&self) {
-        for s in self.owned.iter().chain(std::iter::once(&self.overflow)) {
+        for s in self.0.iter() {
             for c in [
                 &s.successes,
                 &s.failures,
@@ -141,7 +125,7 @@ impl Stats {
 
     pub(crate) fn totals(&self) -> Totals {
         let mut t = Totals::default();
-        for s in self.owned.iter().chain(std::iter::once(&self.overflow)) {
+        for s in self.0.iter() {
             t.successes += s.successes.load(Relaxed);
             t.failures += s.failures.load(Relaxed);
             t.slow += s.slow.load(Relaxed);
@@ -165,7 +149,7 @@ mod tests {
     #[test]
     fn many_threads_lose_no_counts_in_one_stripe() {
         let stats = Stats::new(Layout::Single);
-        assert!(stats.owned.is_empty());
+        assert_eq!(stats.0.iter().count(), 1, "the shared stripe alone");
         many_threads_lose_no_counts(Layout::Single);
     }
 

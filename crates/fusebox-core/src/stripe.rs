@@ -72,13 +72,61 @@ fn claim_index() -> usize {
     index
 }
 
+/// One value per live thread up to [`owned_stripes`] (or none, for the smallest layout), each
+/// cache-line padded, and one more that every other thread shares: the layout of every striped
+/// counter in fusebox.
+#[derive(Debug)]
+pub struct Stripes<T> {
+    owned: Box<[CachePadded<T>]>,
+    overflow: CachePadded<T>,
+}
+
+impl<T: Default> Stripes<T> {
+    /// `owned` stripes (an empty boxed slice allocates nothing: with 0, every thread uses the
+    /// shared one) and the shared stripe, each `T::default()`.
+    pub fn new(owned: usize) -> Self {
+        Stripes {
+            owned: (0..owned).map(|_| CachePadded::default()).collect(),
+            overflow: CachePadded::default(),
+        }
+    }
+}
+
+impl<T> Stripes<T> {
+    /// This thread's stripe, and whether the thread owns it (only it writes there, so it may
+    /// add with a plain load and store) or shares it (add with `fetch_add`).
+    #[inline]
+    pub fn mine(&self) -> (&T, bool) {
+        match self.owned.get(thread_index()) {
+            Some(stripe) => (stripe, true),
+            None => (&self.overflow, false),
+        }
+    }
+
+    /// Every stripe, the shared one last.
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.owned
+            .iter()
+            .map(|stripe| &**stripe)
+            .chain(std::iter::once(&*self.overflow))
+    }
+}
+
+/// Adds `n` to `counter` of a stripe from [`Stripes::mine`], wrapping: a plain load and store
+/// in an `owned` stripe, which only this thread writes, loses nothing; `fetch_add` otherwise.
+#[inline]
+pub fn add(counter: &AtomicU64, n: u64, owned: bool) {
+    if owned {
+        counter.store(counter.load(Relaxed).wrapping_add(n), Relaxed);
+    } else {
+        counter.fetch_add(n, Relaxed);
+    }
+}
+
 /// One `u64` counter, striped per thread; it wraps on overflow, so readers compare totals with
 /// wrapping arithmetic.
 #[derive(Debug)]
-pub struct StripedCounter {
-    owned: Box<[CachePadded<AtomicU64>]>,
-    overflow: CachePadded<AtomicU64>,
-}
+pub struct StripedCounter(Stripes<AtomicU64>);
 
 impl Default for StripedCounter {
     fn default() -> Self {
@@ -89,34 +137,21 @@ impl Default for StripedCounter {
 impl StripedCounter {
     /// A counter at zero, with [`owned_stripes`] stripes (128 bytes each).
     pub fn new() -> Self {
-        StripedCounter {
-            owned: (0..owned_stripes())
-                .map(|_| CachePadded::default())
-                .collect(),
-            overflow: CachePadded::default(),
-        }
+        StripedCounter(Stripes::new(owned_stripes()))
     }
 
     /// Adds `n` (wrapping).
     #[inline]
     pub fn add(&self, n: u64) {
-        match self.owned.get(thread_index()) {
-            Some(stripe) => {
-                // Only this thread writes this stripe: a plain load and store loses nothing.
-                stripe.store(stripe.load(Relaxed).wrapping_add(n), Relaxed);
-            }
-            None => {
-                self.overflow.fetch_add(n, Relaxed);
-            }
-        }
+        let (stripe, owned) = self.0.mine();
+        add(stripe, n, owned);
     }
 
     /// The sum of every stripe (wrapping). Read while threads add, it counts every addition
     /// that happened before the read began, and perhaps some made during it.
     pub fn sum(&self) -> u64 {
-        self.owned
+        self.0
             .iter()
-            .chain(std::iter::once(&self.overflow))
             .fold(0u64, |sum, s| sum.wrapping_add(s.load(Relaxed)))
     }
 }
