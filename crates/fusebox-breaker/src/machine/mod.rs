@@ -191,7 +191,8 @@ pub(crate) struct Shared {
     pub(crate) transitions: EventBus,
     /// The transition listeners of the keyed set this breaker belongs to, if any.
     set_transitions: Option<EventBus>,
-    /// A slow-call policy: each call's start is read at admission, to time it.
+    /// A slow-call policy: each call's start is read at admission, to time it. The slot's
+    /// route says so too (`TIMED`); reading it there instead costs 5 instructions per call.
     times_calls: bool,
     /// A time window: the recording of an outcome reads the clock once, to pick its bucket.
     dates_outcomes: bool,
