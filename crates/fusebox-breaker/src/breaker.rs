@@ -598,4 +598,112 @@ mod tests {
             );
         }
     }
+
+    fn time_window(duration: std::time::Duration, buckets: u32) -> Breaker {
+        Breaker::builder("dated")
+            .failure_rate(0.5)
+            .time_window(duration, buckets)
+            .min_calls(10)
+            .build()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn on_a_running_clock_a_time_window_dates_its_successes_by_the_coarse_clock() {
+        let b = time_window(std::time::Duration::from_secs(10), 10);
+        assert!(b.shared.slot.dates_coarsely());
+        for _ in 0..1_000 {
+            b.try_acquire().unwrap().record(Outcome::Success);
+        }
+        // Every success is in the window, and the failures that follow are weighed against them.
+        assert_eq!(b.metrics().window.unwrap().calls, 1_000);
+        for _ in 0..999 {
+            b.try_acquire()
+                .unwrap()
+                .record(Outcome::retryable_failure());
+        }
+        assert_eq!(
+            b.state(),
+            CircuitState::Closed,
+            "999 failures in 1,999 calls"
+        );
+        b.try_acquire()
+            .unwrap()
+            .record(Outcome::retryable_failure());
+        assert_eq!(
+            b.state(),
+            CircuitState::Open,
+            "1,000 failures in 2,000 calls"
+        );
+        // The coarse clock is never ahead of the exact one, and not a second behind.
+        let (recent, exact) = b.shared.slot.recent_and_exact_nanos();
+        assert!(recent <= exact, "{recent} after {exact}");
+        assert!(
+            exact - recent < 1_000_000_000,
+            "{recent} long before {exact}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_coarsely_dated_success_is_announced_to_listeners_and_counted() {
+        use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+        let announced = std::sync::Arc::new(AtomicU32::new(0));
+        let seen = announced.clone();
+        let b = Breaker::builder("dated")
+            .failure_rate(0.5)
+            .time_window(std::time::Duration::from_secs(10), 10)
+            .on_event(move |event: &fusebox_core::Event<'_>| {
+                if let fusebox_core::EventKind::CallSucceeded { elapsed, slow } = event.kind {
+                    assert_eq!((elapsed, slow), (None, false));
+                    seen.fetch_add(1, Relaxed);
+                }
+            })
+            .build()
+            .unwrap();
+        assert!(b.shared.slot.dates_coarsely());
+        for _ in 0..10 {
+            b.try_acquire().unwrap().record(Outcome::Success);
+        }
+        assert_eq!(announced.load(Relaxed), 10);
+        assert_eq!(b.metrics().window.unwrap().calls, 10);
+    }
+
+    #[tokio::test]
+    async fn coarsely_dated_successes_land_in_the_bucket_of_their_time() {
+        // Buckets of 100 ms, the shortest the coarse clock dates.
+        let b = time_window(std::time::Duration::from_secs(1), 10);
+        assert!(b.shared.slot.dates_coarsely());
+        // Past the first whole window, on the real clock: a success dated at the start would
+        // be out of the window, and dropped.
+        while b.shared.slot.recent_and_exact_nanos().1 < 1_200_000_000 {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        b.try_acquire()
+            .unwrap()
+            .record(Outcome::retryable_failure());
+        for _ in 0..5 {
+            b.try_acquire().unwrap().record(Outcome::Success);
+        }
+        assert_eq!(b.metrics().window.unwrap().calls, 6);
+    }
+
+    #[tokio::test]
+    async fn buckets_shorter_than_a_tenth_of_a_second_are_dated_by_the_exact_clock() {
+        let ms = std::time::Duration::from_millis;
+        assert!(!time_window(ms(999), 10).shared.slot.dates_coarsely());
+        assert!(time_window(ms(1_000), 10).shared.slot.dates_coarsely());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn on_a_paused_clock_a_time_window_dates_its_successes_by_tokios_clock() {
+        let b = time_window(std::time::Duration::from_secs(10), 10);
+        assert!(!b.shared.slot.dates_coarsely());
+        tokio::time::advance(std::time::Duration::from_secs(60)).await;
+        // After the jump, successes are dated in the new bucket, not in the one the real
+        // clock is in: they are in the window.
+        for _ in 0..10 {
+            b.try_acquire().unwrap().record(Outcome::Success);
+        }
+        assert_eq!(b.metrics().window.unwrap().calls, 10);
+    }
 }

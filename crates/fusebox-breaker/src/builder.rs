@@ -97,6 +97,14 @@ impl BreakerBuilder {
     }
 
     /// Computes rates over the last `duration`, kept as `buckets` time buckets.
+    ///
+    /// Failures, slow calls and every decision are dated by the exact clock. Successes, when
+    /// there is no slow-call policy and buckets are at least 100 ms long, are dated by a
+    /// coarse clock that a background thread moves on every millisecond, so a success costs a
+    /// load instead of a clock read: it may be dated up to about a millisecond early (more
+    /// only if the machine keeps that thread from running). A breaker built while Tokio's
+    /// clock is paused (`#[tokio::test(start_paused = true)]`) dates every call by Tokio's
+    /// clock, so that `tokio::time::advance` moves its window.
     pub fn time_window(mut self, duration: Duration, buckets: u32) -> Self {
         let s = &mut self.settings;
         (s.count_window, s.time_window, s.time_window_buckets) =

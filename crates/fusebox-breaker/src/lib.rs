@@ -57,7 +57,8 @@
 //!
 //! A call through a closed breaker takes no lock and allocates nothing: an atomic load of the
 //! state, a striped counter increment, and a write to the consecutive-failure counter only when
-//! it changes. The clock is read only when a slow-call or time-window policy needs it. See
+//! it changes. The clock is read only when a slow-call policy needs it, or by a time window
+//! for a failure (it dates successes by a coarse clock, with a load). See
 //! `docs/benchmarks.md` in the repository for measurements against other breakers.
 //!
 //! # Features

@@ -96,6 +96,16 @@ fn main() {
     let (allocs, _) = allocations_for(count_window, 10);
     assert_eq!(allocs, 0, "closed path, count window");
 
+    // Successes dated by the coarse clock, failures by the exact one.
+    let coarse = Breaker::builder("coarse")
+        .failure_rate(0.5)
+        .time_window(Duration::from_secs(60), 60)
+        .build()
+        .unwrap();
+    let (allocs, (_, err)) = allocations_for(coarse, 10);
+    assert_eq!(err, CALLS / 10);
+    assert_eq!(allocs, 0, "closed path, time window");
+
     let time_window = Breaker::builder("time")
         .failure_rate(0.5)
         .time_window(Duration::from_secs(60), 60)

@@ -49,6 +49,24 @@ const DATED: u8 = 0b010;
 /// A slow-call policy: a success is timed (one clock read), and one that was slow goes to the
 /// owner.
 const TIMED: u8 = 0b100;
+/// A time window of buckets of at least [`COARSE_BUCKET`], built on a running clock: a success
+/// is dated by the coarse clock, with a load.
+const COARSE: u8 = 0b1000;
+
+/// The shortest bucket whose successes are dated by the coarse clock: a success may be dated
+/// up to about a millisecond early, a hundredth of such a bucket.
+const COARSE_BUCKET: Duration = Duration::from_millis(100);
+
+/// How a time window of buckets of `bucket` dates its successes: by the coarse clock, unless
+/// its buckets are too short for it or Tokio's clock is paused (a test that advances it expects
+/// every call dated by it).
+fn dating(bucket: Duration) -> u8 {
+    if cfg!(not(fusebox_loom)) && bucket >= COARSE_BUCKET && crate::clock::runs_in_real_time() {
+        COARSE
+    } else {
+        DATED
+    }
+}
 
 /// What a slot can be reused for: breakers with the same counter layout and window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,7 +85,7 @@ pub(crate) struct Slot {
     /// Boxed: a window's padded counters would make every slot 500 bytes larger, with a window
     /// or without.
     pub(super) window: Option<Box<Window>>,
-    /// Where a success goes: [`LISTENING`], with [`DATED`] or [`TIMED`] for what dating it
+    /// Where a success goes: [`LISTENING`], with [`COARSE`], [`DATED`] or [`TIMED`] for what dating it
     /// takes, in one byte read once per call. A plain `std` atomic: the owner's event bus
     /// sets the listening bit.
     pub(super) route: StdAtomicU8,
@@ -131,7 +149,7 @@ impl Slot {
         }
         let (clock, slow) = match (config.slow_call, config.window) {
             (Some((threshold, _)), _) => (TIMED, nanos(threshold)),
-            (None, Some(WindowKind::Time { .. })) => (DATED, 0),
+            (None, Some(WindowKind::Time { duration, buckets })) => (dating(duration / buckets), 0),
             (None, _) => (0, 0),
         };
         // The listening bit is the owner's bus's to set, once the owner watches it.
@@ -196,6 +214,13 @@ impl Slot {
         Epoch::offset_now().saturating_sub(self.epoch.load(Relaxed))
     }
 
+    /// About now (at most about a millisecond earlier), in nanoseconds since the owner's epoch,
+    /// from the coarse clock.
+    #[inline]
+    fn recent_nanos(&self) -> u64 {
+        crate::clock::coarse::offset_now().saturating_sub(self.epoch.load(Relaxed))
+    }
+
     /// Records the outcome of a call this slot admitted.
     ///
     /// The common case, a success through a closed breaker that was not slow, with nobody
@@ -210,6 +235,7 @@ impl Slot {
         {
             let now = match self.route.load(StdOrdering::Relaxed) {
                 0 => Some(0),
+                COARSE => Some(self.recent_nanos()),
                 DATED => Some(self.now_nanos()),
                 TIMED => self.unless_slow(ticket),
                 route => self.announce_success(ticket, route),
@@ -244,6 +270,7 @@ impl Slot {
     #[inline(never)]
     fn announce_success(&self, ticket: Ticket, route: u8) -> Option<u64> {
         let now = match route & !LISTENING {
+            COARSE => self.recent_nanos(),
             DATED => self.now_nanos(),
             TIMED => self.unless_slow(ticket)?,
             _ => 0,
@@ -297,6 +324,16 @@ impl Slot {
         self.first_generation.store(first, Relaxed);
         self.word
             .store(Word::new(self.load().code(), current).0, Release);
+    }
+
+    /// Whether this slot's successes are dated by the coarse clock.
+    pub(crate) fn dates_coarsely(&self) -> bool {
+        self.route.load(StdOrdering::Relaxed) & COARSE != 0
+    }
+
+    /// About now and exactly now, in nanoseconds since the owner's epoch.
+    pub(crate) fn recent_and_exact_nanos(&self) -> (u64, u64) {
+        (self.recent_nanos(), self.now_nanos())
     }
 }
 
