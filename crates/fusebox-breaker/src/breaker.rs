@@ -555,6 +555,33 @@ mod tests {
         drop(early);
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_reused_time_window_starts_at_its_new_owners_time() {
+        let shaped = || {
+            Breaker::builder("rare")
+                .failure_rate(0.9)
+                .time_window(std::time::Duration::from_secs(7), 7)
+                .min_calls(1_000)
+                .build()
+                .unwrap()
+        };
+        let first = shaped();
+        let slot = first.shared.slot;
+        // The first owner's window moves on an hour, then it goes.
+        tokio::time::advance(std::time::Duration::from_secs(3_600)).await;
+        first.try_acquire().unwrap().failure();
+        drop(first);
+        pool::AHEAD.with(|ahead| ahead.set(GRACE));
+        let second = shaped();
+        pool::AHEAD.with(|ahead| ahead.set(std::time::Duration::ZERO));
+        assert!(std::ptr::eq(second.shared.slot, slot), "the retired slot");
+        // The new owner's calls, an hour earlier on its own epoch, count in its window.
+        second.try_acquire().unwrap().failure();
+        second.try_acquire().unwrap().success();
+        let window = second.metrics().window.unwrap();
+        assert_eq!((window.calls, window.failures), (2, 1));
+    }
+
     #[test]
     fn slots_of_different_shapes_wait_apart() {
         let shaped = |size| {

@@ -94,6 +94,17 @@ impl Window {
         }
     }
 
+    /// Records a success that was not slow: nothing to evaluate, as a success never trips.
+    #[inline(always)]
+    pub(crate) fn record_success(&self, now_nanos: u64) {
+        match self {
+            Window::Count(w) => {
+                w.record(false, false);
+            }
+            Window::Time(w) => w.record_success(now_nanos),
+        }
+    }
+
     pub(crate) fn counts(&self, now_nanos: u64) -> Counts {
         match self {
             Window::Count(w) => w.counts(),
@@ -101,10 +112,19 @@ impl Window {
         }
     }
 
+    /// Empties the window, which goes on from the same time (a transition).
     pub(crate) fn reset(&self) {
         match self {
             Window::Count(w) => w.reset(),
             Window::Time(w) => w.reset(),
+        }
+    }
+
+    /// Empties the window for a new owner, whose times count from its own epoch.
+    pub(crate) fn clear(&self) {
+        self.reset();
+        if let Window::Time(w) = self {
+            w.newest.store(0, Relaxed);
         }
     }
 }
@@ -253,9 +273,19 @@ impl TimeWindow {
         }
     }
 
+    /// Makes `index` the newest bucket, if it is newer.
+    #[inline]
     fn advance(&self, index: u64) {
+        let newest = self.newest.load(Relaxed);
+        if index > newest {
+            self.advance_from(newest, index);
+        }
+    }
+
+    /// Empties the buckets that fall out of the window as `index` becomes the newest.
+    #[inline(never)]
+    fn advance_from(&self, mut newest: u64, index: u64) {
         let len = self.buckets.len() as u64;
-        let mut newest = self.newest.load(Relaxed);
         while index > newest {
             match self
                 .newest
@@ -281,16 +311,34 @@ impl TimeWindow {
         }
     }
 
+    /// The bucket of `now_nanos`, once the window has moved on to it; `None` for a time so
+    /// long ago (a thread descheduled for a whole window) that its bucket now holds a newer
+    /// period: left out rather than counted in the wrong one.
     #[inline]
-    fn record(&self, failed: bool, slow: bool, now_nanos: u64) -> Counts {
+    fn bucket(&self, now_nanos: u64) -> Option<&Bucket> {
         let index = self.bucket_of.div(now_nanos);
         self.advance(index);
         if index + (self.buckets.len() as u64) <= self.newest.load(Relaxed) {
-            // Measured so long ago (a thread descheduled for a whole window) that its bucket
-            // now holds a newer period: leave it out rather than count it in the wrong one.
-            return Counts::default();
+            return None;
         }
-        let bucket = &self.buckets[self.ring_of.rem(index) as usize];
+        Some(&self.buckets[self.ring_of.rem(index) as usize])
+    }
+
+    /// Records a success that was not slow, at `now_nanos`: what [`TimeWindow::record`] does,
+    /// without working out counts that nobody evaluates.
+    #[inline]
+    fn record_success(&self, now_nanos: u64) {
+        if let Some(bucket) = self.bucket(now_nanos) {
+            self.calls_failures.fetch_add(1, Relaxed);
+            bucket.calls_failures.fetch_add(1, Relaxed);
+        }
+    }
+
+    #[inline]
+    fn record(&self, failed: bool, slow: bool, now_nanos: u64) -> Counts {
+        let Some(bucket) = self.bucket(now_nanos) else {
+            return Counts::default();
+        };
         let add = 1 | (u64::from(failed) << 32);
         let cf = self
             .calls_failures

@@ -145,7 +145,7 @@ impl Slot {
         slot.stats.reset();
         slot.consecutive.store(0, Relaxed);
         if let Some(window) = &slot.window {
-            window.reset();
+            window.clear();
         }
         let (clock, slow) = match (config.slow_call, config.window) {
             (Some((threshold, _)), _) => (TIMED, nanos(threshold)),
@@ -246,8 +246,7 @@ impl Slot {
                     self.consecutive.store(0, Relaxed);
                 }
                 if let Some(window) = &self.window {
-                    // A success that was not slow never trips: no evaluation.
-                    window.record(false, false, now);
+                    window.record_success(now);
                 }
                 return;
             }
