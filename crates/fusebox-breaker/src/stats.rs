@@ -15,7 +15,12 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 #[derive(Debug, Default)]
 struct Stripe {
+    /// Successes a slot counted on its own (closed, in the generation that admitted them):
+    /// a time window dated by the coarse clock takes its successes from these.
     successes: AtomicU64,
+    /// Successes the breaker counted (probes, slow calls, a disabled breaker's, and calls of
+    /// an earlier generation).
+    owner_successes: AtomicU64,
     failures: AtomicU64,
     slow: AtomicU64,
     ignored: AtomicU64,
@@ -48,6 +53,7 @@ pub(crate) struct Stats(Stripes<Stripe>);
 #[derive(Clone, Copy)]
 enum Counter {
     Successes,
+    OwnerSuccesses,
     Failures,
     Slow,
     Ignored,
@@ -58,6 +64,7 @@ impl Stripe {
     fn counter(&self, c: Counter) -> &AtomicU64 {
         match c {
             Counter::Successes => &self.successes,
+            Counter::OwnerSuccesses => &self.owner_successes,
             Counter::Failures => &self.failures,
             Counter::Slow => &self.slow,
             Counter::Ignored => &self.ignored,
@@ -82,12 +89,26 @@ impl Stats {
         stripe::add(stripe.counter(counter), 1, owned);
     }
 
+    /// A success the slot counted on its own (never slow).
     #[inline]
-    pub(crate) fn success(&self, slow: bool) {
+    pub(crate) fn success(&self) {
         self.bump(Counter::Successes);
+    }
+
+    /// A success the breaker counted.
+    #[inline]
+    pub(crate) fn owner_success(&self, slow: bool) {
+        self.bump(Counter::OwnerSuccesses);
         if slow {
             self.bump(Counter::Slow);
         }
+    }
+
+    /// The successes the slot counted on its own, so far.
+    pub(crate) fn slot_successes(&self) -> u64 {
+        self.0
+            .iter()
+            .fold(0, |sum, s| sum.wrapping_add(s.successes.load(Relaxed)))
     }
 
     #[inline]
@@ -113,6 +134,7 @@ impl Stats {
         for s in self.0.iter() {
             for c in [
                 &s.successes,
+                &s.owner_successes,
                 &s.failures,
                 &s.slow,
                 &s.ignored,
@@ -126,7 +148,7 @@ impl Stats {
     pub(crate) fn totals(&self) -> Totals {
         let mut t = Totals::default();
         for s in self.0.iter() {
-            t.successes += s.successes.load(Relaxed);
+            t.successes += s.successes.load(Relaxed) + s.owner_successes.load(Relaxed);
             t.failures += s.failures.load(Relaxed);
             t.slow += s.slow.load(Relaxed);
             t.ignored += s.ignored.load(Relaxed);
@@ -161,8 +183,10 @@ mod tests {
                 let stats = stats.clone();
                 std::thread::spawn(move || {
                     for i in 0..10_000 {
-                        if i % 2 == 0 {
-                            stats.success(i % 4 == 0);
+                        if i % 4 == 0 {
+                            stats.owner_success(true);
+                        } else if i % 2 == 0 {
+                            stats.success();
                         } else {
                             stats.failure(false);
                         }
@@ -177,6 +201,7 @@ mod tests {
         let t = stats.totals();
         let n = threads as u64 * 5_000;
         assert_eq!(t.successes, n);
+        assert_eq!(stats.slot_successes(), threads as u64 * 2_500);
         assert_eq!(t.failures, n);
         assert_eq!(t.slow, threads as u64 * 2_500);
         assert_eq!(t.rejections, 2 * n);

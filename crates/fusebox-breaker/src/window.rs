@@ -5,8 +5,9 @@
 //! only by what is swapped out of a slot, so they never go below the slots' sum.
 
 use crate::config::WindowKind;
+use crate::stats::Stats;
 use crate::sync::atomic::{
-    AtomicU64, AtomicU8,
+    AtomicBool, AtomicU64, AtomicU8,
     Ordering::{AcqRel, Acquire, Relaxed},
 };
 use crossbeam_utils::CachePadded;
@@ -85,46 +86,49 @@ impl Window {
         }
     }
 
-    /// Records one outcome; `now_nanos` is the time since the breaker's epoch (time windows only).
+    /// Records one outcome; `now_nanos` is the time since the breaker's epoch (time windows
+    /// only), and `stats` the slot's counters (a tallied time window's successes).
     #[inline]
-    pub(crate) fn record(&self, failed: bool, slow: bool, now_nanos: u64) -> Counts {
+    pub(crate) fn record(&self, failed: bool, slow: bool, now_nanos: u64, stats: &Stats) -> Counts {
         match self {
             Window::Count(w) => w.record(failed, slow),
-            Window::Time(w) => w.record(failed, slow, now_nanos),
+            Window::Time(w) => w.record(failed, slow, now_nanos, stats),
         }
     }
 
-    /// Records a success that was not slow: nothing to evaluate, as a success never trips.
+    /// Records a success that was not slow, before the slot counts it in `stats`: nothing to
+    /// evaluate, as a success never trips.
     #[inline(always)]
-    pub(crate) fn record_success(&self, now_nanos: u64) {
+    pub(crate) fn record_success(&self, now_nanos: u64, stats: &Stats) {
         match self {
             Window::Count(w) => {
                 w.record(false, false);
             }
-            Window::Time(w) => w.record_success(now_nanos),
+            Window::Time(w) => w.record_success(now_nanos, stats),
         }
     }
 
-    pub(crate) fn counts(&self, now_nanos: u64) -> Counts {
+    pub(crate) fn counts(&self, now_nanos: u64, stats: &Stats) -> Counts {
         match self {
             Window::Count(w) => w.counts(),
-            Window::Time(w) => w.counts(now_nanos),
+            Window::Time(w) => w.counts(now_nanos, stats),
         }
     }
 
     /// Empties the window, which goes on from the same time (a transition).
-    pub(crate) fn reset(&self) {
+    pub(crate) fn reset(&self, stats: &Stats) {
         match self {
             Window::Count(w) => w.reset(),
-            Window::Time(w) => w.reset(),
+            Window::Time(w) => w.reset(stats),
         }
     }
 
-    /// Empties the window for a new owner, whose times count from its own epoch.
-    pub(crate) fn clear(&self) {
-        self.reset();
-        if let Window::Time(w) = self {
-            w.newest.store(0, Relaxed);
+    /// Empties the window for a new owner, whose times count from its own epoch; a time
+    /// window is `tallied` if the slot counts its successes for it.
+    pub(crate) fn clear(&self, tallied: bool, stats: &Stats) {
+        match self {
+            Window::Count(w) => w.reset(),
+            Window::Time(w) => w.clear(tallied, stats),
         }
     }
 }
@@ -243,18 +247,39 @@ struct Bucket {
     /// Calls (low half) and failures (high half).
     calls_failures: AtomicU64,
     slow: AtomicU64,
+    /// In a tallied window, the slot's tally of its own successes when the bucket began.
+    tally: AtomicU64,
+}
+
+/// Where a window stands: the newest bucket, and where it ends.
+#[derive(Debug, Default)]
+struct Head {
+    newest: AtomicU64,
+    /// In a tallied window, the end of the newest bucket (nanoseconds since the epoch): the
+    /// first success at or past it moves the window on.
+    ends: AtomicU64,
+    /// Whether the window takes its successes from the slot's tally of them
+    /// ([`Stats::slot_successes`]) rather than counting them in its buckets.
+    tallied: AtomicBool,
 }
 
 /// A ring of time buckets. The bucket index is the absolute bucket number since the epoch; the
 /// thread that first sees a newer bucket number empties the buckets that fell out of the window
 /// and takes their counts off the totals.
+///
+/// A *tallied* window (successes dated by the coarse clock) counts no success in its buckets:
+/// the slot counts them anyway, in its per-thread stripes, and each bucket notes that tally as
+/// it begins. The successes in the window are the tally now less the oldest bucket's: a success
+/// reads where the newest bucket ends, and writes nothing here but, once per bucket, the start
+/// of the next. Reading such a window's counts (a failure's evaluation, the metrics) sums the
+/// slot's counters: one load per stripe, up to 65.
 #[derive(Debug)]
 pub(crate) struct TimeWindow {
     /// A bucket's length in nanoseconds, and the number of buckets, to divide by without a
     /// division.
     bucket_of: Divisor,
     ring_of: Divisor,
-    newest: CachePadded<AtomicU64>,
+    head: CachePadded<Head>,
     calls_failures: CachePadded<AtomicU64>,
     slow: AtomicU64,
     buckets: Box<[Bucket]>,
@@ -266,7 +291,7 @@ impl TimeWindow {
         TimeWindow {
             bucket_of: Divisor::new(bucket_nanos),
             ring_of: Divisor::new(u64::from(buckets)),
-            newest: CachePadded::new(AtomicU64::new(0)),
+            head: CachePadded::new(Head::default()),
             calls_failures: CachePadded::new(AtomicU64::new(0)),
             slow: AtomicU64::new(0),
             buckets: (0..buckets).map(|_| Bucket::default()).collect(),
@@ -275,26 +300,30 @@ impl TimeWindow {
 
     /// Makes `index` the newest bucket, if it is newer.
     #[inline]
-    fn advance(&self, index: u64) {
-        let newest = self.newest.load(Relaxed);
+    fn advance(&self, index: u64, stats: &Stats) {
+        let newest = self.head.newest.load(Relaxed);
         if index > newest {
-            self.advance_from(newest, index);
+            self.advance_from(newest, index, stats);
         }
     }
 
     /// Empties the buckets that fall out of the window as `index` becomes the newest.
     #[inline(never)]
-    fn advance_from(&self, mut newest: u64, index: u64) {
+    fn advance_from(&self, mut newest: u64, index: u64, stats: &Stats) {
         let len = self.buckets.len() as u64;
         while index > newest {
             match self
+                .head
                 .newest
                 .compare_exchange_weak(newest, index, Relaxed, Relaxed)
             {
                 Ok(_) => {
+                    let tallied = self.head.tallied.load(Relaxed);
+                    let tally = if tallied { stats.slot_successes() } else { 0 };
                     let first = newest + 1 + (index - newest).saturating_sub(len);
                     for expired in first..=index {
                         let bucket = &self.buckets[(expired % len) as usize];
+                        bucket.tally.store(tally, Relaxed);
                         let cf = bucket.calls_failures.swap(0, Relaxed);
                         let slow = bucket.slow.swap(0, Relaxed);
                         if cf != 0 {
@@ -304,6 +333,9 @@ impl TimeWindow {
                             self.slow.fetch_sub(slow, Relaxed);
                         }
                     }
+                    if tallied {
+                        self.head.ends.fetch_max(self.end_of(index), Relaxed);
+                    }
                     return;
                 }
                 Err(current) => newest = current,
@@ -311,32 +343,52 @@ impl TimeWindow {
         }
     }
 
+    /// Where bucket `index` ends, in nanoseconds since the epoch.
+    fn end_of(&self, index: u64) -> u64 {
+        index.saturating_add(1).saturating_mul(self.bucket_of.d)
+    }
+
     /// The bucket of `now_nanos`, once the window has moved on to it; `None` for a time so
     /// long ago (a thread descheduled for a whole window) that its bucket now holds a newer
     /// period: left out rather than counted in the wrong one.
     #[inline]
-    fn bucket(&self, now_nanos: u64) -> Option<&Bucket> {
+    fn bucket(&self, now_nanos: u64, stats: &Stats) -> Option<&Bucket> {
         let index = self.bucket_of.div(now_nanos);
-        self.advance(index);
-        if index + (self.buckets.len() as u64) <= self.newest.load(Relaxed) {
+        self.advance(index, stats);
+        if index + (self.buckets.len() as u64) <= self.head.newest.load(Relaxed) {
             return None;
         }
         Some(&self.buckets[self.ring_of.rem(index) as usize])
     }
 
-    /// Records a success that was not slow, at `now_nanos`: what [`TimeWindow::record`] does,
-    /// without working out counts that nobody evaluates.
+    /// Records a success that was not slow, at `now_nanos`, before the slot counts it: what
+    /// [`TimeWindow::record`] does, without working out counts that nobody evaluates. A tallied
+    /// window only moves on if the newest bucket has ended, so that the success counts in the
+    /// next.
     #[inline]
-    fn record_success(&self, now_nanos: u64) {
-        if let Some(bucket) = self.bucket(now_nanos) {
+    fn record_success(&self, now_nanos: u64, stats: &Stats) {
+        if self.head.tallied.load(Relaxed) {
+            if now_nanos >= self.head.ends.load(Relaxed) {
+                self.cross(now_nanos, stats);
+            }
+        } else if let Some(bucket) = self.bucket(now_nanos, stats) {
             self.calls_failures.fetch_add(1, Relaxed);
             bucket.calls_failures.fetch_add(1, Relaxed);
         }
     }
 
+    /// A tallied window's success found the newest bucket ended: moves on to its own.
+    #[cold]
+    #[inline(never)]
+    fn cross(&self, now_nanos: u64, stats: &Stats) {
+        let index = self.bucket_of.div(now_nanos);
+        self.advance(index, stats);
+        self.head.ends.fetch_max(self.end_of(index), Relaxed);
+    }
+
     #[inline]
-    fn record(&self, failed: bool, slow: bool, now_nanos: u64) -> Counts {
-        let Some(bucket) = self.bucket(now_nanos) else {
+    fn record(&self, failed: bool, slow: bool, now_nanos: u64, stats: &Stats) -> Counts {
+        let Some(bucket) = self.bucket(now_nanos, stats) else {
             return Counts::default();
         };
         let add = 1 | (u64::from(failed) << 32);
@@ -352,11 +404,27 @@ impl TimeWindow {
         } else {
             self.slow.load(Relaxed)
         };
-        Self::decode(cf, slow_total)
+        self.decode(cf, slow_total, stats)
     }
 
-    fn decode(cf: u64, slow: u64) -> Counts {
-        let calls = cf & LOW;
+    /// A tallied window's successes since its oldest bucket began; 0 for a window that counts
+    /// its successes itself.
+    fn tallied_successes(&self, stats: &Stats) -> u64 {
+        if !self.head.tallied.load(Relaxed) {
+            return 0;
+        }
+        // The oldest bucket of the window shares its place in the ring with the one after
+        // the newest.
+        let newest = self.head.newest.load(Relaxed);
+        let oldest = &self.buckets[self.ring_of.rem(newest.saturating_add(1)) as usize];
+        stats
+            .slot_successes()
+            .saturating_sub(oldest.tally.load(Relaxed))
+    }
+
+    fn decode(&self, cf: u64, slow: u64, stats: &Stats) -> Counts {
+        let counted = cf & LOW;
+        let calls = counted.saturating_add(self.tallied_successes(stats));
         Counts {
             calls,
             failures: (cf >> 32).min(calls),
@@ -364,24 +432,41 @@ impl TimeWindow {
         }
     }
 
-    fn counts(&self, now_nanos: u64) -> Counts {
-        self.advance(self.bucket_of.div(now_nanos));
-        Self::decode(self.calls_failures.load(Relaxed), self.slow.load(Relaxed))
+    fn counts(&self, now_nanos: u64, stats: &Stats) -> Counts {
+        self.advance(self.bucket_of.div(now_nanos), stats);
+        self.decode(
+            self.calls_failures.load(Relaxed),
+            self.slow.load(Relaxed),
+            stats,
+        )
     }
 
-    fn reset(&self) {
+    /// Empties the window; a tallied one starts from the slot's tally now.
+    fn reset(&self, stats: &Stats) {
+        let tally = stats.slot_successes();
         for bucket in self.buckets.iter() {
             bucket.calls_failures.store(0, Relaxed);
             bucket.slow.store(0, Relaxed);
+            bucket.tally.store(tally, Relaxed);
         }
         self.calls_failures.store(0, Relaxed);
         self.slow.store(0, Relaxed);
+    }
+
+    /// Empties the window for a new owner whose times count from its own epoch, tallied or
+    /// not.
+    fn clear(&self, tallied: bool, stats: &Stats) {
+        self.head.newest.store(0, Relaxed);
+        self.head.ends.store(0, Relaxed);
+        self.head.tallied.store(tallied, Relaxed);
+        self.reset(stats);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::Layout;
 
     #[test]
     fn a_divisor_divides_exactly() {
@@ -500,11 +585,12 @@ mod tests {
     fn time_window_drops_whole_buckets_as_time_passes() {
         // 4 buckets of 10ns.
         let w = TimeWindow::new(Duration::from_nanos(40), 4);
-        w.record(true, false, 0);
-        w.record(false, false, 5);
-        w.record(true, true, 15);
+        let stats = &Stats::new(Layout::Single);
+        w.record(true, false, 0, stats);
+        w.record(false, false, 5, stats);
+        w.record(true, true, 15, stats);
         assert_eq!(
-            w.counts(15),
+            w.counts(15, stats),
             Counts {
                 calls: 3,
                 failures: 2,
@@ -513,7 +599,7 @@ mod tests {
         );
         // Bucket 0 leaves when bucket 4 starts.
         assert_eq!(
-            w.counts(39),
+            w.counts(39, stats),
             Counts {
                 calls: 3,
                 failures: 2,
@@ -521,7 +607,7 @@ mod tests {
             }
         );
         assert_eq!(
-            w.counts(40),
+            w.counts(40, stats),
             Counts {
                 calls: 1,
                 failures: 1,
@@ -529,8 +615,8 @@ mod tests {
             }
         );
         // A jump over the whole window empties it.
-        assert_eq!(w.counts(1_000), Counts::default());
-        let c = w.record(true, false, 1_001);
+        assert_eq!(w.counts(1_000, stats), Counts::default());
+        let c = w.record(true, false, 1_001, stats);
         assert_eq!(
             c,
             Counts {
@@ -539,6 +625,60 @@ mod tests {
                 slow: 0
             }
         );
+    }
+
+    #[test]
+    fn a_tallied_time_window_takes_its_successes_from_the_slots_count() {
+        // 4 buckets of 10ns.
+        let w = TimeWindow::new(Duration::from_nanos(40), 4);
+        let stats = &Stats::new(Layout::Single);
+        w.clear(true, stats);
+        let success = |at| {
+            w.record_success(at, stats);
+            stats.success();
+        };
+        let counts = |calls, failures, slow| Counts {
+            calls,
+            failures,
+            slow,
+        };
+        w.record(true, false, 0, stats);
+        success(5);
+        w.record(true, true, 15, stats);
+        assert_eq!(w.counts(15, stats), counts(3, 2, 1));
+        success(17);
+        assert_eq!(w.counts(39, stats), counts(4, 2, 1));
+        // Bucket 0 (a failure and a success) leaves when bucket 4 starts.
+        assert_eq!(w.counts(40, stats), counts(2, 1, 1));
+        // A success is the first to see that its bucket began: the window moves on first, so
+        // it counts in its own bucket and the one before leaves in time.
+        success(55);
+        assert_eq!(
+            w.counts(59, stats),
+            counts(1, 0, 0),
+            "bucket 1 left as 5 began"
+        );
+        assert_eq!(
+            w.counts(89, stats),
+            counts(1, 0, 0),
+            "bucket 5 stays to the end"
+        );
+        assert_eq!(w.counts(90, stats), counts(0, 0, 0), "bucket 5 left");
+        // A jump over the whole window empties it.
+        success(1_000);
+        assert_eq!(w.counts(1_001, stats), counts(1, 0, 0));
+        assert_eq!(w.counts(5_000, stats), Counts::default());
+        // A reset (a transition) empties it while the slot's count goes on.
+        success(5_001);
+        w.reset(stats);
+        assert_eq!(w.counts(5_002, stats), Counts::default());
+        success(5_003);
+        assert_eq!(w.counts(5_004, stats), counts(1, 0, 0));
+        assert_eq!(stats.slot_successes(), 6);
+        // Not tallied, the same successes count in the buckets.
+        w.clear(false, stats);
+        success(3);
+        assert_eq!(w.counts(4, stats), counts(1, 0, 0));
     }
 
     #[test]

@@ -326,7 +326,7 @@ impl Shared {
         self.slot
             .window
             .as_ref()
-            .map(|w| w.counts(self.epoch.now_nanos()))
+            .map(|w| w.counts(self.epoch.now_nanos(), &self.slot.stats))
     }
 
     pub(crate) fn consecutive_failures(&self) -> u32 {

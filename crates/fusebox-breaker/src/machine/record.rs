@@ -27,7 +27,7 @@ impl Shared {
         };
         let failed = match outcome {
             Outcome::Success => {
-                this.slot.stats.success(slow);
+                this.slot.stats.owner_success(slow);
                 this.ident
                     .events
                     .emit(|| this.event(EventKind::CallSucceeded { elapsed, slow }));
@@ -109,7 +109,7 @@ impl Shared {
             }
         }
         if let Some(window) = &self.slot.window {
-            let counts = window.record(failed, slow, now_nanos);
+            let counts = window.record(failed, slow, now_nanos, &self.slot.stats);
             if failed || slow {
                 return self.evaluate(counts);
             }
@@ -223,7 +223,7 @@ impl Shared {
     pub(super) fn clear_counts(&self) {
         self.slot.consecutive.store(0, Relaxed);
         if let Some(window) = &self.slot.window {
-            window.reset();
+            window.reset(&self.slot.stats);
         }
     }
 }

@@ -144,14 +144,15 @@ impl Slot {
         let slot = pool::reuse(shape).unwrap_or_else(|| Box::leak(Box::new(Slot::new(shape))));
         slot.stats.reset();
         slot.consecutive.store(0, Relaxed);
-        if let Some(window) = &slot.window {
-            window.clear();
-        }
         let (clock, slow) = match (config.slow_call, config.window) {
             (Some((threshold, _)), _) => (TIMED, nanos(threshold)),
             (None, Some(WindowKind::Time { duration, buckets })) => (dating(duration / buckets), 0),
             (None, _) => (0, 0),
         };
+        if let Some(window) = &slot.window {
+            // A window dated by the coarse clock takes its successes from the slot's count.
+            window.clear(clock == COARSE, &slot.stats);
+        }
         // The listening bit is the owner's bus's to set, once the owner watches it.
         slot.route.store(clock, StdOrdering::Relaxed);
         slot.slow_nanos.store(slow, Relaxed);
@@ -241,12 +242,12 @@ impl Slot {
                 route => self.announce_success(ticket, route),
             };
             if let Some(now) = now {
-                self.stats.success(false);
+                if let Some(window) = &self.window {
+                    window.record_success(now, &self.stats);
+                }
+                self.stats.success();
                 if self.consecutive.load(Relaxed) != 0 {
                     self.consecutive.store(0, Relaxed);
-                }
-                if let Some(window) = &self.window {
-                    window.record_success(now);
                 }
                 return;
             }
