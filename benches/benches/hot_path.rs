@@ -228,11 +228,21 @@ fn main() {
             &rt2,
             tower_resilience(false),
         ),
+        Contender::two_tasks(
+            "fusebox keyed, borrowed key, 1 key",
+            &rt2,
+            keyed(Tenant { of: 1 }),
+        ),
+        Contender::two_tasks(
+            "fusebox keyed, borrowed key, 1,000 keys",
+            &rt2,
+            keyed(Tenant { of: 1_000 }),
+        ),
     ];
     rounds.run(&mut two);
     let refs: Vec<&Contender<'_>> = two.iter().collect();
     print_table(
-        "Closed breaker, two tasks on two worker threads, one shared breaker (ns per call per task)",
+        "Closed breaker, two tasks on two worker threads, one shared breaker or keyed set (ns per call per task)",
         refs[0],
         &refs,
     );

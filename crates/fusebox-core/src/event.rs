@@ -1,9 +1,10 @@
 use crate::sync::lock;
 use crate::{CircuitState, TransitionReason};
+use arc_swap::ArcSwap;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 /// Something that happened in a fusebox middleware.
@@ -241,7 +242,13 @@ pub struct EventBus {
 struct BusInner {
     count: AtomicUsize,
     next_id: AtomicU64,
-    listeners: RwLock<Listeners>,
+    /// What an event is delivered to: a list replaced whole by each change, read without a
+    /// lock, so a listener may subscribe, or drop a subscription (its own included), while it
+    /// runs. A delivery under way goes on with the list it started with.
+    listeners: ArcSwap<Listeners>,
+    /// Taken by each change of the list, so changes (and the counts they publish) come in
+    /// order; never held while a listener runs.
+    changing: Mutex<()>,
     /// The flags kept saying whether there are listeners, by id (so that a set of 100,000
     /// per-key breakers sharing one bus drops each in O(1)). A lock of their own, never held
     /// while a listener runs: a listener may make a breaker, which watches its bus.
@@ -250,12 +257,26 @@ struct BusInner {
 
 impl BusInner {
     /// Publishes the number of listeners, `count`, to the bus's count and its watchers'
-    /// flags; called with the listeners' write lock held, so publications come in order.
+    /// flags; called with `changing` held, so publications come in order.
     fn publish(&self, count: usize) {
         self.count.store(count, Ordering::Release);
         for &(flags, bit) in lock(&self.watchers).values() {
             set_bit(flags, bit, count != 0);
         }
+    }
+
+    /// Replaces the list of listeners by `change` of it, and publishes its length.
+    fn change(&self, change: impl FnOnce(&mut Listeners)) {
+        let changing = lock(&self.changing);
+        let mut list = Listeners::clone(&self.listeners.load());
+        change(&mut list);
+        let count = list.len();
+        let old = self.listeners.swap(Arc::new(list));
+        self.publish(count);
+        drop(changing);
+        // A listener dropped here may hold a subscription of this bus, whose drop changes
+        // the list again: the lock is let go first.
+        drop(old);
     }
 }
 
@@ -289,7 +310,8 @@ impl EventBus {
             inner: Arc::new(BusInner {
                 count: AtomicUsize::new(0),
                 next_id: AtomicU64::new(0),
-                listeners: RwLock::new(Vec::new()),
+                listeners: ArcSwap::from_pointee(Vec::new()),
+                changing: Mutex::new(()),
                 watchers: Mutex::new(HashMap::new()),
             }),
         }
@@ -299,13 +321,8 @@ impl EventBus {
     /// [`Subscription::detach`]ed, to keep it for the life of the bus).
     pub fn subscribe(&self, listener: impl EventListener) -> Subscription {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        let mut list = self
-            .inner
-            .listeners
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        list.push((id, Arc::new(listener)));
-        self.inner.publish(list.len());
+        let listener: Arc<dyn EventListener> = Arc::new(listener);
+        self.inner.change(|list| list.push((id, listener)));
         Subscription {
             bus: Arc::downgrade(&self.inner),
             id,
@@ -329,11 +346,7 @@ impl EventBus {
 
     #[cold]
     fn deliver(&self, event: &Event<'_>) {
-        let list = self
-            .inner
-            .listeners
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let list = self.inner.listeners.load();
         for (_, listener) in list.iter() {
             listener.on_event(event);
         }
@@ -421,12 +434,7 @@ impl Drop for Subscription {
             return;
         }
         if let Some(bus) = self.bus.upgrade() {
-            let mut list = bus
-                .listeners
-                .write()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            list.retain(|(id, _)| *id != self.id);
-            bus.publish(list.len());
+            bus.change(|list| list.retain(|(id, _)| *id != self.id));
         }
     }
 }
@@ -470,6 +478,89 @@ mod tests {
             0b1,
             "the other bits untouched"
         );
+    }
+
+    /// Runs `test` on its own thread, failing if it has not returned within a minute (a
+    /// deadlock).
+    fn within_a_minute(test: impl FnOnce() + Send + 'static) {
+        let (done, finished) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            test();
+            let _ = done.send(());
+        });
+        match finished.recv_timeout(Duration::from_secs(60)) {
+            Ok(()) => thread.join().unwrap(),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                std::panic::resume_unwind(thread.join().unwrap_err())
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                panic!("deadlocked: not done within a minute")
+            }
+        }
+    }
+
+    #[test]
+    fn a_listener_may_subscribe_and_unsubscribe_while_it_runs() {
+        within_a_minute(a_listener_subscribes_and_unsubscribes);
+    }
+
+    fn a_listener_subscribes_and_unsubscribes() {
+        let bus = EventBus::new();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        // A one-shot listener: its first event drops its own subscription.
+        let own: Arc<Mutex<Option<Subscription>>> = Arc::default();
+        let (once, s1) = (own.clone(), seen.clone());
+        *own.lock().unwrap() = Some(bus.subscribe(move |e: &Event<'_>| {
+            s1.lock().unwrap().push(("once", e.source.to_owned()));
+            drop(once.lock().unwrap().take());
+        }));
+        // A listener that subscribes another on its first event.
+        let (added, s2, inner_bus) = (Arc::new(Mutex::new(false)), seen.clone(), bus.clone());
+        bus.subscribe(move |e: &Event<'_>| {
+            s2.lock().unwrap().push(("adder", e.source.to_owned()));
+            let mut added = added.lock().unwrap();
+            if !*added {
+                *added = true;
+                let s3 = s2.clone();
+                inner_bus
+                    .subscribe(move |e: &Event<'_>| {
+                        s3.lock().unwrap().push(("added", e.source.to_owned()));
+                    })
+                    .detach();
+            }
+        })
+        .detach();
+        // Each delivery goes to the listeners there were when it began.
+        bus.emit(|| Event::new("a", EventKind::CallIgnored));
+        bus.emit(|| Event::new("b", EventKind::CallIgnored));
+        assert_eq!(
+            *seen.lock().unwrap(),
+            vec![
+                ("once", "a".to_owned()),
+                ("adder", "a".to_owned()),
+                ("adder", "b".to_owned()),
+                ("added", "b".to_owned()),
+            ]
+        );
+        assert!(own.lock().unwrap().is_none());
+    }
+
+    #[test]
+    fn a_listener_holding_a_subscription_of_its_bus_can_be_dropped() {
+        within_a_minute(dropping_a_listener_that_holds_a_subscription);
+    }
+
+    fn dropping_a_listener_that_holds_a_subscription() {
+        let bus = EventBus::new();
+        let inner = bus.subscribe(|_: &Event<'_>| {});
+        // The outer listener owns the inner subscription: dropping the outer one drops the
+        // inner, which changes the list again.
+        let outer = bus.subscribe(move |_: &Event<'_>| {
+            let _ = &inner;
+        });
+        assert!(bus.has_listeners());
+        drop(outer);
+        assert!(!bus.has_listeners(), "both gone");
     }
 
     #[test]
