@@ -3,7 +3,9 @@
 //! The allocator counts every thread, so this binary runs without the test harness (whose own
 //! threads may allocate while a measurement runs): `main` is the only thread.
 
-use fusebox_breaker::{key_fn, Breaker, CircuitBreakerLayer, KeyedCircuitBreakerLayer};
+use fusebox_breaker::{
+    key_fn, Breaker, CircuitBreakerLayer, KeyedBreakers, KeyedCircuitBreakerLayer,
+};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 use std::alloc::System;
 use std::future::Future;
@@ -133,20 +135,38 @@ fn main() {
     // `'static`; these names live for the rest of the test.)
     let tenants: &'static [String] = Vec::leak((0..1_000).map(|i| format!("tenant-{i}")).collect());
     let set = Breaker::builder("keyed").keyed().build().unwrap();
+    let allocs = keyed_allocations(&set, tenants);
+    assert_eq!(allocs, 0, "closed path, keyed by a borrowing closure");
+
+    // Keys longer than `max_key_len`, cut and hashed on every call: 100 of them in turn.
+    let long: &'static [String] = Vec::leak(
+        (0..100)
+            .map(|i| format!("{}-{i}", "tenant".repeat(40)))
+            .collect(),
+    );
+    let set = Breaker::builder("long")
+        .keyed()
+        .max_key_len(64)
+        .build()
+        .unwrap();
+    let allocs = keyed_allocations(&set, long);
+    assert_eq!(allocs, 0, "closed path, keys cut and hashed");
+}
+
+/// Allocations over [`CALLS`] calls through a layer of `set` keyed by a closure that borrows
+/// each request's key from `keys`, in turn, after a warm-up that makes each key's breaker.
+fn keyed_allocations(set: &KeyedBreakers, keys: &'static [String]) -> usize {
     let mut svc = KeyedCircuitBreakerLayer::new(
         set.clone(),
-        key_fn(|n: &u32| Some(tenants[*n as usize % 1_000].as_str())),
+        key_fn(move |n: &u32| Some(keys[*n as usize % keys.len()].as_str())),
     )
     .layer(service_fn(|n: u32| std::future::ready(Ok::<_, &str>(n))));
     drive(&mut svc, 1_000);
-    assert_eq!(set.len(), 1_000);
+    assert_eq!(set.len(), keys.len());
     let region = Region::new(GLOBAL);
     let (ok, _) = drive(&mut svc, CALLS);
     let change = region.change();
     assert_eq!(ok, CALLS);
-    assert_eq!(
-        change.allocations + change.reallocations,
-        0,
-        "closed path, keyed by a borrowing closure"
-    );
+    assert_eq!(set.len(), keys.len(), "each key kept its breaker");
+    change.allocations + change.reallocations
 }

@@ -229,7 +229,15 @@ const HASH_HEX: usize = 32;
 /// on it; two keys share a name only if their SHA-256 hashes share 128 bits, which nobody can
 /// arrange; and no key short enough to be kept as it is has that length, so a hostile key
 /// cannot take a shortened key's name.
+#[cfg(test)]
 fn shorten(key: &str, max_len: usize) -> String {
+    let mut name = String::new();
+    shorten_into(key, max_len, &mut name);
+    name
+}
+
+/// [`shorten`], into `name` (emptied first), so that a caller can reuse its buffer.
+fn shorten_into(key: &str, max_len: usize, name: &mut String) {
     use sha2::{Digest, Sha256};
     use std::fmt::Write;
     let digest = Sha256::digest(key.as_bytes());
@@ -237,7 +245,8 @@ fn shorten(key: &str, max_len: usize) -> String {
     while !key.is_char_boundary(cut) {
         cut -= 1;
     }
-    let mut name = String::with_capacity(max_len + 1);
+    name.clear();
+    name.reserve(max_len + 1);
     name.push_str(&key[..cut]);
     while name.len() < max_len - HASH_HEX + 1 {
         name.push('#');
@@ -245,7 +254,12 @@ fn shorten(key: &str, max_len: usize) -> String {
     for byte in &digest[..HASH_HEX / 2] {
         let _ = write!(name, "{byte:02x}");
     }
-    name
+}
+
+thread_local! {
+    /// The buffer each thread shortens long keys into, so that a call with a long key
+    /// allocates nothing once the buffer has grown to the set's `max_key_len`.
+    static SHORTENED: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
 }
 
 /// Sweeps count idleness in tenths of the idle timeout; ten of them evict.
@@ -355,14 +369,54 @@ impl KeyedBreakers {
     /// breaker), for the caller to use with no lock held.
     #[inline]
     fn find<T>(&self, key: &str, found: impl FnOnce(&Breaker) -> Option<T>) -> Result<T, Breaker> {
+        if key.len() > self.inner.max_key_len {
+            return self.find_long(key, found);
+        }
+        self.find_kept(key, found)
+    }
+
+    /// [`find`](Self::find) for a key longer than `max_key_len`, by its shortened form, made in
+    /// this thread's buffer (in a new string, if a listener run from here finds the buffer in
+    /// use).
+    #[cold]
+    #[inline(never)]
+    fn find_long<T>(
+        &self,
+        key: &str,
+        found: impl FnOnce(&Breaker) -> Option<T>,
+    ) -> Result<T, Breaker> {
+        let max_len = self.inner.max_key_len;
+        let mut found = Some(found);
+        let mut run = |name: &str| found.take().map(|found| self.find_kept(name, found));
+        let done = SHORTENED
+            .try_with(|buffer| match buffer.try_borrow_mut() {
+                Ok(mut name) => {
+                    shorten_into(key, max_len, &mut name);
+                    run(&name)
+                }
+                Err(_) => run(&self.shorten(key)),
+            })
+            .ok()
+            .flatten();
+        // Without a buffer (a thread being torn down), in a new string.
+        done.unwrap_or_else(|| {
+            let name = self.shorten(key);
+            run(&name).unwrap_or_else(|| {
+                Err(self
+                    .find_kept(&name, |breaker| Some(breaker.clone()))
+                    .unwrap_or_else(|breaker| breaker))
+            })
+        })
+    }
+
+    /// [`find`](Self::find) for a key no longer than `max_key_len`.
+    #[inline]
+    fn find_kept<T>(
+        &self,
+        key: &str,
+        found: impl FnOnce(&Breaker) -> Option<T>,
+    ) -> Result<T, Breaker> {
         let inner = &self.inner;
-        let hashed;
-        let key = if key.len() > inner.max_key_len {
-            hashed = self.shorten(key);
-            hashed.as_str()
-        } else {
-            key
-        };
         let hash = key_hash(&inner.hasher, key);
         // The table takes the low bits (slot) and the top seven (tag); middle bits pick it.
         let shard = &inner.shards[(hash >> 32) as usize % SHARDS];
@@ -485,7 +539,9 @@ impl KeyedBreakers {
     }
 
     fn shorten(&self, key: &str) -> String {
-        shorten(key, self.inner.max_key_len)
+        let mut name = String::new();
+        shorten_into(key, self.inner.max_key_len, &mut name);
+        name
     }
 
     /// Ages every entry by the tenths of the idle timeout since the last sweep, and drops
