@@ -62,6 +62,16 @@ impl Divisor {
     }
 }
 
+/// When a success happened, as far as a window needs to know.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum When {
+    /// In nanoseconds since the owner's epoch (a count window ignores it).
+    At(u64),
+    /// About then, by the coarse clock: nanoseconds after `clock::base()`. Only a tallied time
+    /// window is given these.
+    About(u64),
+}
+
 /// What a window holds now.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Counts {
@@ -99,12 +109,12 @@ impl Window {
     /// Records a success that was not slow, before the slot counts it in `stats`: nothing to
     /// evaluate, as a success never trips.
     #[inline(always)]
-    pub(crate) fn record_success(&self, now_nanos: u64, stats: &Stats) {
+    pub(crate) fn record_success(&self, when: When, stats: &Stats) {
         match self {
             Window::Count(w) => {
                 w.record(false, false);
             }
-            Window::Time(w) => w.record_success(now_nanos, stats),
+            Window::Time(w) => w.record_success(when, stats),
         }
     }
 
@@ -123,12 +133,13 @@ impl Window {
         }
     }
 
-    /// Empties the window for a new owner, whose times count from its own epoch; a time
-    /// window is `tallied` if the slot counts its successes for it.
-    pub(crate) fn clear(&self, tallied: bool, stats: &Stats) {
+    /// Empties the window for a new owner, whose times count from its own epoch (`epoch`
+    /// nanoseconds after `clock::base()`); a time window is `tallied` if the slot counts its
+    /// successes for it.
+    pub(crate) fn clear(&self, tallied: bool, epoch: u64, stats: &Stats) {
         match self {
             Window::Count(w) => w.reset(),
-            Window::Time(w) => w.clear(tallied, stats),
+            Window::Time(w) => w.clear(tallied, epoch, stats),
         }
     }
 }
@@ -255,9 +266,12 @@ struct Bucket {
 #[derive(Debug, Default)]
 struct Head {
     newest: AtomicU64,
-    /// In a tallied window, the end of the newest bucket (nanoseconds since the epoch): the
-    /// first success at or past it moves the window on.
+    /// In a tallied window, the end of the newest bucket, on the coarse clock's scale
+    /// (nanoseconds after `clock::base()`, so a success compares it with the clock as read):
+    /// the first success at or past it moves the window on.
     ends: AtomicU64,
+    /// The owner's epoch, in nanoseconds after `clock::base()`.
+    epoch: AtomicU64,
     /// Whether the window takes its successes from the slot's tally of them
     /// ([`Stats::slot_successes`]) rather than counting them in its buckets.
     tallied: AtomicBool,
@@ -343,9 +357,10 @@ impl TimeWindow {
         }
     }
 
-    /// Where bucket `index` ends, in nanoseconds since the epoch.
+    /// Where bucket `index` ends, on the coarse clock's scale.
     fn end_of(&self, index: u64) -> u64 {
-        index.saturating_add(1).saturating_mul(self.bucket_of.d)
+        let since_epoch = index.saturating_add(1).saturating_mul(self.bucket_of.d);
+        since_epoch.saturating_add(self.head.epoch.load(Relaxed))
     }
 
     /// The bucket of `now_nanos`, once the window has moved on to it; `None` for a time so
@@ -361,26 +376,33 @@ impl TimeWindow {
         Some(&self.buckets[self.ring_of.rem(index) as usize])
     }
 
-    /// Records a success that was not slow, at `now_nanos`, before the slot counts it: what
+    /// Records a success that was not slow, before the slot counts it: what
     /// [`TimeWindow::record`] does, without working out counts that nobody evaluates. A tallied
-    /// window only moves on if the newest bucket has ended, so that the success counts in the
-    /// next.
+    /// window (given the coarse clock's reading) only moves on if the newest bucket has ended,
+    /// so that the success counts in the next.
     #[inline]
-    fn record_success(&self, now_nanos: u64, stats: &Stats) {
-        if self.head.tallied.load(Relaxed) {
-            if now_nanos >= self.head.ends.load(Relaxed) {
-                self.cross(now_nanos, stats);
+    fn record_success(&self, when: When, stats: &Stats) {
+        match when {
+            When::About(recent) => {
+                if recent >= self.head.ends.load(Relaxed) {
+                    self.cross(recent, stats);
+                }
             }
-        } else if let Some(bucket) = self.bucket(now_nanos, stats) {
-            self.calls_failures.fetch_add(1, Relaxed);
-            bucket.calls_failures.fetch_add(1, Relaxed);
+            When::At(now_nanos) => {
+                if let Some(bucket) = self.bucket(now_nanos, stats) {
+                    self.calls_failures.fetch_add(1, Relaxed);
+                    bucket.calls_failures.fetch_add(1, Relaxed);
+                }
+            }
         }
     }
 
-    /// A tallied window's success found the newest bucket ended: moves on to its own.
+    /// A tallied window's success, at `recent` on the coarse clock, found the newest bucket
+    /// ended: moves on to its own.
     #[cold]
     #[inline(never)]
-    fn cross(&self, now_nanos: u64, stats: &Stats) {
+    fn cross(&self, recent: u64, stats: &Stats) {
+        let now_nanos = recent.saturating_sub(self.head.epoch.load(Relaxed));
         let index = self.bucket_of.div(now_nanos);
         self.advance(index, stats);
         self.head.ends.fetch_max(self.end_of(index), Relaxed);
@@ -455,9 +477,10 @@ impl TimeWindow {
 
     /// Empties the window for a new owner whose times count from its own epoch, tallied or
     /// not.
-    fn clear(&self, tallied: bool, stats: &Stats) {
+    fn clear(&self, tallied: bool, epoch: u64, stats: &Stats) {
         self.head.newest.store(0, Relaxed);
         self.head.ends.store(0, Relaxed);
+        self.head.epoch.store(epoch, Relaxed);
         self.head.tallied.store(tallied, Relaxed);
         self.reset(stats);
     }
@@ -632,9 +655,10 @@ mod tests {
         // 4 buckets of 10ns.
         let w = TimeWindow::new(Duration::from_nanos(40), 4);
         let stats = &Stats::new(Layout::Single);
-        w.clear(true, stats);
+        // An epoch at 0: the coarse clock's scale and the window's are the same.
+        w.clear(true, 0, stats);
         let success = |at| {
-            w.record_success(at, stats);
+            w.record_success(When::About(at), stats);
             stats.success();
         };
         let counts = |calls, failures, slow| Counts {
@@ -675,10 +699,17 @@ mod tests {
         success(5_003);
         assert_eq!(w.counts(5_004, stats), counts(1, 0, 0));
         assert_eq!(stats.slot_successes(), 6);
-        // Not tallied, the same successes count in the buckets.
-        w.clear(false, stats);
-        success(3);
+        // Not tallied, successes count in the buckets.
+        w.clear(false, 0, stats);
+        w.record_success(When::At(3), stats);
         assert_eq!(w.counts(4, stats), counts(1, 0, 0));
+        // Tallied, from an epoch 1,000 ns after the coarse clock's: its buckets end there.
+        w.clear(true, 1_000, stats);
+        success(1_005);
+        assert_eq!(w.counts(5, stats), counts(1, 0, 0));
+        success(1_015);
+        assert_eq!(w.counts(15, stats), counts(2, 0, 0));
+        assert_eq!(w.counts(45, stats), counts(1, 0, 0), "bucket 0 left");
     }
 
     #[test]

@@ -27,7 +27,7 @@ use crate::sync::atomic::{
     AtomicU32, AtomicU64,
     Ordering::{AcqRel, Acquire, Relaxed, Release},
 };
-use crate::window::Window;
+use crate::window::{When, Window};
 use crossbeam_utils::CachePadded;
 use fusebox_core::{EventKind, Outcome};
 use std::fmt;
@@ -149,14 +149,15 @@ impl Slot {
             (None, Some(WindowKind::Time { duration, buckets })) => (dating(duration / buckets), 0),
             (None, _) => (0, 0),
         };
+        let epoch = Epoch::offset_now();
         if let Some(window) = &slot.window {
             // A window dated by the coarse clock takes its successes from the slot's count.
-            window.clear(clock == COARSE, &slot.stats);
+            window.clear(clock == COARSE, epoch, &slot.stats);
         }
         // The listening bit is the owner's bus's to set, once the owner watches it.
         slot.route.store(clock, StdOrdering::Relaxed);
         slot.slow_nanos.store(slow, Relaxed);
-        slot.epoch.store(Epoch::offset_now(), Relaxed);
+        slot.epoch.store(epoch, Relaxed);
         let code = if config.start_disabled {
             DISABLED
         } else {
@@ -215,13 +216,6 @@ impl Slot {
         Epoch::offset_now().saturating_sub(self.epoch.load(Relaxed))
     }
 
-    /// About now (at most about a millisecond earlier), in nanoseconds since the owner's epoch,
-    /// from the coarse clock.
-    #[inline]
-    fn recent_nanos(&self) -> u64 {
-        crate::clock::coarse::offset_now().saturating_sub(self.epoch.load(Relaxed))
-    }
-
     /// Records the outcome of a call this slot admitted.
     ///
     /// The common case, a success through a closed breaker that was not slow, with nobody
@@ -234,16 +228,16 @@ impl Slot {
             && matches!(outcome, Outcome::Success)
             && self.load().generation() == ticket.generation()
         {
-            let now = match self.route.load(StdOrdering::Relaxed) {
-                0 => Some(0),
-                COARSE => Some(self.recent_nanos()),
-                DATED => Some(self.now_nanos()),
-                TIMED => self.unless_slow(ticket),
+            let when = match self.route.load(StdOrdering::Relaxed) {
+                0 => Some(When::At(0)),
+                COARSE => Some(When::About(crate::clock::coarse::offset_now())),
+                DATED => Some(When::At(self.now_nanos())),
+                TIMED => self.unless_slow(ticket).map(When::At),
                 route => self.announce_success(ticket, route),
             };
-            if let Some(now) = now {
+            if let Some(when) = when {
                 if let Some(window) = &self.window {
-                    window.record_success(now, &self.stats);
+                    window.record_success(when, &self.stats);
                 }
                 self.stats.success();
                 if self.consecutive.load(Relaxed) != 0 {
@@ -265,20 +259,23 @@ impl Slot {
     }
 
     /// Someone listens: tells them of the success the slot is about to count, as the owner
-    /// would, and returns when it happened (since the owner's epoch); `None` for a slow call
-    /// (the owner evaluates it) or a slot whose owner is gone.
+    /// would, and returns when it happened; `None` for a slow call (the owner evaluates it) or
+    /// a slot whose owner is gone.
     #[inline(never)]
-    fn announce_success(&self, ticket: Ticket, route: u8) -> Option<u64> {
-        let now = match route & !LISTENING {
-            COARSE => self.recent_nanos(),
-            DATED => self.now_nanos(),
-            TIMED => self.unless_slow(ticket)?,
-            _ => 0,
+    fn announce_success(&self, ticket: Ticket, route: u8) -> Option<When> {
+        let when = match route & !LISTENING {
+            COARSE => When::About(crate::clock::coarse::offset_now()),
+            DATED => When::At(self.now_nanos()),
+            TIMED => When::At(self.unless_slow(ticket)?),
+            _ => When::At(0),
         };
         // As the owner reports it: a timed call (one with a start) says how long it took.
-        let elapsed = ticket
-            .started()
-            .map(|started| Duration::from_nanos(now.saturating_sub(started)));
+        let elapsed = match (ticket.started(), when) {
+            (Some(started), When::At(now)) => {
+                Some(Duration::from_nanos(now.saturating_sub(started)))
+            }
+            _ => None,
+        };
         let kind = EventKind::CallSucceeded {
             elapsed,
             slow: false,
@@ -286,12 +283,12 @@ impl Slot {
         if let Some(forever) = self.forever.get() {
             let ident = &forever.ident;
             ident.events.emit(|| ident.event(kind));
-            return Some(now);
+            return Some(when);
         }
         let held = self.ident.get();
         let ident = held.as_deref()?;
         ident.events.emit(|| ident.event(kind));
-        Some(now)
+        Some(when)
     }
 
     #[inline(never)]
@@ -331,9 +328,11 @@ impl Slot {
         self.route.load(StdOrdering::Relaxed) & COARSE != 0
     }
 
-    /// About now and exactly now, in nanoseconds since the owner's epoch.
+    /// About now (by the coarse clock) and exactly now, in nanoseconds since the owner's
+    /// epoch.
     pub(crate) fn recent_and_exact_nanos(&self) -> (u64, u64) {
-        (self.recent_nanos(), self.now_nanos())
+        let recent = crate::clock::coarse::offset_now().saturating_sub(self.epoch.load(Relaxed));
+        (recent, self.now_nanos())
     }
 }
 
