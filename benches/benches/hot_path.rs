@@ -64,6 +64,27 @@ fn main() {
             fusebox(time_window(Duration::from_secs(10), Handle::Counted), false),
         ),
         Contender::one_task(
+            "fusebox, failure rate, count window of 100, one call in 64 fails",
+            &rt,
+            fusebox_around(
+                count_window(100, Handle::Counted),
+                inner_failing_now_and_then(),
+            ),
+        ),
+        Contender::one_task(
+            "fusebox, failure rate, time window of 10 s, one call in 64 fails",
+            &rt,
+            fusebox_around(
+                time_window(Duration::from_secs(10), Handle::Counted),
+                inner_failing_now_and_then(),
+            ),
+        ),
+        Contender::one_task(
+            "recloser 1.4, count window of 100, one call in 64 fails",
+            &rt,
+            recloser_around(100, inner_failing_now_and_then()),
+        ),
+        Contender::one_task(
             "fusebox, consecutive failures, `build()`, one event listener",
             &rt,
             fusebox(listened(consecutive(Handle::Counted)), false),
@@ -159,6 +180,16 @@ fn main() {
             "recloser 1.4, count window of 100",
             "failsafe 1.3, consecutive failures",
             "tower-resilience 0.14, consecutive failures",
+        ]),
+    );
+    print_table(
+        "Closed breaker, one call in 64 fails, one task",
+        bare,
+        &pick(&[
+            "bare service",
+            "fusebox, failure rate, count window of 100, one call in 64 fails",
+            "fusebox, failure rate, time window of 10 s, one call in 64 fails",
+            "recloser 1.4, count window of 100, one call in 64 fails",
         ]),
     );
     print_table(

@@ -85,7 +85,12 @@ pub fn listened(breaker: Breaker) -> Breaker {
 
 /// `breaker` around the inner service.
 pub fn fusebox(breaker: Breaker, fail: bool) -> CircuitBreaker<Inner> {
-    CircuitBreakerLayer::new(breaker).layer(inner(fail))
+    fusebox_around(breaker, inner(fail))
+}
+
+/// fusebox's breaker around `inner`.
+pub fn fusebox_around(breaker: Breaker, inner: Inner) -> CircuitBreaker<Inner> {
+    CircuitBreakerLayer::new(breaker).layer(inner)
 }
 
 /// 1,000 tenant names, each made once for the life of the process.
@@ -261,13 +266,18 @@ where
 
 /// recloser 1.4, failure rate over a ring buffer of `len` calls, around the inner service.
 pub fn recloser(len: usize, fail: bool) -> Reclosed<Inner> {
+    recloser_around(len, inner(fail))
+}
+
+/// recloser's breaker, with a ring buffer of `len` calls, around `inner`.
+pub fn recloser_around(len: usize, inner: Inner) -> Reclosed<Inner> {
     let r = recloser::Recloser::custom()
         .error_rate(0.5)
         .closed_len(len)
         .open_wait(OPEN_FOR)
         .build();
     Reclosed {
-        inner: inner(fail),
+        inner,
         breaker: std::sync::Arc::new(recloser::AsyncRecloser::from(r)),
     }
 }

@@ -44,6 +44,25 @@ fn refuse(_: u64) -> Ready<Result<u64, Failed>> {
     std::future::ready(Err(Failed))
 }
 
+/// One call in this many fails, for [`inner_failing_now_and_then`].
+pub const FAILS_ONE_IN: u64 = 64;
+
+fn answer_mostly(n: u64) -> Ready<Result<u64, Failed>> {
+    std::future::ready(if n.is_multiple_of(FAILS_ONE_IN) {
+        Err(Failed)
+    } else {
+        Ok(n)
+    })
+}
+
+/// The inner service, failing one call in [`FAILS_ONE_IN`] (those whose request is a multiple
+/// of it): a failure-rate breaker's window then holds failures, as a real one mostly does, but
+/// never enough to trip.
+pub fn inner_failing_now_and_then() -> Inner {
+    let f: InnerFn = answer_mostly;
+    tower::service_fn(std::hint::black_box(f))
+}
+
 /// The inner service, succeeding or failing every call. The function pointer passes through
 /// `black_box`, so the optimizer cannot inline it into the contender around it.
 pub fn inner(fail: bool) -> Inner {

@@ -176,6 +176,11 @@ impl CountWindow {
 
     #[inline]
     fn record(&self, failed: bool, slow: bool) -> Counts {
+        if !failed && !slow && self.is_full_of_successes() {
+            // A full window of successes is the same window one success later: the success
+            // takes no position and writes nothing, and nobody evaluates a success.
+            return Counts::default();
+        }
         let code = PRESENT | if failed { FAILED } else { 0 } | if slow { SLOW } else { 0 };
         let position = self.position.fetch_add(1, Relaxed);
         let slot = &self.slots[self.slot(position)];
@@ -214,6 +219,14 @@ impl CountWindow {
         };
         let recorded = self.position.load(Acquire).max(position + 1);
         self.decode(recorded, totals)
+    }
+
+    /// Whether the window holds `size` outcomes and none failed or was slow: every slot holds
+    /// a success, so the order of its slots does not matter. Positions count the calls that
+    /// took one, so a failure that comes next leaves after `size` more calls all the same.
+    #[inline]
+    fn is_full_of_successes(&self) -> bool {
+        self.totals.load(Acquire) == 0 && self.position.load(Relaxed) >= self.size
     }
 
     /// `position % size`: by multiplication while the position fits 32 bits (the first four
