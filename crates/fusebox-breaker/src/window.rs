@@ -618,6 +618,44 @@ mod tests {
     }
 
     #[test]
+    fn successes_through_a_full_window_of_successes_take_no_position() {
+        let w = CountWindow::new(3);
+        let counts = |calls, failures, slow| Counts {
+            calls,
+            failures,
+            slow,
+        };
+        // Filling, every success counts.
+        w.record(false, false);
+        assert_eq!(w.counts(), counts(1, 0, 0));
+        w.record(false, false);
+        w.record(false, false);
+        let full = w.position.load(Relaxed);
+        for _ in 0..10 {
+            w.record(false, false);
+        }
+        assert_eq!(w.position.load(Relaxed), full, "no position taken");
+        assert_eq!(w.counts(), counts(3, 0, 0));
+        // A failure still leaves after three more calls.
+        assert_eq!(w.record(true, false), counts(3, 1, 0));
+        w.record(false, false);
+        w.record(false, false);
+        assert_eq!(w.counts(), counts(3, 1, 0), "two calls later, still in");
+        w.record(false, false);
+        assert_eq!(w.counts(), counts(3, 0, 0), "three calls later, out");
+        let again = w.position.load(Relaxed);
+        w.record(false, false);
+        assert_eq!(w.position.load(Relaxed), again, "successes pass again");
+        // A slow success takes its position, and leaves in turn.
+        w.record(false, true);
+        assert_eq!(w.counts(), counts(3, 0, 1));
+        for _ in 0..3 {
+            w.record(false, false);
+        }
+        assert_eq!(w.counts(), counts(3, 0, 0));
+    }
+
+    #[test]
     fn time_window_drops_whole_buckets_as_time_passes() {
         // 4 buckets of 10ns.
         let w = TimeWindow::new(Duration::from_nanos(40), 4);
