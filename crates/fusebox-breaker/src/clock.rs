@@ -137,27 +137,32 @@ pub(crate) mod coarse {
         now
     }
 
-    /// Starts the clock's thread, and waits (up to a tenth of a second) for its first value:
-    /// the thread's own start-up, which allocates, is over by then, so calls made after the
-    /// first allocate nothing, on any thread.
+    /// Starts the clock's thread, and waits for its first value: the thread's own start-up,
+    /// which allocates, is over by then, so calls made after the first allocate nothing, on
+    /// any thread.
     fn start() -> Option<std::thread::Thread> {
+        let (ready, started) = std::sync::mpsc::sync_channel(1);
         let handle = std::thread::Builder::new()
             .name("fusebox-clock".into())
-            .spawn(run)
+            .spawn(move || run(ready))
             .ok()?;
-        let deadline = std::time::Instant::now() + Duration::from_millis(100);
-        while CLOCK.recent.load(Acquire) == 0 && std::time::Instant::now() < deadline {
-            std::thread::yield_now();
-        }
+        // An error means the thread ended before its first value (it cannot, short of a
+        // panic): readers then read the exact clock.
+        let _ = started.recv();
         Some(handle.thread().clone())
     }
 
-    fn run() {
+    /// The clock's thread: tells `ready` once it has published its first value.
+    fn run(ready: std::sync::mpsc::SyncSender<()>) {
+        let mut ready = Some(ready);
         loop {
             let mut idle = 0;
             while idle < IDLE_PERIODS {
                 // Never 0, which means "no value".
                 CLOCK.recent.store(Epoch::offset_now().max(1), Release);
+                if let Some(ready) = ready.take() {
+                    let _ = ready.send(());
+                }
                 std::thread::sleep(PERIOD);
                 if CLOCK.read.swap(false, Relaxed) {
                     idle = 0;
