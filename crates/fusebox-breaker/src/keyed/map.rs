@@ -246,7 +246,6 @@ fn shorten_into(key: &str, max_len: usize, name: &mut String) {
         cut -= 1;
     }
     name.clear();
-    name.reserve(max_len + 1);
     name.push_str(&key[..cut]);
     while name.len() < max_len - HASH_HEX + 1 {
         name.push('#');
@@ -649,6 +648,55 @@ mod tests {
         // A key short enough to be kept cannot take a shortened key's name.
         let literal = &a.key().unwrap()[..48];
         assert_ne!(s.get(literal).key(), a.key());
+        assert_eq!(
+            s.get(literal).key(),
+            Some(literal),
+            "48 bytes: kept as it is"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_long_key_met_while_another_is_being_shortened_is_shortened_alike() {
+        use fusebox_core::StoredRef;
+        use std::sync::{Mutex, OnceLock};
+        /// A store that, as the first key's breaker is made, asks the set for a second long
+        /// key: the thread's buffer is still shortening the first.
+        #[derive(Default)]
+        struct Nested {
+            set: OnceLock<KeyedBreakers>,
+            asked: std::sync::atomic::AtomicBool,
+            found: Mutex<Option<String>>,
+        }
+        impl StateStore for Nested {
+            fn attach(&self, _: &StoredRef) {
+                let Some(set) = self.set.get() else { return };
+                if !self.asked.swap(true, Relaxed) {
+                    let key = set.get(&"b".repeat(100)).key().map(str::to_owned);
+                    *self.found.lock().unwrap() = key;
+                }
+            }
+        }
+        let store = Arc::new(Nested::default());
+        struct Shared(Arc<Nested>);
+        impl StateStore for Shared {
+            fn attach(&self, circuit: &StoredRef) {
+                self.0.attach(circuit);
+            }
+        }
+        let s = Breaker::builder("t")
+            .keyed()
+            .max_key_len(48)
+            .store(Shared(store.clone()))
+            .build()
+            .unwrap();
+        let _ = store.set.set(s.clone());
+        let a = s.get(&"a".repeat(100));
+        assert_eq!(a.key(), Some(shorten(&"a".repeat(100), 48).as_str()));
+        assert_eq!(
+            store.found.lock().unwrap().as_deref(),
+            Some(shorten(&"b".repeat(100), 48).as_str())
+        );
+        assert_eq!(s.len(), 2);
     }
 
     #[test]
