@@ -765,13 +765,51 @@ mod tests {
 
     #[test]
     fn concurrent_records_keep_exact_totals() {
-        let w = std::sync::Arc::new(CountWindow::new(1_000));
-        let threads: Vec<_> = (0..4)
+        // Failures one call in 4, and one in 3,000 (a window mostly full of successes, which
+        // successes pass without a position, while failures come and go).
+        for every in [4, 3_000] {
+            let w = std::sync::Arc::new(CountWindow::new(1_000));
+            let threads: Vec<_> = (0..4)
+                .map(|t| {
+                    let w = w.clone();
+                    std::thread::spawn(move || {
+                        for i in 0..10_000u32 {
+                            w.record((i + t) % every == 0, false);
+                        }
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap();
+            }
+            let expected = w
+                .slots
+                .iter()
+                .filter(|s| s.load(Relaxed) & FAILED != 0)
+                .count() as u64;
+            assert_eq!(w.counts().failures, expected, "one in {every}");
+            assert_eq!(w.counts().calls, 1_000);
+        }
+    }
+
+    #[test]
+    fn concurrent_successes_and_failures_through_a_tallied_window_are_all_counted() {
+        // 10 buckets of a second: every call below falls in the first.
+        let w = std::sync::Arc::new(TimeWindow::new(Duration::from_secs(10), 10));
+        let stats = std::sync::Arc::new(Stats::new(Layout::PerThread));
+        w.clear(true, 0, &stats);
+        let threads: Vec<_> = (0..4u64)
             .map(|t| {
-                let w = w.clone();
+                let (w, stats) = (w.clone(), stats.clone());
                 std::thread::spawn(move || {
-                    for i in 0..10_000u32 {
-                        w.record((i + t) % 4 == 0, false);
+                    for i in 0..10_000u64 {
+                        let at = t * 10_000 + i;
+                        if i % 10 == 0 {
+                            w.record(true, false, at, &stats);
+                        } else {
+                            w.record_success(When::About(at), &stats);
+                            stats.success();
+                        }
                     }
                 })
             })
@@ -779,12 +817,7 @@ mod tests {
         for t in threads {
             t.join().unwrap();
         }
-        let expected = w
-            .slots
-            .iter()
-            .filter(|s| s.load(Relaxed) & FAILED != 0)
-            .count() as u64;
-        assert_eq!(w.counts().failures, expected);
-        assert_eq!(w.counts().calls, 1_000);
+        let counts = w.counts(50_000, &stats);
+        assert_eq!((counts.calls, counts.failures), (40_000, 4_000));
     }
 }
