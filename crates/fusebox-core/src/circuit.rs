@@ -553,6 +553,12 @@ mod tests {
             Some(at),
         );
         assert_eq!(open.retry_at(), Some(at));
+        // The process's epoch may have been taken by another test, on another clock, after
+        // this test's clock was paused: move this clock past it first.
+        let (epoch, now) = (process_epoch(), Instant::now());
+        if epoch > now {
+            tokio::time::advance(epoch - now).await;
+        }
         let past = CircuitOpen::new(
             Handle::Static(&Named("calendar", None)),
             CircuitState::Open,
