@@ -8,6 +8,7 @@ use ahash::RandomState;
 use fusebox_core::{CircuitOpen, CircuitState, ConfigError, EventBus, EventListener, Subscription};
 use fusebox_core::{LocalState, StateStore};
 use hashbrown::HashTable;
+use std::cell::Cell;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
@@ -229,14 +230,8 @@ const HASH_HEX: usize = 32;
 /// on it; two keys share a name only if their SHA-256 hashes share 128 bits, which nobody can
 /// arrange; and no key short enough to be kept as it is has that length, so a hostile key
 /// cannot take a shortened key's name.
-#[cfg(test)]
-fn shorten(key: &str, max_len: usize) -> String {
-    let mut name = String::new();
-    shorten_into(key, max_len, &mut name);
-    name
-}
-
-/// [`shorten`], into `name` (emptied first), so that a caller can reuse its buffer.
+///
+/// Written into `name`, emptied first, so that a caller can reuse its buffer.
 fn shorten_into(key: &str, max_len: usize, name: &mut String) {
     use sha2::{Digest, Sha256};
     use std::fmt::Write;
@@ -255,10 +250,18 @@ fn shorten_into(key: &str, max_len: usize, name: &mut String) {
     }
 }
 
+/// [`shorten_into`] a new string (tests).
+#[cfg(test)]
+fn shorten(key: &str, max_len: usize) -> String {
+    let mut name = String::new();
+    shorten_into(key, max_len, &mut name);
+    name
+}
+
 thread_local! {
     /// The buffer each thread shortens long keys into, so that a call with a long key
     /// allocates nothing once the buffer has grown to the set's `max_key_len`.
-    static SHORTENED: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    static SHORTENED: Cell<String> = const { Cell::new(String::new()) };
 }
 
 /// Sweeps count idleness in tenths of the idle timeout; ten of them evict.
@@ -375,8 +378,9 @@ impl KeyedBreakers {
     }
 
     /// [`find`](Self::find) for a key longer than `max_key_len`, by its shortened form, made in
-    /// this thread's buffer (in a new string, if a listener run from here finds the buffer in
-    /// use).
+    /// this thread's buffer. The buffer is taken out while the key is looked up, so a nested
+    /// call (a store's hook that asks for another long key) finds it empty and grows its own;
+    /// the larger of the two goes back.
     #[cold]
     #[inline(never)]
     fn find_long<T>(
@@ -384,28 +388,15 @@ impl KeyedBreakers {
         key: &str,
         found: impl FnOnce(&Breaker) -> Option<T>,
     ) -> Result<T, Breaker> {
-        let max_len = self.inner.max_key_len;
-        let mut found = Some(found);
-        let mut run = |name: &str| found.take().map(|found| self.find_kept(name, found));
-        let done = SHORTENED
-            .try_with(|buffer| match buffer.try_borrow_mut() {
-                Ok(mut name) => {
-                    shorten_into(key, max_len, &mut name);
-                    run(&name)
-                }
-                Err(_) => run(&self.shorten(key)),
-            })
-            .ok()
-            .flatten();
         // Without a buffer (a thread being torn down), in a new string.
-        done.unwrap_or_else(|| {
-            let name = self.shorten(key);
-            run(&name).unwrap_or_else(|| {
-                Err(self
-                    .find_kept(&name, |breaker| Some(breaker.clone()))
-                    .unwrap_or_else(|breaker| breaker))
-            })
-        })
+        let mut name = SHORTENED.try_with(Cell::take).unwrap_or_default();
+        shorten_into(key, self.inner.max_key_len, &mut name);
+        let result = self.find_kept(&name, found);
+        let _ = SHORTENED.try_with(|buffer| {
+            let nested = buffer.take();
+            buffer.set(std::cmp::max_by_key(nested, name, String::capacity));
+        });
+        result
     }
 
     /// [`find`](Self::find) for a key no longer than `max_key_len`.
@@ -535,12 +526,6 @@ impl KeyedBreakers {
 
     fn now(&self) -> u64 {
         self.inner.epoch.now_nanos()
-    }
-
-    fn shorten(&self, key: &str) -> String {
-        let mut name = String::new();
-        shorten_into(key, self.inner.max_key_len, &mut name);
-        name
     }
 
     /// Ages every entry by the tenths of the idle timeout since the last sweep, and drops
