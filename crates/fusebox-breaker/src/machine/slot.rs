@@ -44,7 +44,9 @@ pub(crate) const GRACE: Duration = Duration::from_secs(1);
 
 /// Someone listens to the owner's events: a success is announced before it is counted.
 pub(super) const LISTENING: u8 = 0b001;
-/// A time window without a slow-call policy: a success is dated, with one clock read.
+/// A time window without a slow-call policy that the coarse clock cannot date (buckets
+/// shorter than [`COARSE_BUCKET`], or built on a paused clock): a success is dated, with one
+/// clock read.
 const DATED: u8 = 0b010;
 /// A slow-call policy: a success is timed (one clock read), and one that was slow goes to the
 /// owner.
@@ -218,9 +220,9 @@ impl Slot {
 
     /// Records the outcome of a call this slot admitted.
     ///
-    /// The common case, a success through a closed breaker that was not slow, with nobody
-    /// listening, in the generation that admitted it: counted here (a time window dates it,
-    /// with one clock read), without the rest of the breaker. The consecutive-failure count is
+    /// The common case, a success through a closed breaker that was not slow, in the
+    /// generation that admitted it: counted here (dated as the route says), announced from here
+    /// if anyone listens, without the rest of the breaker. The consecutive-failure count is
     /// written only if it changes.
     #[inline(always)]
     pub(crate) fn record(&'static self, ticket: Ticket, outcome: Outcome) {
@@ -229,11 +231,14 @@ impl Slot {
             && self.load().generation() == ticket.generation()
         {
             let when = match self.route.load(StdOrdering::Relaxed) {
+                // Nobody listening: the cases of `date`, spelt out here, which the compiler
+                // turns into fewer instructions than a call of it (145 against 147–150 per
+                // closed call, 161 against 166–170 for a time window, in `closed_calls`).
                 0 => Some(When::At(0)),
                 COARSE => Some(When::About(crate::clock::coarse::offset_now())),
                 DATED => Some(When::At(self.now_nanos())),
                 TIMED => self.unless_slow(ticket).map(When::At),
-                route => self.announce_success(ticket, route),
+                route => self.announce_success(ticket, route & !LISTENING),
             };
             if let Some(when) = when {
                 if let Some(window) = &self.window {
@@ -249,6 +254,19 @@ impl Slot {
         self.record_with_owner(ticket, outcome);
     }
 
+    /// When the success of `ticket` happened, as far as its slot's window needs to know, by
+    /// the `clock` bits of the route (none: no clock, no window that needs one); `None` if the
+    /// call was slow.
+    #[inline(always)]
+    fn date(&self, ticket: Ticket, clock: u8) -> Option<When> {
+        match clock {
+            COARSE => Some(When::About(crate::clock::coarse::offset_now())),
+            DATED => Some(When::At(self.now_nanos())),
+            TIMED => self.unless_slow(ticket).map(When::At),
+            _ => Some(When::At(0)),
+        }
+    }
+
     /// Now, if the call of `ticket` was not slow; `None` if it was (its success counts toward
     /// the slow-call rate, which the owner evaluates).
     #[inline]
@@ -259,16 +277,11 @@ impl Slot {
     }
 
     /// Someone listens: tells them of the success the slot is about to count, as the owner
-    /// would, and returns when it happened; `None` for a slow call (the owner evaluates it) or
+    /// would, and returns when it happened (by the route's `clock` bits); `None` for a slow call (the owner evaluates it) or
     /// a slot whose owner is gone.
     #[inline(never)]
-    fn announce_success(&self, ticket: Ticket, route: u8) -> Option<When> {
-        let when = match route & !LISTENING {
-            COARSE => When::About(crate::clock::coarse::offset_now()),
-            DATED => When::At(self.now_nanos()),
-            TIMED => When::At(self.unless_slow(ticket)?),
-            _ => When::At(0),
-        };
+    fn announce_success(&self, ticket: Ticket, clock: u8) -> Option<When> {
+        let when = self.date(ticket, clock)?;
         // As the owner reports it: a timed call (one with a start) says how long it took.
         let elapsed = match (ticket.started(), when) {
             (Some(started), When::At(now)) => {
