@@ -1,6 +1,7 @@
 //! Real servers for fusebox's tests, examples and benchmarks: a `redis-server` (or the server
 //! `FUSEBOX_REDIS_SERVER` names) on a free 127.0.0.1 port, and a three-node Redis Cluster; and
-//! [`Captured`], an in-memory log that a tracing subscriber writes to.
+//! [`Captured`], an in-memory log that a tracing subscriber writes to; and [`within_a_minute`],
+//! for tests of what must not deadlock.
 //!
 //! Each server runs in a scratch directory of its own, saves nothing, and is killed when
 //! dropped. A missing server binary is an error that says how to install one: tests never skip.
@@ -9,6 +10,27 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// Runs `test` on a thread of its own and returns what it returns, failing with `what` if it
+/// has not returned within a minute (a deadlock); a panic in `test` is the caller's panic.
+pub fn within_a_minute<T: Send + 'static>(
+    what: &str,
+    test: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    use std::sync::mpsc::RecvTimeoutError;
+    let (done, finished) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let _ = done.send(test());
+    });
+    match finished.recv_timeout(Duration::from_secs(60)) {
+        Ok(value) => value,
+        Err(RecvTimeoutError::Disconnected) => match thread.join() {
+            Err(panic) => std::panic::resume_unwind(panic),
+            Ok(()) => panic!("{what}: the test's thread ended without an answer"),
+        },
+        Err(RecvTimeoutError::Timeout) => panic!("{what}: not done within a minute (a deadlock)"),
+    }
+}
 
 /// A running server, killed (and its scratch directory removed) when dropped.
 #[derive(Debug)]

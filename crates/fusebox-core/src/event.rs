@@ -480,28 +480,12 @@ mod tests {
         );
     }
 
-    /// Runs `test` on its own thread, failing if it has not returned within a minute (a
-    /// deadlock).
-    fn within_a_minute(test: impl FnOnce() + Send + 'static) {
-        let (done, finished) = std::sync::mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            test();
-            let _ = done.send(());
-        });
-        match finished.recv_timeout(Duration::from_secs(60)) {
-            Ok(()) => thread.join().unwrap(),
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                std::panic::resume_unwind(thread.join().unwrap_err())
-            }
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                panic!("deadlocked: not done within a minute")
-            }
-        }
-    }
-
     #[test]
     fn a_listener_may_subscribe_and_unsubscribe_while_it_runs() {
-        within_a_minute(a_listener_subscribes_and_unsubscribes);
+        fusebox_testkit::within_a_minute(
+            "a listener that subscribes and unsubscribes",
+            a_listener_subscribes_and_unsubscribes,
+        );
     }
 
     fn a_listener_subscribes_and_unsubscribes() {
@@ -547,7 +531,10 @@ mod tests {
 
     #[test]
     fn a_listener_holding_a_subscription_of_its_bus_can_be_dropped() {
-        within_a_minute(dropping_a_listener_that_holds_a_subscription);
+        fusebox_testkit::within_a_minute(
+            "dropping a listener that holds a subscription",
+            dropping_a_listener_that_holds_a_subscription,
+        );
     }
 
     fn dropping_a_listener_that_holds_a_subscription() {
