@@ -433,3 +433,22 @@ mod http_impl {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_outcome_says_what_it_is() {
+        let cases = [
+            (Outcome::Success, (true, false, false)),
+            (Outcome::retryable_failure(), (false, true, true)),
+            (Outcome::permanent_failure(), (false, true, false)),
+        ];
+        for (outcome, (success, failure, retryable)) in cases {
+            assert_eq!(outcome.is_success(), success, "{outcome:?}");
+            assert_eq!(outcome.is_failure(), failure, "{outcome:?}");
+            assert_eq!(outcome.is_retryable(), retryable, "{outcome:?}");
+        }
+    }
+}

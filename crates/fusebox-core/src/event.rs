@@ -445,6 +445,25 @@ mod tests {
     use std::sync::Mutex;
 
     #[test]
+    fn give_up_reasons_have_the_names_logs_and_labels_use() {
+        let names = [
+            (GiveUpReason::AttemptsExhausted, "attempts_exhausted"),
+            (GiveUpReason::DeadlineExceeded, "deadline_exceeded"),
+            (GiveUpReason::Permanent, "permanent"),
+            (GiveUpReason::BudgetExhausted, "budget_exhausted"),
+            (GiveUpReason::NotIdempotent, "not_idempotent"),
+            (GiveUpReason::BodyTooLarge, "body_too_large"),
+            (GiveUpReason::NotCloneable, "not_cloneable"),
+            (GiveUpReason::CircuitOpen, "circuit_open"),
+            (GiveUpReason::RetryAfterTooLong, "retry_after_too_long"),
+        ];
+        for (reason, name) in names {
+            assert_eq!(reason.as_str(), name);
+            assert_eq!(reason.to_string(), name);
+        }
+    }
+
+    #[test]
     fn no_listener_means_no_event_is_built() {
         let bus = EventBus::new();
         bus.emit(|| panic!("event built with no listener"));

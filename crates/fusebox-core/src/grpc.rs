@@ -176,6 +176,20 @@ mod tests {
     }
 
     #[test]
+    fn each_call_s_classifier_keeps_the_deadline_rule() {
+        use crate::{MakeClassify, MakeClassifyResponse};
+        let late = Response::builder()
+            .header("grpc-status", "4")
+            .body(())
+            .unwrap();
+        let rules = GrpcClassifier::new().retry_deadline_exceeded(true);
+        let per_call = MakeClassify::<(), Response<()>, ()>::make_classify(&rules, &());
+        assert!(per_call.classify(Ok::<_, &()>(&late)).is_retryable());
+        let per_call = MakeClassifyResponse::<(), (), ()>::make_classify_response(&rules, &());
+        assert!(per_call.classify(Ok::<_, &()>(&late)).is_retryable());
+    }
+
+    #[test]
     fn a_streaming_response_is_decided_by_its_trailer() {
         let streaming = Response::builder().body(()).unwrap();
         let Classified::AtEndOfStream(eos) =

@@ -134,6 +134,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn handles_are_the_same_only_when_they_lead_to_one_value() {
+        let counted = Handle::counted(5);
+        assert!(counted.ptr_eq(&counted.clone()));
+        assert!(!counted.ptr_eq(&Handle::counted(5)), "equal, not the same");
+        let leaked = Handle::leaked(5);
+        assert!(leaked.ptr_eq(&leaked.clone()));
+        assert!(!leaked.ptr_eq(&counted));
+    }
+
+    #[test]
     fn weak_handles_follow_counted_values_and_always_reach_static_ones() {
         let counted = Handle::counted(5);
         let weak = counted.downgrade();

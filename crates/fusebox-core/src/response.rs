@@ -53,6 +53,92 @@ fn rfc3339_after(now: SystemTime, wait: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Circuit, CircuitState, Handle};
+    use http_body_util::BodyExt;
+    use tokio::time::Instant;
+
+    struct Tenant(Role<'static>);
+
+    impl Circuit for Tenant {
+        fn name(&self) -> &str {
+            "calendar"
+        }
+        fn key(&self) -> Option<&str> {
+            match self.0 {
+                Role::Key(key) => Some(key),
+                _ => None,
+            }
+        }
+        fn key_label(&self) -> &str {
+            "tenant_id"
+        }
+        fn role(&self) -> Role<'_> {
+            self.0
+        }
+        fn state(&self) -> CircuitState {
+            CircuitState::Open
+        }
+    }
+
+    /// The response to a rejection by a circuit of `role`, `wait` from now (paused clock).
+    async fn rejected(
+        role: Role<'static>,
+        state: CircuitState,
+        wait: Option<Duration>,
+    ) -> (Response, serde_json::Value) {
+        let circuit: &'static dyn Circuit = Box::leak(Box::new(Tenant(role)));
+        let circuit = Handle::Static(circuit);
+        let at = wait.map(|wait| Instant::now() + wait);
+        let mut response = CircuitOpen::new(circuit, state, at).into_response();
+        let body = response.body_mut().collect().await.unwrap().to_bytes();
+        (response, serde_json::from_slice(&body).unwrap())
+    }
+
+    fn retry_after(response: &Response) -> Option<&str> {
+        let value = response.headers().get(header::RETRY_AFTER)?;
+        Some(value.to_str().unwrap())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_open_circuit_is_a_503_with_the_wait_in_whole_seconds_rounded_up() {
+        for (wait, seconds) in [
+            (Duration::from_millis(1_500), "2"),
+            (Duration::from_secs(2), "2"),
+            (Duration::from_nanos(2_000_000_001), "3"),
+            (Duration::from_millis(1), "1"),
+        ] {
+            let (response, body) =
+                rejected(Role::Key("acme"), CircuitState::Open, Some(wait)).await;
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(retry_after(&response), Some(seconds), "{wait:?}");
+            assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+            assert_eq!(body["error"], "circuit breaker is open");
+            assert_eq!(body["service"], "calendar");
+            assert_eq!(body["state"], "open");
+            assert_eq!(body["tenant_id"], "acme");
+            assert!(body["retry_after"].is_string(), "{body}");
+            assert_eq!(body.get("overflow"), None, "a tenant's own circuit");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_forced_open_circuit_gives_no_time_to_come_back() {
+        let (response, body) = rejected(Role::Plain, CircuitState::ForcedOpen, None).await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(retry_after(&response), None);
+        assert_eq!(body["state"], "forced_open");
+        assert_eq!(body["retry_after"], serde_json::Value::Null);
+        assert_eq!(body.get("tenant_id"), None, "a plain circuit has no key");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_circuit_a_full_set_shares_says_so() {
+        let wait = Some(Duration::from_secs(1));
+        let (_, body) = rejected(Role::Overflow, CircuitState::Open, wait).await;
+        assert_eq!(body["overflow"], true);
+        let (_, body) = rejected(Role::Keyless, CircuitState::Open, wait).await;
+        assert_eq!(body.get("overflow"), None);
+    }
 
     #[test]
     fn dates_past_year_9999_are_held_at_its_last_second() {

@@ -140,6 +140,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_open_half_open_and_forced_open_circuits_may_reject() {
+        use CircuitState::*;
+        for (state, rejects) in [
+            (Closed, false),
+            (Disabled, false),
+            (Open, true),
+            (HalfOpen, true),
+            (ForcedOpen, true),
+        ] {
+            assert_eq!(state.may_reject(), rejects, "{state}");
+        }
+    }
+
+    #[test]
     fn reasons_read_as_sentences() {
         let r = TransitionReason::FailureRate {
             rate: 0.6,

@@ -18,17 +18,19 @@ use std::sync::{Mutex, OnceLock};
 /// Stripes a per-thread counter keeps: twice the cores, between 4 and 64.
 pub fn owned_stripes() -> usize {
     static COUNT: OnceLock<usize> = OnceLock::new();
-    *COUNT.get_or_init(|| {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        (cores * 2).clamp(4, 64)
-    })
+    *COUNT.get_or_init(|| stripes_for(std::thread::available_parallelism().map_or(1, |n| n.get())))
+}
+
+/// [`owned_stripes`] on a machine of `cores` cores.
+fn stripes_for(cores: usize) -> usize {
+    cores.saturating_mul(2).clamp(4, 64)
 }
 
 static FREE_INDICES: Mutex<BinaryHeap<Reverse<usize>>> = Mutex::new(BinaryHeap::new());
 static NEXT_INDEX: AtomicUsize = AtomicUsize::new(0);
 
+/// A thread's index before it claims one, and after it gave it back (past every stripe).
 const UNCLAIMED: usize = usize::MAX;
-const RELEASED: usize = usize::MAX - 1;
 
 thread_local! {
     // Read on every call: a const initialiser and no destructor make it a plain TLS load.
@@ -41,8 +43,8 @@ struct IndexRelease;
 
 impl Drop for IndexRelease {
     fn drop(&mut self) {
-        let index = THREAD_INDEX.with(|i| i.replace(RELEASED));
-        if index < RELEASED {
+        let index = THREAD_INDEX.with(|i| i.replace(UNCLAIMED));
+        if index != UNCLAIMED {
             lock(&FREE_INDICES).push(Reverse(index));
         }
     }
@@ -64,7 +66,7 @@ pub fn thread_index() -> usize {
 fn claim_index() -> usize {
     // Without a release guard (thread teardown) the thread counts in the shared stripe.
     if INDEX_RELEASE.try_with(|_| ()).is_err() {
-        return RELEASED;
+        return UNCLAIMED;
     }
     let reused = lock(&FREE_INDICES).pop().map(|Reverse(i)| i);
     let index = reused.unwrap_or_else(|| NEXT_INDEX.fetch_add(1, Relaxed));
@@ -216,6 +218,24 @@ mod tests {
         counter.add(u64::MAX);
         counter.add(2);
         assert_eq!(counter.sum(), 1);
+    }
+
+    #[test]
+    fn a_counter_keeps_two_stripes_per_core_within_its_bounds() {
+        let expected = [
+            (1, 4),
+            (2, 4),
+            (3, 6),
+            (16, 32),
+            (32, 64),
+            (33, 64),
+            (usize::MAX, 64),
+        ];
+        for (cores, stripes) in expected {
+            assert_eq!(stripes_for(cores), stripes, "{cores} cores");
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(owned_stripes(), stripes_for(cores));
     }
 
     #[test]
