@@ -355,6 +355,15 @@ pub(crate) fn closed_ticket(generation: u32) -> Ticket {
     Ticket::new(generation, super::Admission::Closed, None)
 }
 
+/// What loom builds in place of `Shelf` and `pool`: in a file of its own, which mutation
+/// runs leave out (`.cargo/mutants.toml`), since no test of the usual build runs it.
+#[cfg(fusebox_loom)]
+mod stand_in;
+#[cfg(fusebox_loom)]
+pub(crate) use stand_in::pool;
+#[cfg(fusebox_loom)]
+use stand_in::Shelf;
+
 /// A value a slot holds for its current owner, replaced when the slot changes hands; read
 /// without a lock by the calls that need it.
 #[cfg(not(fusebox_loom))]
@@ -376,28 +385,6 @@ impl<T> Shelf<T> {
     /// The value, if any (`.as_deref()` borrows it for as long as the guard lives).
     fn get(&self) -> arc_swap::Guard<Option<Arc<T>>> {
         self.0.load()
-    }
-}
-
-/// Under loom, a lock: loom does not model `arc-swap`'s thread-local debts.
-#[cfg(fusebox_loom)]
-struct Shelf<T>(std::sync::RwLock<Option<Arc<T>>>);
-
-#[cfg(fusebox_loom)]
-impl<T> Default for Shelf<T> {
-    fn default() -> Self {
-        Shelf(std::sync::RwLock::new(None))
-    }
-}
-
-#[cfg(fusebox_loom)]
-impl<T> Shelf<T> {
-    fn set(&self, value: Option<Arc<T>>) {
-        *crate::sync::write(&self.0) = value;
-    }
-
-    fn get(&self) -> Option<Arc<T>> {
-        crate::sync::read(&self.0).clone()
     }
 }
 
@@ -465,17 +452,5 @@ pub(crate) mod pool {
             .iter()
             .find(|(s, _)| *s == slot.shape)
             .map_or(0, |(_, retired)| retired.len())
-    }
-}
-
-/// Under loom every breaker gets a new slot: a slot's loom atomics belong to one execution.
-#[cfg(fusebox_loom)]
-pub(crate) mod pool {
-    use super::{Shape, Slot};
-
-    pub(super) fn retire(_: &'static Slot) {}
-
-    pub(super) fn reuse(_: Shape) -> Option<&'static Slot> {
-        None
     }
 }
