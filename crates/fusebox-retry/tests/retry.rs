@@ -547,3 +547,58 @@ fn a_call_that_needs_no_retry_carries_no_timer() {
     );
     assert!(std::mem::size_of::<tokio::time::Sleep>() > 64);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_call_that_succeeds_at_once_announces_no_retry_success() {
+    let (_, svc) = flaky(0);
+    let (log, listener) = recorder();
+    let layer = RetryLayer::builder("t").on_event(listener).build().unwrap();
+    assert_eq!(layer.layer(svc).oneshot(7).await.unwrap(), 7);
+    assert_eq!(*log.lock().unwrap(), [Seen::Started(1)]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_service_that_cannot_get_ready_fails_the_retry_s_readiness() {
+    let mut retry = RetryLayer::builder("t").build().unwrap().layer(Unready);
+    let Err(err) = retry.ready().await else {
+        panic!("ready, though the inner service is not");
+    };
+    assert_eq!(err.to_string(), "connection pool closed");
+}
+
+/// Fails `poll_ready` with an error of its own, as a closed connection pool does.
+#[derive(Clone)]
+struct Unready;
+
+impl Service<u32> for Unready {
+    type Response = u32;
+    type Error = BoxError;
+    type Future = std::future::Ready<Result<u32, BoxError>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), BoxError>> {
+        std::task::Poll::Ready(Err("connection pool closed".into()))
+    }
+
+    fn call(&mut self, _: u32) -> Self::Future {
+        std::future::ready(Err("called while not ready".into()))
+    }
+}
+
+#[test]
+fn a_backoff_that_cannot_work_is_refused_naming_its_field() {
+    let build = |backoff: Backoff| RetryLayer::builder("t").backoff(backoff).build();
+    for multiplier in [f64::NAN, f64::INFINITY, 0.5, -2.0, 0.0] {
+        let err = build(Backoff::exponential(MS, multiplier)).unwrap_err();
+        assert_eq!(err.field(), "backoff_multiplier", "{multiplier}: {err}");
+    }
+    let err = build(Backoff::exponential(Duration::ZERO, 2.0)).unwrap_err();
+    assert_eq!(err.field(), "backoff_base");
+    assert!(
+        build(Backoff::exponential(MS, 1.0)).is_ok(),
+        "a multiplier of 1 is constant"
+    );
+    assert!(build(Backoff::exponential(MS, f64::MAX)).is_ok());
+}
