@@ -1,0 +1,108 @@
+//! The breaker as fusebox-core's contracts show it to other crates: the counts and labels a
+//! state store and a rejection read, and the recheck a retry makes after waiting out an open
+//! period. Other crates (the Redis store, the retry) reach a breaker only this way.
+
+use fusebox_breaker::{Breaker, CircuitState};
+use fusebox_core::{StateStore, StoredRef};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// A store that keeps what it is given to share, to read it as a real store would.
+#[derive(Clone, Default)]
+struct Kept(Arc<Mutex<Vec<StoredRef>>>);
+
+impl StateStore for Kept {
+    fn attach(&self, circuit: &StoredRef) {
+        self.0.lock().unwrap().push(circuit.clone());
+    }
+}
+
+impl Kept {
+    fn names(&self) -> Vec<(String, Option<String>)> {
+        let kept = self.0.lock().unwrap();
+        kept.iter()
+            .map(|c| (c.name().to_owned(), c.key().map(str::to_owned)))
+            .collect()
+    }
+}
+
+#[test]
+fn a_store_reads_the_successes_and_failures_a_breaker_counted() {
+    let store = Kept::default();
+    let breaker = Breaker::builder("payments")
+        .consecutive_failures(100)
+        .build()
+        .unwrap();
+    breaker.share_with(&store);
+    for _ in 0..7 {
+        breaker.try_acquire().unwrap().success();
+    }
+    for _ in 0..3 {
+        breaker.try_acquire().unwrap().failure();
+    }
+    let stored = store.0.lock().unwrap()[0].clone();
+    assert_eq!(stored.outcome_totals(), (7, 3));
+    breaker.try_acquire().unwrap().success();
+    assert_eq!(stored.outcome_totals(), (8, 3), "totals only grow");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_store_given_before_keyed_shares_every_key_s_breaker() {
+    let store = Kept::default();
+    let tenants = Breaker::builder("calendar")
+        .store(store.clone())
+        .keyed()
+        .build()
+        .unwrap();
+    tenants.get("acme");
+    tenants.get("globex");
+    let names = store.names();
+    for key in ["acme", "globex"] {
+        assert!(
+            names.contains(&("calendar".to_owned(), Some(key.to_owned()))),
+            "{key} not shared: {names:?}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_keyed_rejection_names_its_key_under_the_set_s_label() {
+    let tenants = Breaker::builder("calendar")
+        .consecutive_failures(1)
+        .keyed()
+        .key_label("tenant_id")
+        .build()
+        .unwrap();
+    tenants.get("acme").try_acquire().unwrap().failure();
+    let open = tenants.get("acme").try_acquire().unwrap_err();
+    assert_eq!((open.key(), open.key_label()), (Some("acme"), "tenant_id"));
+    let plain = Breaker::builder("calendar")
+        .consecutive_failures(1)
+        .build()
+        .unwrap();
+    plain.try_acquire().unwrap().failure();
+    assert_eq!(plain.try_acquire().unwrap_err().key_label(), "key");
+}
+
+#[test]
+fn a_rejection_rechecked_after_its_wait_ends_the_open_period() {
+    // Outside a runtime no timer ends the period: only a call, or a recheck, does.
+    let breaker = Breaker::builder("telephony")
+        .consecutive_failures(1)
+        .open_duration(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    breaker.try_acquire().unwrap().failure();
+    let open = breaker.try_acquire().unwrap_err();
+    let due = open.retry_at().expect("an open period ends");
+    open.recheck();
+    assert_eq!(breaker.state(), CircuitState::Open, "not due yet");
+    // Wait for the period to be over (real time: this test has no runtime).
+    while Instant::now() < due {
+        std::thread::sleep(due - Instant::now());
+    }
+    assert_eq!(breaker.state(), CircuitState::Open, "nothing has ended it");
+    open.recheck();
+    assert_eq!(breaker.state(), CircuitState::HalfOpen);
+}
