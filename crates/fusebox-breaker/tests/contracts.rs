@@ -106,3 +106,52 @@ fn a_rejection_rechecked_after_its_wait_ends_the_open_period() {
     open.recheck();
     assert_eq!(breaker.state(), CircuitState::HalfOpen);
 }
+
+#[test]
+fn a_store_decides_for_the_fleet_with_the_breaker_s_own_policy() {
+    let store = Kept::default();
+    let breaker = Breaker::builder("payments")
+        .failure_rate(0.25)
+        .count_window(50)
+        .min_calls(12)
+        .open_duration_backoff(Duration::from_secs(4), 2.0, Duration::from_secs(60))
+        .half_open_max_wait(Duration::from_secs(9))
+        .build()
+        .unwrap();
+    breaker.share_with(&store);
+    let policy = store.0.lock().unwrap()[0].shared_policy();
+    assert_eq!(policy.failure_rate, Some(0.25));
+    assert_eq!(policy.min_calls, 12);
+    assert_eq!(
+        policy.open_duration,
+        Duration::from_secs(4),
+        "the first trip's"
+    );
+    assert_eq!(policy.half_open_max_wait, Duration::from_secs(9));
+}
+
+#[test]
+fn settings_at_their_limits_build_and_one_past_them_is_refused() {
+    use fusebox_breaker::{MAX_DURATION, MAX_TIME_BUCKETS};
+    let slow = |d: Duration| {
+        Breaker::builder("t")
+            .slow_call(d, 0.5)
+            .count_window(10)
+            .build()
+    };
+    assert!(slow(MAX_DURATION).is_ok(), "the longest duration is kept");
+    let err = slow(MAX_DURATION + Duration::from_nanos(1)).unwrap_err();
+    assert_eq!(err.field(), "slow_call_duration");
+    let buckets = |n: u32| {
+        Breaker::builder("t")
+            .failure_rate(0.5)
+            .time_window(Duration::from_secs(3_600), n)
+            .build()
+    };
+    assert!(buckets(MAX_TIME_BUCKETS).is_ok());
+    assert_eq!(
+        buckets(MAX_TIME_BUCKETS + 1).unwrap_err().field(),
+        "time_window_buckets"
+    );
+    assert_eq!(buckets(0).unwrap_err().field(), "time_window_buckets");
+}

@@ -205,3 +205,22 @@ fn a_call_moves_a_small_future() {
         std::mem::size_of_val(&future)
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_error_says_whether_the_breaker_or_the_service_failed() {
+    let breaker = Breaker::builder("upstream")
+        .consecutive_failures(1)
+        .build()
+        .unwrap();
+    let mut svc = CircuitBreakerLayer::new(breaker).layer(service_fn(|_: ()| async {
+        Err::<(), _>(std::io::Error::other("refused"))
+    }));
+    let inner = svc.ready().await.unwrap().call(()).await.unwrap_err();
+    assert!(!inner.is_open());
+    assert!(inner.as_open().is_none());
+    assert_eq!(inner.into_inner().unwrap().to_string(), "refused");
+    let open = svc.ready().await.unwrap().call(()).await.unwrap_err();
+    assert!(open.is_open());
+    assert_eq!(open.as_open().map(|o| o.name()), Some("upstream"));
+    assert!(open.into_inner().is_none());
+}
