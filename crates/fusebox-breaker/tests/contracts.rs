@@ -155,3 +155,74 @@ fn settings_at_their_limits_build_and_one_past_them_is_refused() {
     );
     assert_eq!(buckets(0).unwrap_err().field(), "time_window_buckets");
 }
+
+/// A change to a builder.
+type Edit = fn(fusebox_breaker::BreakerBuilder) -> fusebox_breaker::BreakerBuilder;
+
+#[test]
+fn every_bounded_setting_takes_its_bound_and_refuses_one_past_it() {
+    use fusebox_breaker::{MAX_COUNT_WINDOW, MAX_PROBES};
+    let rate = || Breaker::builder("t").failure_rate(0.5);
+    let cases: [(&str, Edit, Edit); 5] = [
+        (
+            "time_window",
+            |b| b.time_window(Duration::from_secs(1), 1_000),
+            |b| b.time_window(Duration::from_millis(999), 1_000),
+        ),
+        (
+            "count_window",
+            |b| b.count_window(MAX_COUNT_WINDOW),
+            |b| b.count_window(MAX_COUNT_WINDOW + 1),
+        ),
+        (
+            "min_calls",
+            |b| {
+                b.time_window(Duration::from_secs(10), 10)
+                    .min_calls(MAX_COUNT_WINDOW)
+            },
+            |b| {
+                b.time_window(Duration::from_secs(10), 10)
+                    .min_calls(MAX_COUNT_WINDOW + 1)
+            },
+        ),
+        (
+            "open_duration_max",
+            |b| b.open_duration_backoff(Duration::from_secs(4), 2.0, Duration::from_secs(4)),
+            |b| b.open_duration_backoff(Duration::from_secs(4), 2.0, Duration::from_millis(3_999)),
+        ),
+        (
+            "half_open_probes",
+            |b| b.half_open_probes(MAX_PROBES),
+            |b| b.half_open_probes(MAX_PROBES + 1),
+        ),
+    ];
+    for (field, at, past) in cases {
+        if let Err(err) = at(rate()).build() {
+            panic!("{field} at its bound refused: {err}");
+        }
+        assert_eq!(past(rate()).build().unwrap_err().field(), field);
+    }
+}
+
+#[test]
+fn a_flag_reads_each_spelling_of_yes_and_no() {
+    use fusebox_breaker::RegistrySettings;
+    for (value, disabled) in [
+        ("true", true),
+        ("Yes", true),
+        ("on", true),
+        ("1", true),
+        ("false", false),
+        ("NO", false),
+        ("off", false),
+        ("0", false),
+    ] {
+        let vars = [("FB_CALENDAR_START_DISABLED".to_owned(), value.to_owned())];
+        let env = RegistrySettings::from_vars_for("FB", ["calendar"], vars).unwrap();
+        let settings = env.settings.for_breaker("calendar");
+        assert_eq!(settings.start_disabled, Some(disabled), "{value}");
+    }
+    let vars = [("FB_CALENDAR_START_DISABLED".to_owned(), "maybe".to_owned())];
+    let err = RegistrySettings::from_vars_for("FB", ["calendar"], vars).unwrap_err();
+    assert_eq!(err.field(), "FB_CALENDAR_START_DISABLED");
+}
