@@ -169,9 +169,12 @@ impl CountWindow {
         }
     }
 
+    /// The counts a slot's `code` adds to the window's totals: failures in the low half, slow
+    /// calls in the high half. (Added, not or-ed: the halves never overlap, and a sum is what
+    /// the totals take.)
     #[inline]
     fn packed(code: u8) -> u64 {
-        u64::from(code & FAILED) | (u64::from((code & SLOW) >> 1) << 32)
+        u64::from(code & FAILED) + (u64::from((code & SLOW) >> 1) << 32)
     }
 
     #[inline]
@@ -217,7 +220,8 @@ impl CountWindow {
             // A success replacing a success changes no total, and nobody evaluates a success.
             return Counts::default();
         };
-        let recorded = self.position.load(Acquire).max(position + 1);
+        // At least `position + 1`: a load sees this thread's own `fetch_add` or a later one.
+        let recorded = self.position.load(Acquire);
         self.decode(recorded, totals)
     }
 
