@@ -430,7 +430,8 @@ impl TimeWindow {
         let Some(bucket) = self.bucket(now_nanos, stats) else {
             return Counts::default();
         };
-        let add = 1 | (u64::from(failed) << 32);
+        // One call in the low half, a failure in the high half.
+        let add = 1 + (u64::from(failed) << 32);
         let cf = self
             .calls_failures
             .fetch_add(add, Relaxed)

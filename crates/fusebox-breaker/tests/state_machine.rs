@@ -133,24 +133,33 @@ async fn time_window_forgets_old_buckets() {
 
 #[tokio::test(start_paused = true)]
 async fn slow_calls_trip_on_their_own_rate() {
-    let b = Breaker::builder("t")
-        .slow_call(Duration::from_millis(100), 0.5)
-        .count_window(10)
-        .min_calls(2)
-        .build()
-        .unwrap();
-    let p = b.try_acquire().unwrap();
-    advance(Duration::from_millis(20)).await;
-    p.record(S);
-    let p = b.try_acquire().unwrap();
-    advance(Duration::from_millis(150)).await;
-    p.record(S);
-    assert_eq!(b.state(), CircuitState::Open);
-    assert!(matches!(
-        last_reason(&b),
-        TransitionReason::SlowCallRate { calls: 2, .. }
-    ));
-    assert_eq!(b.metrics().slow_calls, 1);
+    let windows: [fn(fusebox_breaker::BreakerBuilder) -> fusebox_breaker::BreakerBuilder; 2] = [
+        |b| b.count_window(10),
+        |b| b.time_window(Duration::from_secs(10), 10),
+    ];
+    for window in windows {
+        let b = window(Breaker::builder("t").slow_call(Duration::from_millis(100), 0.5))
+            .min_calls(2)
+            .build()
+            .unwrap();
+        let p = b.try_acquire().unwrap();
+        advance(Duration::from_millis(20)).await;
+        p.record(S);
+        assert_eq!(b.state(), CircuitState::Closed, "too few calls");
+        let p = b.try_acquire().unwrap();
+        advance(Duration::from_millis(150)).await;
+        p.record(S);
+        assert_eq!(
+            b.state(),
+            CircuitState::Open,
+            "the second call, the slow one, trips it"
+        );
+        assert!(matches!(
+            last_reason(&b),
+            TransitionReason::SlowCallRate { calls: 2, .. }
+        ));
+        assert_eq!(b.metrics().slow_calls, 1);
+    }
 }
 
 #[tokio::test(start_paused = true)]
