@@ -803,3 +803,33 @@ async fn a_rejection_says_when_to_come_back_or_that_only_an_operator_can() {
         "circuit breaker `payments` is forced_open until an operator resets it"
     );
 }
+
+#[test]
+fn an_open_period_whose_timer_died_with_its_runtime_ends_on_the_next_call() {
+    let breaker = Breaker::builder("t")
+        .consecutive_failures(1)
+        .open_duration(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    // Tripped in a runtime, which arms a timer for the end of the open period; the runtime is
+    // then shut down with the timer's task unfired.
+    let due = runtime.block_on(async {
+        breaker.try_acquire().unwrap().failure();
+        breaker.try_acquire().unwrap_err().retry_at().unwrap()
+    });
+    drop(runtime);
+    // Wait for the period to be over (real time: no runtime is left).
+    while tokio::time::Instant::now() < due {
+        std::thread::sleep(due - tokio::time::Instant::now());
+    }
+    assert_eq!(breaker.state(), CircuitState::Open, "no timer ended it");
+    let probe = breaker
+        .try_acquire()
+        .expect("with its timer gone, a call past the period ends it");
+    assert_eq!(breaker.state(), CircuitState::HalfOpen);
+    probe.success();
+}
