@@ -140,25 +140,40 @@ async fn slow_calls_trip_on_their_own_rate() {
     for window in windows {
         let b = window(Breaker::builder("t").slow_call(Duration::from_millis(100), 0.5))
             .min_calls(2)
+            .open_duration(Duration::from_secs(1))
             .build()
             .unwrap();
-        let p = b.try_acquire().unwrap();
-        advance(Duration::from_millis(20)).await;
-        p.record(S);
+        let timed = |took: u64| {
+            let p = b.try_acquire().unwrap();
+            async move {
+                advance(Duration::from_millis(took)).await;
+                p.record(S);
+            }
+        };
+        timed(20).await;
         assert_eq!(b.state(), CircuitState::Closed, "too few calls");
-        let p = b.try_acquire().unwrap();
-        advance(Duration::from_millis(150)).await;
-        p.record(S);
-        assert_eq!(
-            b.state(),
-            CircuitState::Open,
-            "the second call, the slow one, trips it"
-        );
+        for _ in 0..2 {
+            timed(20).await;
+        }
+        timed(150).await;
+        assert_eq!(b.state(), CircuitState::Closed, "1 slow call in 4");
+        timed(150).await;
+        assert_eq!(b.state(), CircuitState::Closed, "2 slow calls in 5");
+        timed(150).await;
+        assert_eq!(b.state(), CircuitState::Open, "3 slow calls in 6 trip it");
         assert!(matches!(
             last_reason(&b),
-            TransitionReason::SlowCallRate { calls: 2, .. }
+            TransitionReason::SlowCallRate { calls: 6, .. }
         ));
-        assert_eq!(b.metrics().slow_calls, 1);
+        assert_eq!(b.metrics().slow_calls, 3);
+        // A fast probe closes it again: the slow-call policy fails only slow probes.
+        advance(Duration::from_secs(1)).await;
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(b.state(), CircuitState::HalfOpen);
+        timed(20).await;
+        assert_eq!(b.state(), CircuitState::Closed, "a fast probe succeeded");
     }
 }
 
