@@ -226,3 +226,29 @@ fn a_flag_reads_each_spelling_of_yes_and_no() {
     let err = RegistrySettings::from_vars_for("FB", ["calendar"], vars).unwrap_err();
     assert_eq!(err.field(), "FB_CALENDAR_START_DISABLED");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_store_that_opens_a_circuit_starts_an_open_period_of_the_breaker_s_own_length() {
+    let store = Kept::default();
+    let breaker = Breaker::builder("payments")
+        .open_duration(Duration::from_secs(8))
+        .build()
+        .unwrap();
+    breaker.share_with(&store);
+    let stored = store.0.lock().unwrap()[0].clone();
+    assert_eq!(stored.open_remaining(), None, "closed");
+    stored.apply_remote_state(CircuitState::Open);
+    assert_eq!(breaker.state(), CircuitState::Open);
+    assert_eq!(stored.open_remaining(), Some(Duration::from_secs(8)));
+    let open = breaker.try_acquire().unwrap_err();
+    assert_eq!(open.retry_after(), Some(Duration::from_secs(8)));
+    stored.apply_remote_open(Duration::from_secs(3));
+    assert_eq!(
+        stored.open_remaining(),
+        Some(Duration::from_secs(8)),
+        "a shorter period from elsewhere does not cut this one"
+    );
+    stored.apply_remote_state(CircuitState::Closed);
+    assert_eq!(breaker.state(), CircuitState::Closed);
+    assert_eq!(stored.open_remaining(), None);
+}

@@ -22,6 +22,13 @@ fn a_runtime_without_timers_costs_one_panic_message_and_no_function() {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
+    let captured = fusebox_testkit::Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _logging = tracing::subscriber::set_default(subscriber);
     runtime.block_on(async {
         // A one-nanosecond open period: over by the next call, with no sleep.
         let b = Breaker::builder("t")
@@ -47,4 +54,12 @@ fn a_runtime_without_timers_costs_one_panic_message_and_no_function() {
         1,
         "one timer task failed, then none was spawned"
     );
+    let log = captured.text();
+    assert_eq!(
+        log.matches("a circuit breaker's timer could not be made")
+            .count(),
+        1,
+        "warned once, naming the fix: {log}"
+    );
+    assert!(log.contains("enable_time"), "{log}");
 }
