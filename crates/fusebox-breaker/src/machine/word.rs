@@ -67,9 +67,9 @@ impl Word {
     }
     #[inline]
     pub(super) fn with_probes(self, in_flight: u32, successes: u32) -> Word {
-        let cleared = self.0 & !((FIELD_MASK << IN_FLIGHT_SHIFT) | (FIELD_MASK << SUCCESSES_SHIFT));
-        // The fields were cleared and the counts fit them (at most `MAX_PROBES`): adding puts
-        // each in place.
+        let cleared = self.0 & !((FIELD_MASK << IN_FLIGHT_SHIFT) + (FIELD_MASK << SUCCESSES_SHIFT));
+        // The two fields do not overlap, and the counts fit them (at most `MAX_PROBES`): adding
+        // puts each in place.
         Word(
             cleared
                 + (u64::from(in_flight) << IN_FLIGHT_SHIFT)
