@@ -252,3 +252,22 @@ async fn a_store_that_opens_a_circuit_starts_an_open_period_of_the_breaker_s_own
     assert_eq!(breaker.state(), CircuitState::Closed);
     assert_eq!(stored.open_remaining(), None);
 }
+
+#[tokio::test(start_paused = true)]
+async fn metrics_say_how_long_the_breaker_has_been_in_its_state() {
+    let breaker = Breaker::builder("payments")
+        .consecutive_failures(1)
+        .open_duration(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    tokio::time::advance(Duration::from_secs(3)).await;
+    assert_eq!(breaker.metrics().time_in_state, Duration::from_secs(3));
+    breaker.try_acquire().unwrap().failure();
+    tokio::time::advance(Duration::from_secs(5)).await;
+    assert_eq!(breaker.state(), CircuitState::Open);
+    assert_eq!(
+        breaker.metrics().time_in_state,
+        Duration::from_secs(5),
+        "counted from the trip"
+    );
+}
