@@ -271,3 +271,12 @@ async fn metrics_say_how_long_the_breaker_has_been_in_its_state() {
         "counted from the trip"
     );
 }
+
+#[test]
+fn a_keyed_set_takes_the_longest_idle_timeout_and_refuses_one_past_it() {
+    use fusebox_breaker::MAX_DURATION;
+    let set = |idle: Duration| Breaker::builder("t").keyed().idle_timeout(idle).build();
+    assert!(set(MAX_DURATION).is_ok());
+    let err = set(MAX_DURATION + Duration::from_nanos(1)).unwrap_err();
+    assert_eq!(err.field(), "idle_timeout");
+}

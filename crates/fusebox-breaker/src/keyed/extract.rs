@@ -172,6 +172,36 @@ mod http_keys {
         }
 
         #[test]
+        fn a_route_is_keyed_by_its_path() {
+            let request = Request::get("http://127.0.0.1/users/42?page=2")
+                .body(())
+                .unwrap();
+            assert_eq!(PathKey.extract(&request).as_deref(), Some("/users/42"));
+        }
+
+        #[test]
+        fn a_host_is_keyed_by_the_uri_s_host_else_the_host_header() {
+            let absolute = Request::get("http://calendar.example:8443/v1/user")
+                .header(HOST, "other.example")
+                .body(())
+                .unwrap();
+            assert_eq!(
+                HostKey.extract(&absolute).as_deref(),
+                Some("calendar.example")
+            );
+            let relative = Request::get("/v1/user")
+                .header(HOST, "api.example:8443")
+                .body(())
+                .unwrap();
+            assert_eq!(
+                HostKey.extract(&relative).as_deref(),
+                Some("api.example:8443")
+            );
+            let neither = Request::get("/v1/user").body(()).unwrap();
+            assert_eq!(HostKey.extract(&neither), None);
+        }
+
+        #[test]
         fn header_bytes_are_keys_and_never_merge() {
             assert_eq!(key_of(b"acme").as_deref(), Some("acme"));
             assert_eq!(key_of("müller".as_bytes()).as_deref(), Some("müller"));
