@@ -614,6 +614,33 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_key_in_use_is_not_evicted_however_long_ago_it_was_first_used() {
+        let s = set(10);
+        assert!(s.is_empty());
+        drop(s.get("a"));
+        assert!(!s.is_empty());
+        tokio::time::advance(Duration::from_secs(30)).await;
+        assert_eq!(s.evict_idle(), 0, "idle for half the timeout");
+        drop(s.get("a"));
+        tokio::time::advance(Duration::from_secs(40)).await;
+        assert_eq!(s.evict_idle(), 0, "used 40 s ago, first 70 s ago");
+        assert_eq!(s.len(), 1);
+        tokio::time::advance(Duration::from_secs(25)).await;
+        assert_eq!(s.evict_idle(), 1, "idle 65 s: gone");
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn a_set_names_itself_and_its_keys() {
+        let s = Breaker::builder("calendar")
+            .keyed()
+            .key_label("tenant_id")
+            .build()
+            .unwrap();
+        assert_eq!((s.name(), s.key_label()), ("calendar", "tenant_id"));
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn long_keys_are_cut_and_hashed() {
         let s = Breaker::builder("t")
             .keyed()
@@ -630,6 +657,17 @@ mod tests {
         let m = s.get(&multibyte);
         assert_eq!(m.key().unwrap().len(), 49, "{:?}", m.key());
         assert!(m.key().unwrap().starts_with("éééééééé#"));
+        // A cut that falls inside a character moves back to its start, and `#`s pad it.
+        let odd = format!("x{}", "é".repeat(40));
+        let o = s.get(&odd);
+        assert_eq!(o.key().unwrap().len(), 49, "{:?}", o.key());
+        assert!(
+            o.key()
+                .unwrap()
+                .starts_with(&format!("x{}##", "é".repeat(7))),
+            "{:?}",
+            o.key()
+        );
         // A key short enough to be kept cannot take a shortened key's name.
         let literal = &a.key().unwrap()[..48];
         assert_ne!(s.get(literal).key(), a.key());
