@@ -224,21 +224,22 @@ async fn a_body_over_the_limit_streams_through_once_and_is_not_retried() {
     }
 }
 
+/// `body` sent as a PUT through a buffering layer (no retry) to `svc`: its response.
+async fn buffered<S>(svc: S, body: Frames) -> S::Response
+where
+    S: Service<Request<ReplayBody<Frames>>, Error = BoxError> + Clone,
+{
+    let service = ServiceBuilder::new()
+        .layer(BufferBodyLayer::new(LIMIT))
+        .service(svc);
+    service.oneshot(put(body)).await.unwrap()
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_streamed_body_keeps_going_after_what_was_read_of_it() {
     // The first chunks go over the limit; the rest is still to come when the call starts.
     let (seen, svc) = upstream(&[200]);
-    let mut service = ServiceBuilder::new()
-        .layer(BufferBodyLayer::new(LIMIT))
-        .service(svc);
-    let body = Frames::data(&["0123456789AB", "more", "end"]);
-    let response = service
-        .ready()
-        .await
-        .unwrap()
-        .call(put(body))
-        .await
-        .unwrap();
+    let response = buffered(svc, Frames::data(&["0123456789AB", "more", "end"])).await;
     assert_eq!(response.status(), 200);
     let seen = seen.lock().unwrap();
     assert!(!seen[0].ended_before, "the rest is still to come");
@@ -374,17 +375,7 @@ async fn a_streamed_body_ends_only_after_what_was_read_and_the_rest() {
         }
         Ok::<_, BoxError>(ends)
     });
-    let mut service = ServiceBuilder::new()
-        .layer(BufferBodyLayer::new(LIMIT))
-        .service(svc);
-    let body = Frames::data(&["0123456789AB", "more", "end"]);
-    let ends = service
-        .ready()
-        .await
-        .unwrap()
-        .call(put(body))
-        .await
-        .unwrap();
+    let ends = buffered(svc, Frames::data(&["0123456789AB", "more", "end"])).await;
     assert_eq!(
         ends,
         [false, false, false, true],
