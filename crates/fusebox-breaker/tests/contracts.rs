@@ -280,3 +280,12 @@ fn a_keyed_set_takes_the_longest_idle_timeout_and_refuses_one_past_it() {
     let err = set(MAX_DURATION + Duration::from_nanos(1)).unwrap_err();
     assert_eq!(err.field(), "idle_timeout");
 }
+
+#[test]
+fn a_breaker_says_whether_it_lives_for_the_rest_of_the_process() {
+    let counted = Breaker::builder("payments").build().unwrap();
+    let kept = Breaker::builder("payments").build_static().unwrap();
+    assert!(!counted.is_static());
+    assert!(kept.is_static());
+    assert!(kept.clone().is_static(), "a clone is the same breaker");
+}

@@ -199,6 +199,50 @@ async fn a_call_as_long_as_the_slow_threshold_is_slow_and_a_shorter_one_is_not()
 }
 
 #[tokio::test(start_paused = true)]
+async fn metrics_give_the_window_s_failure_and_slow_call_rates() {
+    let b = Breaker::builder("t")
+        .slow_call(Duration::from_millis(100), 0.9)
+        .failure_rate(0.9)
+        .count_window(10)
+        .min_calls(10)
+        .build()
+        .unwrap();
+    let empty = b.metrics();
+    let window = empty.window.expect("a window");
+    assert_eq!((window.failure_rate(), window.slow_call_rate()), (0.0, 0.0));
+    assert_eq!(empty.failure_rate(), 0.0, "an empty window");
+    // Four calls: one failure, two slow.
+    b.try_acquire().unwrap().failure();
+    b.try_acquire().unwrap().success();
+    for _ in 0..2 {
+        let p = b.try_acquire().unwrap();
+        advance(Duration::from_millis(150)).await;
+        p.record(S);
+    }
+    let m = b.metrics();
+    let window = m.window.expect("a window");
+    assert_eq!(window.failure_rate(), 0.25);
+    assert_eq!(window.slow_call_rate(), 0.5);
+    assert_eq!(m.failure_rate(), 0.25, "the window's rate");
+}
+
+#[test]
+fn without_a_window_the_failure_rate_is_the_lifetime_s() {
+    let b = Breaker::builder("t")
+        .consecutive_failures(100)
+        .build()
+        .unwrap();
+    assert_eq!(b.metrics().failure_rate(), 0.0, "no call yet");
+    for _ in 0..3 {
+        b.try_acquire().unwrap().success();
+    }
+    b.try_acquire().unwrap().failure();
+    let m = b.metrics();
+    assert!(m.window.is_none());
+    assert_eq!(m.failure_rate(), 0.25);
+}
+
+#[tokio::test(start_paused = true)]
 async fn open_rejects_until_the_period_ends_then_probes() {
     let b = Breaker::builder("t")
         .consecutive_failures(1)
