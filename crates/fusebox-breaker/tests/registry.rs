@@ -76,6 +76,9 @@ async fn a_failing_root_degrades_its_dependents_transitively() {
         }
     );
     assert_eq!(r.health("nobody"), HealthStatus::Unknown);
+    for unwell in ["appointments", "calendar", "oauth", "nobody"] {
+        assert!(!r.health(unwell).is_healthy(), "{unwell}");
+    }
     let s = r.summary();
     assert_eq!((s.total, s.open, s.closed), (5, 1, 4));
     assert_eq!(s.degraded, ["appointments", "calendar"]);
@@ -174,4 +177,85 @@ fn registering_a_second_breaker_under_a_taken_name_is_an_error() {
         fusebox_breaker::CircuitState::ForcedOpen,
         "the first is kept"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_store_set_later_shares_the_breakers_made_from_then_on() {
+    use fusebox_core::{StateStore, StoredRef};
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Kept(Arc<Mutex<Vec<String>>>);
+    impl StateStore for Kept {
+        fn attach(&self, circuit: &StoredRef) {
+            self.0.lock().unwrap().push(circuit.name().to_owned());
+        }
+    }
+
+    let registry = registry();
+    registry.get("calendar").unwrap();
+    let store = Kept::default();
+    registry.set_store(store.clone());
+    registry.get("calendar").unwrap();
+    registry.get("payments").unwrap();
+    assert_eq!(
+        *store.0.lock().unwrap(),
+        ["payments"],
+        "a breaker made before keeps its own state"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_summary_counts_each_state() {
+    let r = registry();
+    for name in ["payments", "calendar", "email", "sms", "search", "maps"] {
+        r.get(name).unwrap();
+    }
+    fail(&r.find("payments").unwrap(), 1);
+    // The open period's timer runs as the test sleeps past it.
+    tokio::time::sleep(Duration::from_millis(10_001)).await;
+    assert_eq!(r.find("payments").unwrap().state(), CircuitState::HalfOpen);
+    fail(&r.find("calendar").unwrap(), 3);
+    r.force_open("email").unwrap();
+    r.disable("sms").unwrap();
+    r.disable("search").unwrap();
+    let s = r.summary();
+    assert_eq!(
+        (s.total, s.closed, s.open, s.half_open, s.disabled),
+        (6, 1, 2, 1, 2)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_smaller_snapshot_capacity_keeps_only_the_newest() {
+    let r = registry();
+    r.get("payments").unwrap();
+    for _ in 0..3 {
+        r.snapshot();
+    }
+    r.force_open("payments").unwrap();
+    for _ in 0..2 {
+        r.snapshot();
+    }
+    r.set_snapshot_capacity(2);
+    let kept = r.snapshots();
+    assert_eq!(kept.len(), 2);
+    for snapshot in &kept {
+        assert_eq!(
+            snapshot.breakers[0].state,
+            CircuitState::ForcedOpen,
+            "the newest two"
+        );
+    }
+    r.set_snapshot_capacity(0);
+    assert_eq!(r.snapshots().len(), 1, "at least one is kept");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_breaker_still_open_has_no_mean_time_open_yet() {
+    let r = registry();
+    fail(&r.get("payments").unwrap(), 1);
+    let patterns = r.patterns();
+    let p = patterns.iter().find(|p| p.name == "payments").unwrap();
+    assert_eq!((p.times_opened, p.mean_time_open), (1, None));
 }

@@ -113,7 +113,7 @@ impl BreakerRegistry {
         let deps = read(&self.inner.dependencies);
         if let Some(b) = breakers.get(name) {
             let state = b.state();
-            if rejects(state) {
+            if state.may_reject() {
                 return HealthStatus::Unavailable { state };
             }
         } else if !deps.contains_key(name) {
@@ -157,13 +157,6 @@ impl BreakerRegistry {
     }
 }
 
-fn rejects(state: CircuitState) -> bool {
-    matches!(
-        state,
-        CircuitState::Open | CircuitState::HalfOpen | CircuitState::ForcedOpen
-    )
-}
-
 pub(super) fn rejects_fully(state: CircuitState) -> bool {
     matches!(state, CircuitState::Open | CircuitState::ForcedOpen)
 }
@@ -185,7 +178,7 @@ fn root_cause(
             return Some(deeper);
         }
         if let Some(state) = breakers.get(dep).map(Breaker::state) {
-            if rejects(state) {
+            if state.may_reject() {
                 return Some((dep.clone(), state));
             }
         }
