@@ -1,10 +1,15 @@
 //! Real servers for fusebox's tests, examples and benchmarks: a `redis-server` (or the server
-//! `FUSEBOX_REDIS_SERVER` names) on a free 127.0.0.1 port, and a three-node Redis Cluster; and
+//! `FUSEBOX_REDIS_SERVER` names) on a free 127.0.0.1 port, a three-node Redis Cluster, and a
+//! Prometheus server scraping a test's targets ([`PrometheusServer`]); and
 //! [`Captured`], an in-memory log that a tracing subscriber writes to; and [`within_a_minute`],
 //! for tests of what must not deadlock.
 //!
 //! Each server runs in a scratch directory of its own, saves nothing, and is killed when
 //! dropped. A missing server binary is an error that says how to install one: tests never skip.
+
+mod prometheus;
+
+pub use prometheus::PrometheusServer;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

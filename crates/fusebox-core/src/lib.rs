@@ -90,5 +90,6 @@ pub use state::{CircuitState, TransitionReason};
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use stream::{
-    Classified, ClassifiedBody, ClassifyEos, ClassifyResponse, MakeClassifyResponse, RecordOutcome,
+    record_response, Classified, ClassifiedBody, ClassifyEos, ClassifyResponse,
+    MakeClassifyResponse, RecordOutcome,
 };

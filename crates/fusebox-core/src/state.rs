@@ -95,6 +95,26 @@ pub enum TransitionReason {
     Remote,
 }
 
+impl TransitionReason {
+    /// The lowercase name used in metrics labels and logs (`"failure_rate"`), without the
+    /// figures [`Display`](fmt::Display) gives.
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            TransitionReason::ConsecutiveFailures { .. } => "consecutive_failures",
+            TransitionReason::FailureRate { .. } => "failure_rate",
+            TransitionReason::SlowCallRate { .. } => "slow_call_rate",
+            TransitionReason::OpenPeriodElapsed => "open_period_elapsed",
+            TransitionReason::ProbesSucceeded { .. } => "probes_succeeded",
+            TransitionReason::ProbeFailed => "probe_failed",
+            TransitionReason::ProbeTimedOut => "probe_timed_out",
+            TransitionReason::Reset => "reset",
+            TransitionReason::ForcedOpen => "forced_open",
+            TransitionReason::Disabled => "disabled",
+            TransitionReason::Remote => "remote",
+        }
+    }
+}
+
 impl fmt::Display for TransitionReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
@@ -138,6 +158,46 @@ impl fmt::Display for TransitionReason {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_transition_reason_has_its_own_label() {
+        let reasons = [
+            (
+                TransitionReason::ConsecutiveFailures { count: 5 },
+                "consecutive_failures",
+            ),
+            (
+                TransitionReason::FailureRate {
+                    rate: 0.6,
+                    threshold: 0.5,
+                    calls: 10,
+                },
+                "failure_rate",
+            ),
+            (
+                TransitionReason::SlowCallRate {
+                    rate: 0.6,
+                    threshold: 0.5,
+                    calls: 10,
+                },
+                "slow_call_rate",
+            ),
+            (TransitionReason::OpenPeriodElapsed, "open_period_elapsed"),
+            (
+                TransitionReason::ProbesSucceeded { successes: 2 },
+                "probes_succeeded",
+            ),
+            (TransitionReason::ProbeFailed, "probe_failed"),
+            (TransitionReason::ProbeTimedOut, "probe_timed_out"),
+            (TransitionReason::Reset, "reset"),
+            (TransitionReason::ForcedOpen, "forced_open"),
+            (TransitionReason::Disabled, "disabled"),
+            (TransitionReason::Remote, "remote"),
+        ];
+        for (reason, label) in reasons {
+            assert_eq!(reason.as_str(), label, "{reason}");
+        }
+    }
 
     #[test]
     fn only_open_half_open_and_forced_open_circuits_may_reject() {

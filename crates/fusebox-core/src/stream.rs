@@ -122,6 +122,38 @@ where
     }
 }
 
+/// Classifies a call's `result` with both stages of `classifier`: an error or a response whose
+/// head decides is recorded through `record` now, and the response comes back with its body
+/// untouched; otherwise the body comes back wrapped in a [`ClassifiedBody`] that records the
+/// outcome when it ends. What a middleware with a two-stage classifier (a breaker, metrics)
+/// does with each response.
+pub fn record_response<B, E, C, R>(
+    classifier: &C,
+    result: Result<Response<B>, E>,
+    record: R,
+) -> Result<Response<ClassifiedBody<B, C::Eos, R>>, E>
+where
+    B: Body,
+    C: ClassifyResponse<B, E>,
+    R: RecordOutcome,
+{
+    match result {
+        Ok(response) => match classifier.classify_response(&response) {
+            Classified::Ready(outcome) => {
+                record.record_outcome(outcome);
+                Ok(response.map(ClassifiedBody::decided))
+            }
+            Classified::AtEndOfStream(eos) => {
+                Ok(response.map(|body| ClassifiedBody::new(body, eos, record)))
+            }
+        },
+        Err(error) => {
+            record.record_outcome(classifier.classify_error(&error));
+            Err(error)
+        }
+    }
+}
+
 /// Takes the outcome of a call whose response body [`ClassifiedBody`] watches. Dropping it
 /// without an outcome must count the call as ignored (a breaker's `Permit` does).
 pub trait RecordOutcome {
@@ -371,5 +403,60 @@ mod tests {
         assert!(!body.is_pending() && body.is_end_stream());
         assert_eq!(body.size_hint().exact(), Some(0));
         assert_eq!(*log.0.lock().unwrap(), ["Success"]);
+    }
+
+    /// Decides from the head when a response carries `status`, else at the end of its body.
+    struct HeadOrTrailers;
+
+    impl<B> ClassifyResponse<B, &'static str> for HeadOrTrailers {
+        type Eos = Status;
+
+        fn classify_response(&self, response: &Response<B>) -> Classified<Status> {
+            match response.headers().get("status") {
+                Some(v) if v == "0" => Classified::Ready(Outcome::Success),
+                Some(_) => Classified::Ready(Outcome::retryable_failure()),
+                None => Classified::AtEndOfStream(Status),
+            }
+        }
+
+        fn classify_error(&self, _: &&'static str) -> Outcome {
+            Outcome::permanent_failure()
+        }
+    }
+
+    #[test]
+    fn a_response_is_recorded_from_its_head_its_body_or_its_error() {
+        let log = Log::default();
+        let recorder = || Recorder(log.clone(), false);
+        let seen = || std::mem::take(&mut *log.0.lock().unwrap());
+
+        let head = Response::builder()
+            .header("status", "14")
+            .body(Frames(Default::default()))
+            .unwrap();
+        let decided = record_response(&HeadOrTrailers, Ok::<_, &str>(head), recorder()).unwrap();
+        assert_eq!(seen(), ["Failure { retryable: true, retry_after: None }"]);
+        assert!(!decided.body().is_pending(), "nothing left to decide");
+
+        let error = record_response(
+            &HeadOrTrailers,
+            Err::<Response<Frames>, _>("reset"),
+            recorder(),
+        );
+        assert_eq!(error.map(drop).unwrap_err(), "reset");
+        assert_eq!(seen(), ["Failure { retryable: false, retry_after: None }"]);
+
+        let streamed = Response::new(Frames(vec![Ok(trailers("0"))].into()));
+        let waiting = record_response(&HeadOrTrailers, Ok(streamed), recorder()).unwrap();
+        assert!(waiting.body().is_pending());
+        assert_eq!(
+            seen(),
+            Vec::<String>::new(),
+            "decided at the end of the body"
+        );
+        let mut body = Box::pin(waiting.into_body());
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        while let Poll::Ready(Some(_)) = body.as_mut().poll_frame(&mut cx) {}
+        assert_eq!(seen(), ["Success"]);
     }
 }

@@ -25,6 +25,8 @@
 //! | `http` | yes | HTTP classification ([`HttpClassifier`]) |
 //! | `grpc` | no | gRPC status classification (`GrpcClassifier`) |
 //! | `serde` | no | breaker and registry settings from any serde format |
+//! | `metrics` | no | `metrics`: call, breaker, retry and store metrics through the `metrics` facade |
+//! | `prometheus` | no | the Prometheus exporter of those metrics and an axum router for `/metrics` |
 //! | `redis` | no | [`redis`]: breaker state shared across servers through Redis |
 //! | `redis-cluster` | no | the Redis store on a Redis Cluster |
 //! | `redis-tls` | no | the Redis store over TLS (`rediss://`), with mutual TLS |
@@ -62,6 +64,10 @@ pub use fusebox_retry::{Backoff, Jitter, RetryBudget, RetryLayer, RetrySettings}
 #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
 pub use fusebox_core::GrpcClassifier;
 
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub use fusebox_metrics as metrics;
+
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use fusebox_redis as redis;
@@ -74,8 +80,14 @@ mod builder;
 pub use builder::ServiceBuilderExt;
 
 /// The samples of README.md and docs/, compiled (and run) as doctests so they cannot drift.
-/// They use the `axum` and `redis` features (CI tests with all features).
-#[cfg(all(doctest, feature = "axum", feature = "redis", feature = "grpc"))]
+/// They use the `axum`, `redis`, `grpc` and `prometheus` features (CI tests with all features).
+#[cfg(all(
+    doctest,
+    feature = "axum",
+    feature = "redis",
+    feature = "grpc",
+    feature = "prometheus"
+))]
 mod guides {
     #[doc = include_str!("../../../README.md")]
     struct Readme;

@@ -1,6 +1,6 @@
 use crate::breaker::Permit;
 use crate::error::CircuitBreakerError;
-use fusebox_core::{CircuitOpen, Classified, ClassifiedBody, ClassifyResponse};
+use fusebox_core::{CircuitOpen, ClassifiedBody, ClassifyResponse};
 use pin_project_lite::pin_project;
 use std::fmt;
 use std::future::Future;
@@ -80,21 +80,10 @@ where
                 let permit = permit
                     .take()
                     .expect("StreamingResponseFuture polled after completion");
-                Poll::Ready(match result {
-                    Ok(response) => match this.classifier.classify_response(&response) {
-                        Classified::Ready(outcome) => {
-                            permit.record(outcome);
-                            Ok(response.map(ClassifiedBody::decided))
-                        }
-                        Classified::AtEndOfStream(eos) => {
-                            Ok(response.map(|body| ClassifiedBody::new(body, eos, permit)))
-                        }
-                    },
-                    Err(error) => {
-                        permit.record(this.classifier.classify_error(&error));
-                        Err(CircuitBreakerError::Inner(error))
-                    }
-                })
+                Poll::Ready(
+                    fusebox_core::record_response(this.classifier, result, permit)
+                        .map_err(CircuitBreakerError::Inner),
+                )
             }
             StateProj::Rejected { open } => match open.take() {
                 Some(open) => Poll::Ready(Err(CircuitBreakerError::Open(open))),

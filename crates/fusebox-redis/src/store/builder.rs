@@ -371,3 +371,126 @@ impl Backend {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NS: Duration = Duration::from_nanos(1);
+
+    /// A builder for a Redis nobody listens on: `build` checks settings and starts tasks
+    /// that retry in the background, so nothing here waits for a server.
+    fn builder() -> RedisStoreBuilder {
+        RedisStore::builder("redis://127.0.0.1:1", "fusebox-test")
+    }
+
+    /// The field `build` refuses, if any.
+    fn refused(builder: RedisStoreBuilder) -> Option<String> {
+        builder.build().err().map(|e| e.field().to_owned())
+    }
+
+    #[tokio::test]
+    async fn every_duration_takes_its_bound_and_refuses_one_past_it() {
+        type Set = fn(RedisStoreBuilder, Duration) -> RedisStoreBuilder;
+        let bounded: [(&str, Set, Duration); 3] = [
+            ("flush_interval", RedisStoreBuilder::flush_interval, HOUR),
+            ("poll_interval", RedisStoreBuilder::poll_interval, DAY),
+            (
+                "command_timeout",
+                RedisStoreBuilder::command_timeout,
+                MINUTE,
+            ),
+        ];
+        for (field, set, max) in bounded {
+            assert_eq!(refused(set(builder(), max)), None, "{field} at its maximum");
+            assert_eq!(refused(set(builder(), NS)), None, "{field} at 1ns");
+            assert_eq!(refused(set(builder(), max + NS)).as_deref(), Some(field));
+            assert_eq!(
+                refused(set(builder(), Duration::ZERO)).as_deref(),
+                Some(field)
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn the_window_and_the_key_ttl_take_their_bounds() {
+        let ten_ms = Duration::from_millis(10);
+        let window = |w: Duration| builder().window(w).key_ttl(2 * DAY);
+        assert_eq!(refused(window(ten_ms)), None);
+        assert_eq!(refused(window(DAY)), None);
+        assert_eq!(refused(window(ten_ms - NS)).as_deref(), Some("window"));
+        assert_eq!(refused(window(DAY + NS)).as_deref(), Some("window"));
+
+        let ttl = |t: Duration| builder().window(ten_ms).key_ttl(t);
+        let year = Duration::from_secs(366 * 86_400);
+        assert_eq!(MAX_KEY_TTL, year);
+        assert_eq!(
+            refused(ttl(Duration::from_secs(1))),
+            None,
+            "1s for a short window"
+        );
+        assert_eq!(refused(ttl(year)), None);
+        assert_eq!(
+            refused(ttl(Duration::from_secs(1) - NS)).as_deref(),
+            Some("key_ttl")
+        );
+        assert_eq!(refused(ttl(year + NS)).as_deref(), Some("key_ttl"));
+        let long_window = builder().window(Duration::from_secs(60));
+        assert_eq!(
+            refused(long_window.key_ttl(Duration::from_secs(59))).as_deref(),
+            Some("key_ttl"),
+            "shorter than the window"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_quorum_namespace_and_cluster_are_checked() {
+        assert_eq!(refused(builder().quorum(0)).as_deref(), Some("quorum"));
+        assert_eq!(refused(builder().quorum(1)), None);
+        let named = |ns: &str| RedisStore::builder("redis://127.0.0.1:1", ns);
+        assert_eq!(refused(named("")).as_deref(), Some("namespace"));
+        assert_eq!(refused(named("a{b")).as_deref(), Some("namespace"));
+        assert_eq!(refused(named("a}b")).as_deref(), Some("namespace"));
+        assert_eq!(refused(named("payments-eu")), None);
+        let none: [&str; 0] = [];
+        assert_eq!(
+            refused(RedisStore::cluster_builder(none, "ns")).as_deref(),
+            Some("cluster")
+        );
+    }
+
+    #[cfg(feature = "tls")]
+    #[tokio::test]
+    async fn tls_certificates_need_a_rediss_url() {
+        let refusal = |b: RedisStoreBuilder| b.build().err().map(|e| e.to_string());
+        let plain = || RedisStore::builder("redis://127.0.0.1:1", "ns");
+        let expected = "a rediss:// URL when TLS certificates are set";
+        let root_only = refusal(plain().tls_root_certificates("not a certificate"));
+        assert!(
+            root_only.as_deref().is_some_and(|e| e.contains(expected)),
+            "{root_only:?}"
+        );
+        let client_only = refusal(plain().tls_client_certificate("cert", "key"));
+        assert!(
+            client_only.as_deref().is_some_and(|e| e.contains(expected)),
+            "{client_only:?}"
+        );
+        assert_eq!(refusal(plain()), None, "no certificates, no TLS");
+
+        let secure = RedisStore::builder("rediss://127.0.0.1:1", "ns");
+        let with_tls = refusal(secure.tls_root_certificates("not a certificate"));
+        assert!(
+            !with_tls.as_deref().is_some_and(|e| e.contains(expected)),
+            "{with_tls:?}"
+        );
+        assert!(
+            rustls::crypto::CryptoProvider::get_default().is_some(),
+            "a rediss:// URL installs a crypto provider"
+        );
+    }
+
+    #[test]
+    fn building_outside_a_runtime_says_so() {
+        assert_eq!(refused(builder()).as_deref(), Some("runtime"));
+    }
+}

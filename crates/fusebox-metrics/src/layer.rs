@@ -1,0 +1,96 @@
+//! [`MetricsLayer`]: calls, outcomes, latency and calls in flight of one service.
+
+use crate::call::CallMetrics;
+use crate::service::MetricsService;
+use fusebox_core::ResultClassifier;
+use std::fmt;
+use std::sync::Arc;
+use tower_layer::Layer;
+
+/// Records every call through the services it wraps: `fusebox_calls_total` by outcome, as
+/// the classifier decides, `fusebox_call_duration_seconds` and `fusebox_calls_in_flight`, all
+/// labelled with the service's name.
+///
+/// The metric handles are resolved once, when the layer is made, from the
+/// [`metrics`] recorder installed then: install the recorder (a
+/// [`PrometheusExporter`](crate::PrometheusExporter), say) first. A call then looks nothing up
+/// and allocates nothing; it reads the clock once, at its start, and once at its outcome.
+///
+/// The classifier is the one the breaker and the retry use: [`ResultClassifier`] (every `Err`
+/// a failure) by default, [`HttpClassifier`](fusebox_core::HttpClassifier) with
+/// [`http`](Self::http), or any closure or [`MakeClassify`](fusebox_core::MakeClassify) with
+/// [`classifier`](Self::classifier). A call dropped before its outcome counts as `ignored`,
+/// with no duration. For outcomes decided at the end of a response body (gRPC trailers),
+/// use [`StreamingMetricsLayer`](crate::StreamingMetricsLayer).
+///
+/// ```
+/// use fusebox_metrics::MetricsLayer;
+/// use tower::{service_fn, ServiceBuilder, ServiceExt};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), std::io::Error> {
+/// let service = ServiceBuilder::new()
+///     .layer(MetricsLayer::new("geocoder"))
+///     .service(service_fn(|city: &'static str| async move {
+///         Ok::<_, std::io::Error>(city.len())
+///     }));
+/// assert_eq!(service.oneshot("Lisbon").await?, 6);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct MetricsLayer<C = ResultClassifier> {
+    metrics: Arc<CallMetrics>,
+    classifier: C,
+}
+
+impl<C> fmt::Debug for MetricsLayer<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MetricsLayer")
+            .field("service", &self.metrics.service())
+            .finish_non_exhaustive()
+    }
+}
+
+impl MetricsLayer {
+    /// A layer recording calls of `service`, every `Err` a failure.
+    pub fn new(service: &str) -> Self {
+        MetricsLayer {
+            metrics: Arc::new(CallMetrics::new(service)),
+            classifier: ResultClassifier,
+        }
+    }
+}
+
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+impl MetricsLayer<fusebox_core::HttpClassifier> {
+    /// A layer for an HTTP service: 5xx, 408, 429 and transport errors are failures.
+    pub fn http(service: &str) -> Self {
+        MetricsLayer::new(service).classifier(fusebox_core::HttpClassifier::new())
+    }
+}
+
+impl<C> MetricsLayer<C> {
+    /// Uses `classifier` to decide each call's outcome: a closure, a classifier of fusebox's,
+    /// or any [`MakeClassify`](fusebox_core::MakeClassify).
+    pub fn classifier<C2>(self, classifier: C2) -> MetricsLayer<C2> {
+        MetricsLayer {
+            metrics: self.metrics,
+            classifier,
+        }
+    }
+
+    /// The name of the service whose calls this layer records.
+    pub fn service(&self) -> &str {
+        self.metrics.service()
+    }
+}
+
+impl<S, C: Clone> Layer<S> for MetricsLayer<C> {
+    type Service = MetricsService<S, C>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        MetricsService::new(inner, self.metrics.clone(), self.classifier.clone())
+    }
+}

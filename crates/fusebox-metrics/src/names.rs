@@ -1,0 +1,60 @@
+//! The names of the metrics fusebox records, and of their labels. Every metric is described,
+//! with its type and the names resilience4j and Polly users know, in `docs/metrics.md`.
+//!
+//! Names follow Prometheus's conventions: a `fusebox_` prefix, base units (seconds), `_total`
+//! on counters.
+
+/// Counter: calls through a [`MetricsLayer`](crate::MetricsLayer), by `service` and `outcome`
+/// (`success`, `failure`, `ignored`), as the layer's classifier decides.
+pub const CALLS: &str = "fusebox_calls_total";
+/// Histogram: seconds from sending a call to its outcome (the response, or the end of its body
+/// when the outcome waits for it), by `service`.
+pub const CALL_DURATION: &str = "fusebox_call_duration_seconds";
+/// Gauge: calls sent and not yet answered, by `service`.
+pub const CALLS_IN_FLIGHT: &str = "fusebox_calls_in_flight";
+
+/// Gauge: a breaker's state as a number ([`state_code`](crate::state_code)), by `breaker`.
+pub const BREAKER_STATE_CODE: &str = "fusebox_breaker_state_code";
+/// Gauge family: 1 for the state a breaker is in and 0 for each other, by `breaker` and
+/// `state`; exactly one series per breaker is 1.
+pub const BREAKER_STATE: &str = "fusebox_breaker_state";
+/// Counter: state transitions, by `breaker`, `from` and `to`.
+pub const BREAKER_TRANSITIONS: &str = "fusebox_breaker_transitions_total";
+/// Gauge: seconds a breaker has spent in each state since it was first seen, by `breaker` and
+/// `state`. It only grows within a process, so `rate()` and `increase()` apply.
+pub const BREAKER_STATE_SECONDS: &str = "fusebox_breaker_state_seconds";
+/// Counter: calls a breaker decided on, by `breaker` and `kind` (`successful`, `failed`,
+/// `slow`, `rejected`, `ignored`); `slow` counts successful and failed calls slower than the
+/// slow-call threshold a second time.
+pub const BREAKER_CALLS: &str = "fusebox_breaker_calls_total";
+/// Counter: trips a disabled breaker's policy would have made, by `breaker` and `reason`.
+pub const BREAKER_SUPPRESSED_TRIPS: &str = "fusebox_breaker_suppressed_trips_total";
+
+/// Counter: attempts sent again after a failure, by `retry`.
+pub const RETRIES: &str = "fusebox_retries_total";
+/// Counter: retried calls by `retry` and `result`: `succeeded_after_retry`, or the reason the
+/// retry gave up (`attempts_exhausted`, `budget_exhausted`, `circuit_open`, `deadline_exceeded`,
+/// `permanent`, …).
+pub const RETRY_CALLS: &str = "fusebox_retry_calls_total";
+/// Counter: failures returned without a retry because the retry budget was empty, by `retry`.
+pub const RETRY_BUDGET_DENIED: &str = "fusebox_retry_budget_denied_total";
+
+/// Gauge: 1 while a shared-state store cannot reach its backend, 0 otherwise, by `store`.
+pub const STORE_DEGRADED: &str = "fusebox_store_degraded";
+/// Counter: times a shared-state store lost (`to="degraded"`) or regained (`to="recovered"`)
+/// its backend, by `store`.
+pub const STORE_TRANSITIONS: &str = "fusebox_store_transitions_total";
+
+/// The label that names a [`MetricsLayer`](crate::MetricsLayer)'s service.
+pub const SERVICE_LABEL: &str = "service";
+/// The label that names a breaker.
+pub const BREAKER_LABEL: &str = "breaker";
+/// The label that names a retry layer.
+pub const RETRY_LABEL: &str = "retry";
+/// The label that names a shared-state store.
+pub const STORE_LABEL: &str = "store";
+/// The label of a keyed breaker's key, recorded only when asked for
+/// ([`EventMetrics::label_keys`](crate::EventMetrics::label_keys)).
+pub const KEY_LABEL: &str = "key";
+/// The key label's value for keys beyond the cap: their counts are summed under it.
+pub const OVERFLOW_KEY_LABEL: &str = "__other__";
