@@ -412,7 +412,7 @@ impl EventMetrics {
                 ));
                 series
                     .overflow
-                    .insert(Arc::new(BreakerHandles::new(labels, None)))
+                    .get_or_insert_with(|| Arc::new(BreakerHandles::new(labels, None)))
             }
         };
         made.clone()
@@ -454,12 +454,11 @@ impl EventMetrics {
 impl EventListener for EventMetrics {
     fn on_event(&self, event: &Event<'_>) {
         match event.kind {
+            // A series first seen through a transition starts closed and enters the new state
+            // at once: no time passes in between, so its gauges and seconds are the same as
+            // if it had started in the state the transition leaves.
             ref kind if from_breaker(kind) => {
-                let initial = match *kind {
-                    EventKind::StateTransition { from, .. } => Some(from),
-                    _ => None,
-                };
-                self.series(event.source, event.key, initial).on_event(kind);
+                self.series(event.source, event.key, None).on_event(kind);
             }
             EventKind::RetryScheduled { .. } => self.retry(event.source).retries.increment(1),
             EventKind::RetryDenied { .. } => self.retry(event.source).budget_denied.increment(1),

@@ -5,6 +5,8 @@
 //!   histogram in seconds and the calls in flight.
 //! - [`EventMetrics`]: a listener that turns the events of breakers, retries and stores into
 //!   their metrics: state, transitions, time in each state, calls by kind, retries by result.
+//! - [`Slo`] and [`BurnRatePolicy`]: objectives per service, and the Prometheus recording and
+//!   alerting rules of the SRE workbook's multi-window, multi-burn-rate alerts for them.
 //! - [`PrometheusExporter`] (feature `prometheus`): the Prometheus recorder and the scrape
 //!   text, with an axum router serving it at `/metrics` (feature `axum`).
 //!
@@ -25,6 +27,7 @@ pub mod names;
 #[cfg(feature = "prometheus")]
 mod prometheus;
 mod service;
+mod slo;
 #[cfg(feature = "http")]
 mod streaming;
 
@@ -41,6 +44,7 @@ pub use prometheus::{
     ExporterError, PrometheusExporter, PrometheusExporterBuilder, DEFAULT_DURATION_BUCKETS,
 };
 pub use service::MetricsService;
+pub use slo::{alert_name, error_ratio_rule, BurnRatePolicy, BurnRateWindow, Slo, SloBuilder};
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use streaming::{StreamingMetricsLayer, StreamingMetricsService, StreamingResponseFuture};

@@ -226,6 +226,28 @@ mod streaming {
         assert_eq!(in_flight(&recorded, "search"), Some(0.0));
     }
 
+    /// An HTTP service whose readiness never comes.
+    struct NeverReadyHttp;
+
+    impl Service<()> for NeverReadyHttp {
+        type Response = Response<Full<Bytes>>;
+        type Error = Infallible;
+        type Future = std::future::Ready<Result<Self::Response, Infallible>>;
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Pending
+        }
+        fn call(&mut self, _: ()) -> Self::Future {
+            std::future::ready(Ok(Response::new(Full::new(Bytes::new()))))
+        }
+    }
+
+    #[test]
+    fn the_streaming_layer_passes_readiness_on() {
+        let mut service = StreamingMetricsLayer::grpc("search").layer(NeverReadyHttp);
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        assert!(service.poll_ready(&mut cx).is_pending());
+    }
+
     #[tokio::test]
     async fn a_trailers_only_answer_is_decided_from_its_head() {
         let recorded = Recorded::new();
