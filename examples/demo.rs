@@ -56,6 +56,9 @@ async fn main() -> Result<(), BoxError> {
         })
     });
     registry.depends_on("checkout", ["quotes", "rates"]);
+    // The transitions of every breaker the registry makes, and the patterns of their trips.
+    let history = fusebox::metrics::History::new();
+    registry.on_transition(history.clone());
 
     let http = reqwest::Client::builder().no_proxy().build()?;
     let quotes = client("quotes", registry.get("quotes")?, &http, started)?;
@@ -110,13 +113,16 @@ async fn main() -> Result<(), BoxError> {
             status.name, status.state, m.calls, m.successes, m.failures, m.rejections
         );
     }
-    for p in registry.patterns() {
-        let mean = p
-            .mean_time_open
-            .map_or_else(|| "-".to_owned(), |d| format!("{:.1}s", d.as_secs_f64()));
+    for p in history.patterns() {
+        let seconds = |d: Option<std::time::Duration>| {
+            d.map_or_else(|| "-".to_owned(), |d| format!("{:.1}s", d.as_secs_f64()))
+        };
         println!(
-            "  {:<8} opened {} time(s), mean time open {mean}",
-            p.name, p.times_opened
+            "  {:<8} opened {} time(s), time open: mean {}, longest {}",
+            p.breaker,
+            p.times_opened,
+            seconds(p.mean_time_open),
+            seconds(p.max_time_open)
         );
     }
     println!("  checkout: {}", registry.health("checkout"));

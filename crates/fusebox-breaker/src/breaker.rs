@@ -229,8 +229,10 @@ impl Breaker {
         );
     }
 
-    /// Listens to this breaker's transitions only, without making calls build events.
-    pub(crate) fn on_transition(&self, listener: impl EventListener) -> Subscription {
+    /// Listens to this breaker's transitions only, until the returned [`Subscription`] is
+    /// dropped: calls build no event for it, so they stay as cheap as with no listener
+    /// (fusebox-metrics' `History` needs no more).
+    pub fn on_transition(&self, listener: impl EventListener) -> Subscription {
         self.shared.transitions.subscribe(listener)
     }
 

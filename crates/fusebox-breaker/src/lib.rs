@@ -112,8 +112,7 @@ pub use keyed::{HeaderKey, HostKey, PathKey};
 pub use layer::CircuitBreakerLayer;
 pub use machine::Transition;
 pub use registry::{
-    BreakerPattern, BreakerRegistry, BreakerStatus, HealthStatus, RegistryBuilder,
-    RegistrySnapshot, RegistrySummary,
+    BreakerRegistry, BreakerStatus, HealthStatus, RegistryBuilder, RegistrySummary,
 };
 pub use registry::{EnvSettings, RegistrySettings};
 pub use service::{CircuitBreaker, PickBreaker};

@@ -111,33 +111,6 @@ async fn reset_all_and_force_open() {
     assert_eq!(r.find("payments").unwrap().state(), CircuitState::Disabled);
 }
 
-#[tokio::test(start_paused = true)]
-async fn snapshots_are_bounded_and_patterns_come_from_transitions() {
-    let r = registry();
-    r.set_snapshot_capacity(3);
-    let payments = r.get("payments").unwrap();
-    r.get("email").unwrap();
-    for round in 0..5 {
-        fail(&payments, 1);
-        r.snapshot();
-        tokio::time::advance(Duration::from_secs(4 + round)).await;
-        payments.reset();
-    }
-    let snaps = r.snapshots();
-    assert_eq!(snaps.len(), 3, "only the newest three are kept");
-    assert!(snaps.windows(2).all(|w| w[0].taken_at <= w[1].taken_at));
-    assert!(snaps.iter().all(|s| s.breakers.len() == 2));
-    let patterns = r.patterns();
-    let p = patterns.iter().find(|p| p.name == "payments").unwrap();
-    assert_eq!(p.times_opened, 5);
-    // Open for 4, 5, 6, 7 and 8 seconds.
-    assert_eq!(p.mean_time_open, Some(Duration::from_secs(6)));
-    assert!(
-        patterns.iter().all(|p| p.name != "email"),
-        "email never changed state"
-    );
-}
-
 #[test]
 fn invalid_per_name_configuration_is_reported() {
     let r = BreakerRegistry::new(|name| Breaker::builder(name).failure_rate(1.5));
@@ -227,35 +200,31 @@ async fn the_summary_counts_each_state() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_smaller_snapshot_capacity_keeps_only_the_newest() {
+async fn a_transition_listener_hears_every_breaker_made_before_and_after() {
+    use fusebox_core::{Event, EventKind};
+    use std::sync::{Arc, Mutex};
+
     let r = registry();
     r.get("payments").unwrap();
-    for _ in 0..3 {
-        r.snapshot();
-    }
-    r.force_open("payments").unwrap();
-    for _ in 0..2 {
-        r.snapshot();
-    }
-    r.set_snapshot_capacity(2);
-    let kept = r.snapshots();
-    assert_eq!(kept.len(), 2);
-    for snapshot in &kept {
-        assert_eq!(
-            snapshot.breakers[0].state,
-            CircuitState::ForcedOpen,
-            "the newest two"
-        );
-    }
-    r.set_snapshot_capacity(0);
-    assert_eq!(r.snapshots().len(), 1, "at least one is kept");
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_breaker_still_open_has_no_mean_time_open_yet() {
-    let r = registry();
-    fail(&r.get("payments").unwrap(), 1);
-    let patterns = r.patterns();
-    let p = patterns.iter().find(|p| p.name == "payments").unwrap();
-    assert_eq!((p.times_opened, p.mean_time_open), (1, None));
+    let heard = Arc::new(Mutex::new(Vec::new()));
+    let log = heard.clone();
+    r.on_transition(move |e: &Event<'_>| {
+        if let EventKind::StateTransition { to, .. } = e.kind {
+            log.lock().unwrap().push((e.source.to_owned(), to));
+        }
+    });
+    let email = r.get("email").unwrap();
+    fail(&r.find("payments").unwrap(), 1);
+    fail(&email, 3);
+    email.reset();
+    r.find("payments").unwrap().try_acquire().unwrap_err();
+    assert_eq!(
+        *heard.lock().unwrap(),
+        [
+            ("payments".to_owned(), CircuitState::Open),
+            ("email".to_owned(), CircuitState::Open),
+            ("email".to_owned(), CircuitState::Closed),
+        ],
+        "transitions only, not the rejected call"
+    );
 }

@@ -5,6 +5,8 @@
 //!   histogram in seconds and the calls in flight.
 //! - [`EventMetrics`]: a listener that turns the events of breakers, retries and stores into
 //!   their metrics: state, transitions, time in each state, calls by kind, retries by result.
+//! - [`History`]: the last transitions of every breaker, bounded, with snapshots of their
+//!   states and the patterns of their trips (times opened, time open, hour of the day).
 //! - [`Slo`] and [`BurnRatePolicy`]: objectives per service, and the Prometheus recording and
 //!   alerting rules of the SRE workbook's multi-window, multi-burn-rate alerts for them.
 //! - [`PrometheusExporter`] (feature `prometheus`): the Prometheus recorder and the scrape
@@ -22,6 +24,7 @@ mod axum;
 mod call;
 mod events;
 mod future;
+mod history;
 mod layer;
 pub mod names;
 #[cfg(feature = "prometheus")]
@@ -37,6 +40,7 @@ pub use axum::CONTENT_TYPE_TEXT;
 pub use call::Call;
 pub use events::{state_code, EventMetrics};
 pub use future::ResponseFuture;
+pub use history::{BreakerPattern, History, Snapshot, TransitionRecord};
 pub use layer::MetricsLayer;
 #[cfg(feature = "prometheus")]
 #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]

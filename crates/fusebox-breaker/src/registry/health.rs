@@ -157,10 +157,6 @@ impl BreakerRegistry {
     }
 }
 
-pub(super) fn rejects_fully(state: CircuitState) -> bool {
-    matches!(state, CircuitState::Open | CircuitState::ForcedOpen)
-}
-
 /// The first failing dependency found depth-first, reported at its root: a dependency that is
 /// itself only degraded passes on its own cause.
 fn root_cause(

@@ -1,27 +1,22 @@
-//! Named breakers with per-name configuration, dependencies between them, and history.
+//! Named breakers with per-name configuration, and dependencies between them.
 
 mod health;
-mod history;
 mod settings;
 
 pub use health::{HealthStatus, RegistrySummary};
-pub use history::{BreakerPattern, RegistrySnapshot};
-
 pub use settings::{EnvSettings, RegistrySettings};
 
 use crate::breaker::{Breaker, BreakerMetrics};
 use crate::builder::BreakerBuilder;
 use crate::sync::{lock, read, write};
-use fusebox_core::{CircuitState, ConfigError, Event, EventKind};
+use fusebox_core::{CircuitState, ConfigError, EventListener};
 use fusebox_core::{LocalState, StateStore};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::sync::atomic::AtomicUsize;
-use std::sync::{Arc, Mutex, RwLock, Weak};
-use tokio::time::Instant;
+use std::sync::{Arc, Mutex, RwLock};
 
-/// How many transitions the registry remembers for [`BreakerRegistry::patterns`].
-const TRANSITION_LOG: usize = 4_096;
+/// A listener of every breaker's transitions, shared by each breaker it listens to.
+type TransitionListener = Arc<dyn EventListener>;
 
 type Factory = dyn Fn(&str) -> BreakerBuilder + Send + Sync;
 
@@ -34,9 +29,9 @@ type Factory = dyn Fn(&str) -> BreakerBuilder + Send + Sync;
 /// - **Dependencies**: declare that `appointments` depends on `calendar` and `telephony`; when a
 ///   root is open, its dependents are reported degraded with the root as the cause
 ///   ([`health`](Self::health)).
-/// - **History**: a bounded ring of timestamped [`snapshots`](Self::snapshot), and
-///   [`patterns`](Self::patterns) (how often each breaker opened, mean time open) from the
-///   transitions it has seen.
+/// - **Transitions**: [`on_transition`](Self::on_transition) listens to every breaker's,
+///   those made later included (fusebox-metrics' `History` keeps them, and the patterns of
+///   their trips).
 ///
 /// ```
 /// use fusebox_breaker::{Breaker, BreakerRegistry, CircuitState, HealthStatus};
@@ -67,9 +62,8 @@ struct Inner {
     store: RwLock<Arc<dyn StateStore>>,
     breakers: RwLock<BTreeMap<String, Breaker>>,
     dependencies: RwLock<HashMap<String, Vec<String>>>,
-    transitions: Mutex<VecDeque<LoggedTransition>>,
-    snapshots: Mutex<VecDeque<RegistrySnapshot>>,
-    snapshot_capacity: AtomicUsize,
+    /// Given to every breaker registered, those already in when each was added.
+    transition_listeners: Mutex<Vec<TransitionListener>>,
 }
 
 impl fmt::Debug for BreakerRegistry {
@@ -81,26 +75,16 @@ impl fmt::Debug for BreakerRegistry {
     }
 }
 
-#[derive(Clone, Debug)]
-struct LoggedTransition {
-    name: String,
-    to: CircuitState,
-    at: Instant,
-}
-
-/// Builds a [`BreakerRegistry`]: its factory, the store every breaker it makes is shared
-/// through, and how many snapshots its history keeps.
+/// Builds a [`BreakerRegistry`]: its factory, and the store every breaker it makes is shared
+/// through.
 pub struct RegistryBuilder {
     factory: Box<Factory>,
     store: Arc<dyn StateStore>,
-    snapshot_capacity: usize,
 }
 
 impl fmt::Debug for RegistryBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RegistryBuilder")
-            .field("snapshot_capacity", &self.snapshot_capacity)
-            .finish_non_exhaustive()
+        f.debug_struct("RegistryBuilder").finish_non_exhaustive()
     }
 }
 
@@ -108,12 +92,6 @@ impl RegistryBuilder {
     /// Shares the state of every breaker the registry makes or registers through `store`.
     pub fn store(mut self, store: impl StateStore) -> Self {
         self.store = Arc::new(store);
-        self
-    }
-
-    /// Keeps at most `capacity` snapshots (default 60, at least 1).
-    pub fn snapshot_capacity(mut self, capacity: usize) -> Self {
-        self.snapshot_capacity = capacity.max(1);
         self
     }
 
@@ -125,9 +103,7 @@ impl RegistryBuilder {
                 store: RwLock::new(self.store),
                 breakers: RwLock::new(BTreeMap::new()),
                 dependencies: RwLock::new(HashMap::new()),
-                transitions: Mutex::new(VecDeque::new()),
-                snapshots: Mutex::new(VecDeque::new()),
-                snapshot_capacity: AtomicUsize::new(self.snapshot_capacity),
+                transition_listeners: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -160,7 +136,6 @@ impl BreakerRegistry {
     /// let factory = |name: &str| Breaker::builder(name).consecutive_failures(3);
     /// let registry = BreakerRegistry::builder(factory)
     ///     .store(LocalState)
-    ///     .snapshot_capacity(120)
     ///     .build();
     /// assert_eq!(registry.get("calendar")?.name(), "calendar");
     /// # Ok::<(), fusebox_breaker::ConfigError>(())
@@ -171,7 +146,6 @@ impl BreakerRegistry {
         RegistryBuilder {
             factory: Box::new(factory),
             store: Arc::new(LocalState),
-            snapshot_capacity: 60,
         }
     }
 
@@ -244,31 +218,53 @@ impl BreakerRegistry {
         if let Some(existing) = map.get(name) {
             return existing.clone();
         }
-        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
-        let logged_name = name.to_owned();
         // Transitions only: registering a breaker must not make its calls build events.
-        breaker
-            .on_transition(move |e: &Event<'_>| {
-                if let EventKind::StateTransition { to, .. } = e.kind {
-                    if let Some(inner) = weak.upgrade() {
-                        let mut log = lock(&inner.transitions);
-                        if log.len() == TRANSITION_LOG {
-                            log.pop_front();
-                        }
-                        log.push_back(LoggedTransition {
-                            name: logged_name.clone(),
-                            to,
-                            at: Instant::now(),
-                        });
-                    }
-                }
-            })
-            .detach();
+        for listener in lock(&self.inner.transition_listeners).iter() {
+            let listener = listener.clone();
+            breaker
+                .on_transition(move |e: &fusebox_core::Event<'_>| listener.on_event(e))
+                .detach();
+        }
         map.insert(name.to_owned(), breaker.clone());
         drop(map);
         let store = read(&self.inner.store).clone();
         breaker.share_with(store.as_ref());
         breaker
+    }
+
+    /// Gives `listener` the transitions of every breaker of the registry, those made or
+    /// registered later included, for the registry's life; calls build no event for it.
+    ///
+    /// ```
+    /// use fusebox_breaker::{Breaker, BreakerRegistry};
+    /// use fusebox_core::{Event, EventKind};
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let registry = BreakerRegistry::new(|name| Breaker::builder(name).consecutive_failures(1));
+    /// let opened = Arc::new(AtomicUsize::new(0));
+    /// let seen = opened.clone();
+    /// registry.on_transition(move |e: &Event<'_>| {
+    ///     if let EventKind::StateTransition { .. } = e.kind {
+    ///         seen.fetch_add(1, Ordering::Relaxed);
+    ///     }
+    /// });
+    /// registry.get("sms")?.try_acquire().unwrap().failure();
+    /// assert_eq!(opened.load(Ordering::Relaxed), 1);
+    /// # Ok::<(), fusebox_breaker::ConfigError>(())
+    /// ```
+    pub fn on_transition(&self, listener: impl EventListener) {
+        let listener: TransitionListener = Arc::new(listener);
+        // The breakers' lock first, as `insert` takes them: a breaker is registered either
+        // before (and listened to here) or after (and given the listener there).
+        let breakers = write(&self.inner.breakers);
+        lock(&self.inner.transition_listeners).push(listener.clone());
+        for breaker in breakers.values() {
+            let listener = listener.clone();
+            breaker
+                .on_transition(move |e: &fusebox_core::Event<'_>| listener.on_event(e))
+                .detach();
+        }
     }
 
     /// Every breaker with its state and metrics, by name.
