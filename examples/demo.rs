@@ -1,23 +1,23 @@
-//! fusebox demo: two upstreams, one flaky; clients behind retry and circuit breakers from a
-//! registry; and what they all do.
+//! fusebox demo: two upstreams, one flaky; clients behind metrics, retry and circuit breakers
+//! from a registry; and what they all do.
 //!
 //! Starts an HTTP server on 127.0.0.1 with two routes: `/quote`, healthy for 3 seconds, failing
 //! for 5, then recovered; and `/rate`, always healthy. A `checkout` feature depends on both.
-//! Every 100 ms the demo calls each route through a retry layer stacked on that dependency's
-//! breaker, and prints each quote call, each retry with its delay, each state transition with its
-//! reason, the health of `checkout` while a dependency is down, and a closing summary from the
-//! registry. Runs about 13 seconds; needs nothing but cargo.
+//! Every 100 ms the demo calls each route through a metrics layer, a retry layer and that
+//! dependency's breaker. It prints one line per state transition (with its reason), per retry
+//! decision and per change of `checkout`'s health, a one-line summary per service each second,
+//! and a table per service at the end; while it runs, Prometheus can scrape its metrics at the
+//! URL it prints first. Runs about 13 seconds; needs nothing but cargo.
 //!
 //! ```text
 //! cargo run --example demo
 //! ```
 
 use axum::{http::StatusCode, routing::get, Router};
-use fusebox::breaker::{
-    Breaker, BreakerRegistry, CircuitBreakerError, CircuitBreakerLayer, CircuitOpen,
-};
+use fusebox::breaker::{Breaker, BreakerRegistry, CircuitBreakerError, CircuitBreakerLayer};
+use fusebox::metrics::{EventMetrics, History, MetricsLayer, PrometheusExporter};
 use fusebox::retry::{Backoff, Jitter, RetryLayer};
-use fusebox::{Event, EventKind, HttpClassifier, Outcome};
+use fusebox::{Event, EventKind, EventListener, GiveUpReason, HttpClassifier, Outcome};
 use std::time::{Duration, Instant};
 use tower::{service_fn, BoxError, Service, ServiceBuilder, ServiceExt};
 
@@ -27,6 +27,10 @@ const RUN_FOR: Duration = Duration::from_secs(13);
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
+    // The recorder first: metric handles are resolved when layers are made.
+    let exporter = PrometheusExporter::install()?;
+    let metrics_at = serve_metrics(&exporter).await?;
+    println!("metrics: http://{metrics_at}/metrics (Prometheus text, while the demo runs)");
     let started = Instant::now();
     let addr = start_upstreams(started).await?;
     println!(
@@ -35,6 +39,8 @@ async fn main() -> Result<(), BoxError> {
     );
 
     // One breaker per dependency, each with its own settings, made on first use.
+    let events = exporter.events().clone();
+    let to_metrics = events.clone();
     let registry = BreakerRegistry::new(move |name| {
         let builder = match name {
             "quotes" => Breaker::builder(name)
@@ -45,24 +51,25 @@ async fn main() -> Result<(), BoxError> {
                 .half_open_successes(2),
             _ => Breaker::builder(name).consecutive_failures(3),
         };
-        builder.on_event(move |e: &Event<'_>| {
-            if let EventKind::StateTransition { from, to, reason } = e.kind {
-                println!(
-                    "[{:>5.1}s] *** breaker `{}`: {from} -> {to} ({reason})",
-                    started.elapsed().as_secs_f64(),
-                    e.source
-                );
-            }
-        })
+        builder.on_event(to_metrics.clone())
     });
     registry.depends_on("checkout", ["quotes", "rates"]);
-    // The transitions of every breaker the registry makes, and the patterns of their trips.
-    let history = fusebox::metrics::History::new();
+    // One line per transition; and the transitions kept, for the patterns of the trips.
+    registry.on_transition(move |e: &Event<'_>| {
+        if let EventKind::StateTransition { from, to, reason } = e.kind {
+            println!(
+                "[{:>5.1}s] breaker `{}`: {from} -> {to} ({reason})",
+                started.elapsed().as_secs_f64(),
+                e.source
+            );
+        }
+    });
+    let history = History::new();
     registry.on_transition(history.clone());
 
     let http = reqwest::Client::builder().no_proxy().build()?;
-    let quotes = client("quotes", registry.get("quotes")?, &http, started)?;
-    let rates = client("rates", registry.get("rates")?, &http, started)?;
+    let quotes = client("quotes", registry.get("quotes")?, &http, &events, started)?;
+    let rates = client("rates", registry.get("rates")?, &http, &events, started)?;
     let (quote_url, rate_url) = (
         format!("http://{addr}/quote"),
         format!("http://{addr}/rate"),
@@ -70,70 +77,123 @@ async fn main() -> Result<(), BoxError> {
 
     let mut ticker = tokio::time::interval(Duration::from_millis(100));
     let mut last_health = String::from("healthy");
+    let mut last_second = 0;
+    let mut seen = [Counts::default(), Counts::default()];
     while started.elapsed() < RUN_FOR {
         ticker.tick().await;
-        let at = started.elapsed().as_secs_f64();
-        match quotes.clone().oneshot(quote_url.clone()).await {
-            Ok(response) => {
-                let verdict = if classify::<()>(Ok(&response)).is_failure() {
-                    "failure"
-                } else {
-                    "success"
-                };
-                println!(
-                    "[{at:>5.1}s] GET /quote -> {} ({verdict})",
-                    response.status().as_u16()
-                );
-            }
-            Err(e) => match e.downcast_ref::<CircuitOpen>() {
-                Some(open) => println!("[{at:>5.1}s] rejected: {open}"),
-                None => println!("[{at:>5.1}s] error: {e}"),
-            },
-        }
-        if let Err(e) = rates.clone().oneshot(rate_url.clone()).await {
-            println!("[{at:>5.1}s] GET /rate failed: {e}");
-        }
+        // Outcomes are in the metrics and the summaries; errors need no line of their own.
+        let _ = quotes.clone().oneshot(quote_url.clone()).await;
+        let _ = rates.clone().oneshot(rate_url.clone()).await;
         let health = registry.health("checkout").to_string();
         if health != last_health {
-            println!("[{at:>5.1}s] === checkout is {health}");
+            println!(
+                "[{:>5.1}s] checkout is {health}",
+                started.elapsed().as_secs_f64()
+            );
             last_health = health;
+        }
+        let second = started.elapsed().as_secs();
+        if second > last_second {
+            last_second = second;
+            let line: Vec<String> = ["quotes", "rates"]
+                .iter()
+                .zip(&mut seen)
+                .map(|(name, seen)| {
+                    let breaker = registry.find(name).expect("made above");
+                    let now = Counts::of(&breaker);
+                    let step = now.since(seen);
+                    *seen = now;
+                    format!(
+                        "{name}: {} calls, {} failed, {} rejected, {}",
+                        step.calls,
+                        step.failures,
+                        step.rejections,
+                        breaker.state()
+                    )
+                })
+                .collect();
+            println!(
+                "[{:>5.1}s] last second: {}",
+                started.elapsed().as_secs_f64(),
+                line.join(" | ")
+            );
         }
     }
 
-    println!("\nregistry summary");
-    let summary = registry.summary();
-    println!(
-        "  {} breakers: {} closed, {} open, {} half-open; degraded: {:?}",
-        summary.total, summary.closed, summary.open, summary.half_open, summary.degraded
-    );
+    println!("\n| service | calls | failures | failure rate | rejected | opened | longest open |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    let patterns = history.patterns();
     for status in registry.list() {
         let m = &status.metrics;
+        let pattern = patterns.iter().find(|p| p.breaker == status.name);
+        let longest = pattern
+            .and_then(|p| p.max_time_open)
+            .map_or_else(|| "-".to_owned(), |d| format!("{:.1}s", d.as_secs_f64()));
         println!(
-            "  {:<8} {:<10} calls {:>4}  successes {:>4}  failures {:>3}  rejected {:>3}",
-            status.name, status.state, m.calls, m.successes, m.failures, m.rejections
+            "| {} | {} | {} | {:.1} % | {} | {} | {longest} |",
+            status.name,
+            m.calls,
+            m.failures,
+            100.0 * ratio(m.failures, m.calls),
+            m.rejections,
+            pattern.map_or(0, |p| p.times_opened),
         );
     }
-    for p in history.patterns() {
-        let seconds = |d: Option<std::time::Duration>| {
-            d.map_or_else(|| "-".to_owned(), |d| format!("{:.1}s", d.as_secs_f64()))
-        };
-        println!(
-            "  {:<8} opened {} time(s), time open: mean {}, longest {}",
-            p.breaker,
-            p.times_opened,
-            seconds(p.mean_time_open),
-            seconds(p.max_time_open)
-        );
-    }
-    println!("  checkout: {}", registry.health("checkout"));
+    println!("\ncheckout: {}", registry.health("checkout"));
     Ok(())
 }
 
-/// A client for one dependency: retry with jittered backoff, outside that dependency's breaker.
+/// A breaker's lifetime counts, to print what changed in a second.
+#[derive(Clone, Copy, Default)]
+struct Counts {
+    calls: u64,
+    failures: u64,
+    rejections: u64,
+}
+
+impl Counts {
+    fn of(breaker: &Breaker) -> Self {
+        let m = breaker.metrics();
+        Counts {
+            calls: m.calls,
+            failures: m.failures,
+            rejections: m.rejections,
+        }
+    }
+
+    fn since(&self, earlier: &Counts) -> Counts {
+        Counts {
+            calls: self.calls.saturating_sub(earlier.calls),
+            failures: self.failures.saturating_sub(earlier.failures),
+            rejections: self.rejections.saturating_sub(earlier.rejections),
+        }
+    }
+}
+
+fn ratio(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+/// Serves the exporter's `/metrics` on a free 127.0.0.1 port.
+async fn serve_metrics(exporter: &PrometheusExporter) -> Result<std::net::SocketAddr, BoxError> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let app: Router = exporter.router();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(addr)
+}
+
+/// A client for one dependency: its metrics, then retry with jittered backoff, outside that
+/// dependency's breaker.
 fn client(
     name: &'static str,
     breaker: Breaker,
     http: &reqwest::Client,
+    events: &EventMetrics,
     started: Instant,
 ) -> Result<
     impl Service<String, Response = reqwest::Response, Error = BoxError, Future: Send> + Clone,
@@ -148,35 +208,45 @@ fn client(
         )
         .max_attempts(3)
         .deadline(Duration::from_millis(500))
-        .on_event(move |e: &Event<'_>| {
-            let at = started.elapsed().as_secs_f64();
-            match e.kind {
-                EventKind::RetryScheduled {
-                    attempt,
-                    delay,
-                    server_hint,
-                } => {
-                    let why = if server_hint {
-                        "server hint"
-                    } else {
-                        "backoff"
-                    };
-                    println!(
-                        "[{at:>5.1}s]     retry `{}`: attempt {attempt} in {} ms ({why})",
-                        e.source,
-                        delay.as_millis()
-                    );
+        .on_event({
+            let events = events.clone();
+            move |e: &Event<'_>| {
+                events.on_event(e);
+                let at = started.elapsed().as_secs_f64();
+                match e.kind {
+                    EventKind::RetryScheduled {
+                        attempt,
+                        delay,
+                        server_hint,
+                    } => {
+                        let why = if server_hint {
+                            "server hint"
+                        } else {
+                            "backoff"
+                        };
+                        println!(
+                            "[{at:>5.1}s] retry `{}`: attempt {attempt} in {} ms ({why})",
+                            e.source,
+                            delay.as_millis()
+                        );
+                    }
+                    // A call the breaker rejected is in the summaries; other give-ups get a line.
+                    EventKind::RetryGaveUp {
+                        reason: GiveUpReason::CircuitOpen,
+                        ..
+                    } => {}
+                    EventKind::RetryGaveUp { attempts, reason } => println!(
+                        "[{at:>5.1}s] retry `{}`: gave up after {attempts} attempt(s): {reason}",
+                        e.source
+                    ),
+                    _ => {}
                 }
-                EventKind::RetryGaveUp { attempts, reason } => println!(
-                    "[{at:>5.1}s]     retry `{}`: gave up after {attempts} attempt(s): {reason}",
-                    e.source
-                ),
-                _ => {}
             }
         })
         .build()?;
     let http = http.clone();
     Ok(ServiceBuilder::new()
+        .layer(MetricsLayer::new(name).classifier(classify::<BoxError>))
         .layer(retry)
         .layer(CircuitBreakerLayer::new(breaker).classifier(classify::<reqwest::Error>))
         .service(service_fn(move |url: String| {
