@@ -45,6 +45,9 @@ fn main() {
     let rt = current_thread();
     let watched = consecutive(Handle::Counted);
     let subscription = watched.subscribe(exporter.events().clone());
+    let held = consecutive(Handle::Counted);
+    let circuit = fusebox::core::CircuitRef::from(held.clone());
+    let held_subscription = held.subscribe(exporter.events().for_circuit(&*circuit));
     let mut one = vec![
         Contender::one_task("bare service", &rt, inner(false)),
         Contender::one_task(
@@ -66,6 +69,11 @@ fn main() {
             "breaker with `EventMetrics` subscribed",
             &rt,
             fusebox(watched.clone(), false),
+        ),
+        Contender::one_task(
+            "breaker with `EventMetrics::for_circuit` subscribed",
+            &rt,
+            fusebox(held, false),
         ),
         Contender::one_task(
             "`MetricsLayer` over the breaker with `EventMetrics` subscribed",
@@ -107,5 +115,5 @@ fn main() {
     println!("| `std::time::Instant::now()` and `elapsed()` (two reads) | {std_clock:.1} |");
     println!("| `tokio::time::Instant::now()` (what `MetricsLayer` reads) | {tokio_now:.1} |");
     println!("| `quanta::Clock::raw()` | {quanta_now:.1} |");
-    drop(subscription);
+    drop((subscription, held_subscription));
 }

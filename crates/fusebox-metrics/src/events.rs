@@ -339,6 +339,36 @@ impl EventMetrics {
         self.series(circuit.name(), circuit.key(), Some(circuit.state()));
     }
 
+    /// A listener for the events of one breaker, `circuit`, whose series it starts in the
+    /// circuit's present state (as [`track`](Self::track) does) and holds: its call events
+    /// then record without looking the series up by name. Events of another source go
+    /// through these metrics as usual.
+    ///
+    /// ```
+    /// use fusebox_core::{Circuit, CircuitState, Event, EventBus, EventKind};
+    /// use fusebox_metrics::EventMetrics;
+    ///
+    /// struct Payments;
+    /// impl Circuit for Payments {
+    ///     fn name(&self) -> &str { "payments" }
+    ///     fn state(&self) -> CircuitState { CircuitState::Closed }
+    /// }
+    ///
+    /// let metrics = EventMetrics::new();
+    /// let bus = EventBus::new();
+    /// let _subscription = bus.subscribe(metrics.for_circuit(&Payments));
+    /// bus.emit(|| Event::new("payments", EventKind::CallIgnored));
+    /// assert_eq!(metrics.state("payments", None), Some(CircuitState::Closed));
+    /// ```
+    pub fn for_circuit(&self, circuit: &dyn Circuit) -> CircuitMetrics {
+        CircuitMetrics {
+            series: self.series(circuit.name(), circuit.key(), Some(circuit.state())),
+            name: circuit.name().to_owned(),
+            key: circuit.key().map(str::to_owned),
+            all: self.clone(),
+        }
+    }
+
     /// The state the metrics show for the breaker `name` (and `key`), if they track one.
     pub fn state(&self, name: &str, key: Option<&str>) -> Option<CircuitState> {
         let breakers = read(&self.inner.breakers);
@@ -448,6 +478,37 @@ impl EventMetrics {
             .entry(name.to_owned())
             .or_insert_with(|| Arc::new(StoreHandles::new(name)))
             .clone()
+    }
+}
+
+/// The listener of one breaker's events, its series held; from [`EventMetrics::for_circuit`].
+#[derive(Clone)]
+pub struct CircuitMetrics {
+    series: Arc<BreakerHandles>,
+    name: String,
+    key: Option<String>,
+    all: EventMetrics,
+}
+
+impl fmt::Debug for CircuitMetrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CircuitMetrics")
+            .field("name", &self.name)
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EventListener for CircuitMetrics {
+    fn on_event(&self, event: &Event<'_>) {
+        if from_breaker(&event.kind)
+            && event.source == self.name
+            && event.key == self.key.as_deref()
+        {
+            self.series.on_event(&event.kind);
+        } else {
+            self.all.on_event(event);
+        }
     }
 }
 

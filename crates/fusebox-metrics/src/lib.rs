@@ -38,7 +38,7 @@ mod streaming;
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub use axum::CONTENT_TYPE_TEXT;
 pub use call::Call;
-pub use events::{state_code, EventMetrics};
+pub use events::{state_code, CircuitMetrics, EventMetrics};
 pub use future::ResponseFuture;
 pub use history::{BreakerPattern, History, Snapshot, TransitionRecord};
 pub use layer::MetricsLayer;

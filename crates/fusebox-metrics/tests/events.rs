@@ -376,3 +376,48 @@ async fn a_store_shows_whether_it_is_degraded_and_counts_its_changes() {
     let to = |to: &str| recorded.counter(STORE_TRANSITIONS, &[store[0], ("to", to)]);
     assert_eq!((to("degraded"), to("recovered")), (Some(2), Some(2)));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_circuit_s_own_listener_records_into_the_same_series() {
+    struct Email;
+    impl fusebox_core::Circuit for Email {
+        fn name(&self) -> &str {
+            "email"
+        }
+        fn state(&self) -> CircuitState {
+            CircuitState::HalfOpen
+        }
+    }
+    let recorded = Recorded::new();
+    let metrics = EventMetrics::label_keys(4);
+    let bus = EventBus::new();
+    let own = recorded.local(|| metrics.for_circuit(&Email));
+    let _s = bus.subscribe(own);
+    assert_eq!(
+        in_state(&recorded, &[("breaker", "email")]),
+        [0.0, 1.0, 0.0, 0.0, 0.0],
+        "started in the circuit's state"
+    );
+    emit(&recorded, &bus, "email", None, OK);
+    emit(&recorded, &bus, "email", None, transition(HalfOpen, Closed));
+    // Another source on the same bus, and a store's event, go through the shared metrics.
+    emit(&recorded, &bus, "sms", None, FAILED);
+    emit(&recorded, &bus, "email", Some("acme"), FAILED);
+    emit(&recorded, &bus, "redis", None, EventKind::StoreDegraded);
+    assert_eq!(breaker_calls(&recorded, "email", "successful"), Some(1));
+    assert_eq!(metrics.state("email", None), Some(Closed));
+    assert_eq!(breaker_calls(&recorded, "sms", "failed"), Some(1));
+    assert_eq!(
+        recorded.gauge(STORE_DEGRADED, &[("store", "redis")]),
+        Some(1.0)
+    );
+    assert_eq!(breaker_calls(&recorded, "email", "failed"), Some(0));
+    assert_eq!(
+        recorded.counter(
+            BREAKER_CALLS,
+            &[("breaker", "email"), ("key", "acme"), ("kind", "failed")]
+        ),
+        Some(1),
+        "a key's event of the same name goes to the key's series"
+    );
+}
