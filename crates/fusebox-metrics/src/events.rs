@@ -146,9 +146,6 @@ impl StateTrack {
             seconds: per_state(names::BREAKER_STATE_SECONDS),
         };
         track.show();
-        for seconds in &track.seconds {
-            seconds.increment(0.0);
-        }
         track
     }
 

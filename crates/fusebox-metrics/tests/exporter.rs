@@ -59,6 +59,14 @@ async fn a_scrape_brings_the_seconds_in_state_up_to_date() {
         text.contains(r#"fusebox_breaker_state_seconds{breaker="payments",state="open"} 7"#),
         "{text}"
     );
+    for never in ["half_open", "forced_open", "disabled"] {
+        let series =
+            format!(r#"fusebox_breaker_state_seconds{{breaker="payments",state="{never}"}} 0"#);
+        assert!(
+            text.contains(&series),
+            "every state's series from the start: {text}"
+        );
+    }
 }
 
 #[test]
