@@ -63,6 +63,64 @@ impl Slo {
     }
 }
 
+/// One objective of an [`Slo`], as its rules are written.
+enum Objective {
+    Availability {
+        target: f64,
+    },
+    /// `bound`: the threshold's bucket bound, as the exporter writes it (Rust's `{}` of the
+    /// seconds).
+    Latency {
+        bound: String,
+        target: f64,
+    },
+}
+
+impl Objective {
+    /// The `slo` label's value.
+    fn name(&self) -> &'static str {
+        match self {
+            Objective::Availability { .. } => "availability",
+            Objective::Latency { .. } => "latency",
+        }
+    }
+
+    fn target(&self) -> f64 {
+        match *self {
+            Objective::Availability { target } | Objective::Latency { target, .. } => target,
+        }
+    }
+
+    /// The query (in Prometheus's language) of the share of bad calls of `service` over `range`.
+    fn error_ratio(&self, service: &str, range: &str) -> String {
+        match self {
+            Objective::Availability { .. } => format!(
+                "sum(rate({calls}{{service=\"{service}\",outcome=\"failure\"}}[{range}]))\n          / \
+                 sum(rate({calls}{{service=\"{service}\",outcome=~\"success|failure\"}}[{range}]))",
+                calls = names::CALLS,
+            ),
+            Objective::Latency { bound, .. } => format!(
+                "1 - (\n          sum(rate({duration}_bucket{{service=\"{service}\",le=\"{bound}\"}}[{range}]))\n          / \
+                 sum(rate({duration}_count{{service=\"{service}\"}}[{range}]))\n          )",
+                duration = names::CALL_DURATION,
+            ),
+        }
+    }
+}
+
+impl Slo {
+    fn objectives(&self) -> Vec<Objective> {
+        let availability = self
+            .availability
+            .map(|target| Objective::Availability { target });
+        let latency = self.latency.map(|(threshold, target)| Objective::Latency {
+            bound: format!("{}", threshold.as_secs_f64()),
+            target,
+        });
+        availability.into_iter().chain(latency).collect()
+    }
+}
+
 /// Whether `target` is a share strictly between 0 and 1.
 fn is_share(target: f64) -> bool {
     target > 0.0 && target < 1.0
@@ -264,31 +322,13 @@ impl BurnRatePolicy {
         let mut yaml = String::from("groups:\n");
         for slo in slos {
             let service = &slo.service;
-            let mut objectives: Vec<(&str, f64, String)> = Vec::new();
-            if let Some(target) = slo.availability {
-                objectives.push(("availability", target, String::new()));
-            }
-            if let Some((threshold, target)) = slo.latency {
-                // The exporter writes a bucket's bound as Rust writes the number of seconds.
-                objectives.push(("latency", target, format!("{}", threshold.as_secs_f64())));
-            }
+            let objectives = slo.objectives();
             let _ = writeln!(yaml, "  - name: fusebox-slo-{service}");
             let _ = writeln!(yaml, "    rules:");
             for window in self.windows() {
                 let range = prometheus_duration(window);
-                for (kind, _, bound) in &objectives {
-                    let expr = match *kind {
-                        "availability" => format!(
-                            "sum(rate({calls}{{service=\"{service}\",outcome=\"failure\"}}[{range}]))\n          / \
-                             sum(rate({calls}{{service=\"{service}\",outcome=~\"success|failure\"}}[{range}]))",
-                            calls = names::CALLS,
-                        ),
-                        _ => format!(
-                            "1 - (\n          sum(rate({duration}_bucket{{service=\"{service}\",le=\"{bound}\"}}[{range}]))\n          / \
-                             sum(rate({duration}_count{{service=\"{service}\"}}[{range}]))\n          )",
-                            duration = names::CALL_DURATION,
-                        ),
-                    };
+                for objective in &objectives {
+                    let (kind, expr) = (objective.name(), objective.error_ratio(service, &range));
                     let _ = writeln!(yaml, "      - record: {}", error_ratio_rule(window));
                     let _ = writeln!(yaml, "        expr: |\n          {expr}");
                     let _ = writeln!(
@@ -301,7 +341,8 @@ impl BurnRatePolicy {
                 if windows.is_empty() {
                     continue;
                 }
-                for (kind, target, _) in &objectives {
+                for objective in &objectives {
+                    let (kind, target) = (objective.name(), objective.target());
                     let selector = format!("{{service=\"{service}\",slo=\"{kind}\"}}");
                     let conditions: Vec<String> = windows
                         .iter()
