@@ -175,7 +175,7 @@ impl Breaker {
     /// Asks to make one call. On success, record the call's outcome on the returned [`Permit`];
     /// a permit dropped without an outcome counts as ignored (a cancelled call) and frees its
     /// half-open probe slot.
-    #[inline]
+    #[inline(always)]
     pub fn try_acquire(&self) -> Result<Permit, CircuitOpen> {
         match Shared::acquire(&self.shared) {
             Ok(ticket) => Ok(Permit {

@@ -78,14 +78,38 @@ where
         match this.state.project() {
             StateProj::Called { future, permit } => {
                 let result = ready!(future.poll(cx));
+                let outcome = this.classifier.classify(result.as_ref());
+                crate::span::finished(&outcome);
                 // Recorded in place: moving the permit out would cost a copy on every call.
-                permit.finish(this.classifier.classify(result.as_ref()));
+                permit.finish(outcome);
                 Poll::Ready(result.map_err(CircuitBreakerError::Inner))
             }
             StateProj::Rejected { open } => match open.take() {
-                Some(open) => Poll::Ready(Err(CircuitBreakerError::Open(open))),
+                Some(open) => Poll::Ready(Err(CircuitBreakerError::Open(rejection(open)))),
                 None => panic!("ResponseFuture polled after completion"),
             },
         }
     }
+}
+
+/// A rejection as the caller gets it: with the call's correlation id, logged at `DEBUG`.
+#[inline(always)]
+pub(crate) fn rejection(open: CircuitOpen) -> CircuitOpen {
+    let open = open.with_correlation_id(fusebox_core::CorrelationId::current());
+    if tracing::level_enabled!(tracing::Level::DEBUG) {
+        log_rejection(&open);
+    }
+    open
+}
+
+#[cold]
+#[inline(never)]
+fn log_rejection(open: &CircuitOpen) {
+    tracing::debug!(
+        breaker = open.name(),
+        key = open.key(),
+        state = %open.state(),
+        correlation_id = open.correlation_id().map(|id| id.as_str()),
+        "call rejected"
+    );
 }

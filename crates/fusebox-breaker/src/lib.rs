@@ -84,6 +84,7 @@ mod machine;
 mod registry;
 mod service;
 mod settings;
+mod span;
 mod stats;
 #[cfg(feature = "http")]
 mod streaming;

@@ -16,7 +16,7 @@ pub trait PickBreaker<Request> {
 }
 
 impl<Request> PickBreaker<Request> for Breaker {
-    #[inline]
+    #[inline(always)]
     fn acquire(&self, _: &Request) -> Result<Permit, CircuitOpen> {
         self.try_acquire()
     }
@@ -29,6 +29,12 @@ impl<Request> PickBreaker<Request> for Breaker {
 /// `poll_ready` passes through to the inner service. `call` asks the breaker first: an open
 /// circuit answers at once with [`CircuitBreakerError::Open`] without calling the inner service;
 /// otherwise the call goes through and its result is classified and counted when it completes.
+///
+/// With `DEBUG` enabled, an admitted call records `breaker`, `key`, `probe` and, once known,
+/// `outcome` in the span it runs in (a retry attempt's, or a
+/// [`CorrelationLayer`](fusebox_core::CorrelationLayer)'s `fusebox_call`), and a rejection
+/// logs a `DEBUG` event; with tracing off, each costs one level check. A rejection carries
+/// the call's [`CorrelationId`](fusebox_core::CorrelationId), when it has one.
 #[derive(Clone)]
 pub struct CircuitBreaker<S, C = ResultClassifier, B = Breaker> {
     inner: S,
@@ -88,12 +94,16 @@ where
             .map_err(CircuitBreakerError::Inner)
     }
 
-    #[inline]
+    #[inline(always)]
     fn call(&mut self, request: Request) -> Self::Future {
         // The classifier's per-request stage sees the request before it is sent.
         let classifier = self.classifier.make_classify(&request);
         match self.breaker.acquire(&request) {
-            Ok(permit) => ResponseFuture::called(self.inner.call(request), permit, classifier),
+            Ok(permit) => {
+                crate::span::admitted(&permit);
+                let future = self.inner.call(request);
+                ResponseFuture::called(future, permit, classifier)
+            }
             Err(open) => ResponseFuture::rejected(open, classifier),
         }
     }

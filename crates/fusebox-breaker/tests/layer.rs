@@ -190,8 +190,8 @@ async fn a_cancelled_probe_frees_its_slot() {
 fn a_call_moves_a_small_future() {
     // What a call hands its caller to await: the inner future (16 bytes here) and a 24-byte
     // permit (a reference to the breaker's slot and a two-word ticket), or a rejection's
-    // 40-byte `CircuitOpen`, and the state's tag. Every byte is moved on every call
-    // (docs/benchmarks.md); a 48-byte rejection would make it 56.
+    // 40-byte `CircuitOpen` (its correlation id included), and the state's tag. Every byte is
+    // moved on every call (docs/benchmarks.md); a 48-byte rejection would make it 56.
     type Inner = tower::util::ServiceFn<fn(u64) -> std::future::Ready<Result<u64, std::io::Error>>>;
     let f: fn(u64) -> std::future::Ready<Result<u64, std::io::Error>> =
         |n| std::future::ready(Ok(n));

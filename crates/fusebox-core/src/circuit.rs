@@ -5,6 +5,7 @@
 //! They live here, not in the breaker crate, so that a retry, a health check, a metrics layer
 //! or a shared store depends on this vocabulary only, never on the breaker itself.
 
+use crate::correlation::CorrelationId;
 use crate::event::{Event, Subscription};
 use crate::handle::{Handle, WeakHandle};
 use crate::state::CircuitState;
@@ -130,17 +131,11 @@ pub trait Circuits: Send + Sync + 'static {
 #[derive(Clone)]
 pub struct CircuitOpen {
     circuit: CircuitRef,
-    /// Nanoseconds after an epoch when a call may next be admitted, if `admits` (else only an
-    /// operator ends the rejection). Kept as an offset, not an `Instant`: converting costs a
-    /// division, so it waits until someone asks; and the rejection stays small enough that a
-    /// `Result<Permit, CircuitOpen>` is no larger than a permit.
-    retry_at: u64,
-    admits: bool,
-    /// Whether `retry_at` counts from the circuit's own epoch ([`Circuit::instant_at`]) rather
-    /// than from the process's ([`process_epoch`]).
-    own_epoch: bool,
-    state: CircuitState,
-    awaits_probe: bool,
+    /// When a call may next be admitted, and how to read it, in one word (see [`Packed`]): a
+    /// rejection carrying a correlation id stays five words, the size it was without one.
+    packed: Packed,
+    /// The rejected call's, when it ran with one ([`CorrelationId::current`]).
+    correlation_id: Option<CorrelationId>,
 }
 
 /// The instant [`CircuitOpen::new`]'s instants are counted from: the first time it is asked.
@@ -155,13 +150,11 @@ impl CircuitOpen {
     /// `None` when only an operator can end the rejection (a forced-open circuit).
     #[inline]
     pub fn new(circuit: CircuitRef, state: CircuitState, retry_at: Option<Instant>) -> Self {
+        let at = retry_at.map(|at| nanos(at.saturating_duration_since(process_epoch())));
         CircuitOpen {
             circuit,
-            retry_at: retry_at.map_or(0, |at| nanos(at.saturating_duration_since(process_epoch()))),
-            admits: retry_at.is_some(),
-            own_epoch: false,
-            state,
-            awaits_probe: false,
+            packed: Packed::new(at, false, state),
+            correlation_id: None,
         }
     }
 
@@ -172,11 +165,8 @@ impl CircuitOpen {
     pub fn at_offset(circuit: CircuitRef, state: CircuitState, retry_at: Option<u64>) -> Self {
         CircuitOpen {
             circuit,
-            retry_at: retry_at.unwrap_or(0),
-            admits: retry_at.is_some(),
-            own_epoch: true,
-            state,
-            awaits_probe: false,
+            packed: Packed::new(retry_at, true, state),
+            correlation_id: None,
         }
     }
 
@@ -185,8 +175,22 @@ impl CircuitOpen {
     #[must_use]
     #[inline]
     pub fn awaiting_probe(mut self) -> Self {
-        self.awaits_probe = true;
+        self.packed.0 |= Packed::AWAITS_PROBE;
         self
+    }
+
+    /// The same rejection, for the call with correlation id `id`.
+    #[must_use]
+    #[inline]
+    pub fn with_correlation_id(mut self, id: Option<CorrelationId>) -> Self {
+        self.correlation_id = id;
+        self
+    }
+
+    /// The rejected call's correlation id, if it had one (a breaker sets the id of the call
+    /// it rejects, from [`CorrelationId::current`]).
+    pub fn correlation_id(&self) -> Option<&CorrelationId> {
+        self.correlation_id.as_ref()
     }
 
     /// The first `CircuitOpen` in `error` or its `source()` chain, however many layers wrap
@@ -228,7 +232,7 @@ impl CircuitOpen {
     /// `ForcedOpen`.
     #[inline]
     pub fn state(&self) -> CircuitState {
-        self.state
+        self.packed.state()
     }
 
     /// When a call may next be admitted, or `None` when only an operator can end the
@@ -236,15 +240,16 @@ impl CircuitOpen {
     ///
     /// For an open circuit, the end of its open period. For a half-open circuit whose probe
     /// slots are all taken, the end of its half-open maximum wait: the latest it can stay so,
-    /// although it usually closes or reopens much sooner, when its probes finish.
+    /// although it usually closes or reopens much sooner, when its probes finish. A time more
+    /// than four years after the circuit's epoch (or the process's first rejection) is kept to
+    /// within 128 ns.
     #[inline]
     pub fn retry_at(&self) -> Option<Instant> {
-        if !self.admits {
-            None
-        } else if self.own_epoch {
-            self.circuit.instant_at(self.retry_at)
+        let at = self.packed.retry_at()?;
+        if self.packed.has(Packed::OWN_EPOCH) {
+            self.circuit.instant_at(at)
         } else {
-            Some(after(process_epoch(), self.retry_at))
+            Some(after(process_epoch(), at))
         }
     }
 
@@ -254,7 +259,7 @@ impl CircuitOpen {
     /// to call again soon looks again after a short wait rather than waiting until `retry_at`.
     #[inline]
     pub fn awaits_probe(&self) -> bool {
-        self.awaits_probe
+        self.packed.has(Packed::AWAITS_PROBE)
     }
 
     /// Time from now until [`retry_at`](Self::retry_at), or `None` when only an operator can
@@ -274,8 +279,79 @@ impl CircuitOpen {
     /// a call made right after waiting for it is not rejected by a timer that has not fired
     /// yet. Reads the clock once; does nothing for a rejection only an operator can end.
     pub fn recheck(&self) {
-        if self.admits {
+        if self.packed.has(Packed::ADMITS) {
             self.circuit.end_open_period_if_due();
+        }
+    }
+}
+
+/// A rejection's deadline and flags in one word: nanoseconds after an epoch in the low 57
+/// bits, exact up to about four and a half years and in steps of 128 ns beyond (rounded up,
+/// held at the last step for the largest), so every deadline a `u64` of nanoseconds can hold
+/// is kept; then whether the value is in those steps, whether a call is ever admitted,
+/// whether the epoch is the circuit's own, whether probes are under way, and the rejecting
+/// state in the top three bits.
+#[derive(Clone, Copy)]
+struct Packed(u64);
+
+impl Packed {
+    const VALUE: u64 = (1 << 57) - 1;
+    const STEP_BITS: u32 = 7;
+    const COARSE: u64 = 1 << 57;
+    const ADMITS: u64 = 1 << 58;
+    const OWN_EPOCH: u64 = 1 << 59;
+    const AWAITS_PROBE: u64 = 1 << 60;
+    const STATE_AT: u32 = 61;
+
+    #[inline]
+    fn new(retry_at: Option<u64>, own_epoch: bool, state: CircuitState) -> Packed {
+        let state = match state {
+            CircuitState::Closed => 0,
+            CircuitState::Open => 1,
+            CircuitState::HalfOpen => 2,
+            CircuitState::Disabled => 3,
+            CircuitState::ForcedOpen => 4,
+        };
+        let at = retry_at.map_or(0, |at| Self::ADMITS | Self::encode(at));
+        let epoch = if own_epoch { Self::OWN_EPOCH } else { 0 };
+        Packed(at | epoch | (state << Self::STATE_AT))
+    }
+
+    #[inline]
+    fn encode(at: u64) -> u64 {
+        if at <= Self::VALUE {
+            at
+        } else {
+            let below = at & ((1 << Self::STEP_BITS) - 1);
+            let steps = (at >> Self::STEP_BITS) + u64::from(below != 0);
+            Self::COARSE | steps.min(Self::VALUE)
+        }
+    }
+
+    #[inline]
+    fn has(self, flag: u64) -> bool {
+        self.0 & flag != 0
+    }
+
+    #[inline]
+    fn retry_at(self) -> Option<u64> {
+        let value = self.0 & Self::VALUE;
+        let at = if self.has(Self::COARSE) {
+            value << Self::STEP_BITS
+        } else {
+            value
+        };
+        self.has(Self::ADMITS).then_some(at)
+    }
+
+    #[inline]
+    fn state(self) -> CircuitState {
+        match self.0 >> Self::STATE_AT {
+            0 => CircuitState::Closed,
+            1 => CircuitState::Open,
+            2 => CircuitState::HalfOpen,
+            3 => CircuitState::Disabled,
+            _ => CircuitState::ForcedOpen,
         }
     }
 }
@@ -287,6 +363,7 @@ impl fmt::Debug for CircuitOpen {
             .field("key", &self.key())
             .field("state", &self.state())
             .field("retry_after", &self.retry_after())
+            .field("correlation_id", &self.correlation_id)
             .finish()
     }
 }
@@ -301,6 +378,10 @@ impl fmt::Display for CircuitOpen {
         match self.retry_after() {
             Some(wait) => write!(f, "; retry in {:.1}s", wait.as_secs_f64()),
             None => f.write_str(" until an operator resets it"),
+        }?;
+        match &self.correlation_id {
+            Some(id) => write!(f, " (correlation id {id})"),
+            None => Ok(()),
         }
     }
 }
@@ -496,6 +577,17 @@ mod tests {
             "circuit breaker `calendar` for tenant_id `acme` is forced_open until an operator \
              resets it"
         );
+        let traced = found
+            .clone()
+            .with_correlation_id(crate::CorrelationId::new("req-7"));
+        assert_eq!(traced.correlation_id().map(|id| id.as_str()), Some("req-7"));
+        assert!(
+            traced
+                .to_string()
+                .ends_with("resets it (correlation id req-7)"),
+            "{traced}"
+        );
+        assert!(format!("{traced:?}").contains("req-7"));
         let unrelated = Wrapped(Box::new(std::io::Error::other("reset")));
         assert!(CircuitOpen::find(&unrelated).is_none());
     }
@@ -540,8 +632,51 @@ mod tests {
 
     #[test]
     fn a_rejection_is_no_larger_than_five_words() {
-        // So that `Result<Permit, CircuitOpen>` stays the size of a breaker's permit.
+        // The circuit (three words), the deadline with its flags, and the correlation id: every
+        // byte is moved on every rejected call, and a breaker's future holds one.
         assert!(std::mem::size_of::<CircuitOpen>() <= 40);
+    }
+
+    #[test]
+    fn a_packed_deadline_keeps_every_state_and_flag() {
+        let states = [
+            CircuitState::Closed,
+            CircuitState::Open,
+            CircuitState::HalfOpen,
+            CircuitState::Disabled,
+            CircuitState::ForcedOpen,
+        ];
+        let deadlines = [None, Some(0), Some(1), Some(Packed::VALUE), Some(128 << 57)];
+        for state in states {
+            for own_epoch in [false, true] {
+                for at in deadlines {
+                    for probing in [false, true] {
+                        let mut packed = Packed::new(at, own_epoch, state);
+                        if probing {
+                            packed.0 |= Packed::AWAITS_PROBE;
+                        }
+                        let seen = (
+                            packed.state(),
+                            packed.has(Packed::OWN_EPOCH),
+                            packed.retry_at(),
+                            packed.has(Packed::AWAITS_PROBE),
+                            packed.has(Packed::ADMITS),
+                        );
+                        assert_eq!(seen, (state, own_epoch, at, probing, at.is_some()));
+                    }
+                }
+            }
+        }
+        // Beyond 57 bits, in steps of 128 ns, rounded up: never earlier than asked.
+        let step = |at: u64| Packed::new(Some(at), false, CircuitState::Open).retry_at();
+        assert_eq!(step(Packed::VALUE + 1), Some(Packed::VALUE + 1));
+        assert_eq!(step(Packed::VALUE + 2), Some(Packed::VALUE + 1 + 128));
+        assert_eq!(step(u64::MAX / 2), Some(u64::MAX / 2 + 1));
+        // The largest deadline is held at the last step, 127 ns short of it.
+        assert_eq!(step(u64::MAX), Some(u64::MAX - 127));
+        let packed = Packed::new(Some(u64::MAX), true, CircuitState::ForcedOpen);
+        assert_eq!(packed.state(), CircuitState::ForcedOpen);
+        assert!(packed.has(Packed::OWN_EPOCH) && !packed.has(Packed::AWAITS_PROBE));
     }
 
     #[tokio::test(start_paused = true)]

@@ -22,6 +22,26 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The lowercase name used in logs and spans: `"success"`, `"failure"` (or
+    /// `"permanent_failure"` when not retryable), `"ignored"`.
+    ///
+    /// ```
+    /// use fusebox_core::Outcome;
+    ///
+    /// assert_eq!(Outcome::retryable_failure().as_str(), "failure");
+    /// assert_eq!(Outcome::Success.as_str(), "success");
+    /// ```
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure {
+                retryable: true, ..
+            } => "failure",
+            Outcome::Failure { .. } => "permanent_failure",
+            Outcome::Ignored => "ignored",
+        }
+    }
+
     /// A failure that may be retried, with no wait hint.
     pub const fn retryable_failure() -> Self {
         Outcome::Failure {

@@ -9,6 +9,8 @@
 //! - [`Event`] and [`EventBus`]: every state transition, rejection and call outcome is a typed
 //!   event. Building an event costs nothing when nobody listens.
 //! - [`CircuitState`] and [`TransitionReason`]: the breaker states every other crate reports.
+//! - [`CorrelationId`]: the id a call's spans, events and errors name, read by every layer
+//!   from the call's task; [`CorrelationLayer`] (feature `http`) assigns it to HTTP requests.
 //! - [`Circuit`], [`CircuitOpen`] and [`StateStore`]: what a breaker reports, what its
 //!   rejection says (found anywhere in an error's `source()` chain), and the seam through
 //!   which a store shares its state. A retry, a health check or a shared store depends on
@@ -33,6 +35,7 @@
 mod circuit;
 mod classify;
 mod config;
+mod correlation;
 mod event;
 #[cfg(feature = "grpc")]
 mod grpc;
@@ -81,6 +84,10 @@ pub use circuit::{
 pub use classify::{parse_retry_after, HttpClassifier};
 pub use classify::{Classify, EveryRequest, MakeClassify, Outcome, PerRequest, ResultClassifier};
 pub use config::ConfigError;
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub use correlation::{Correlation, CorrelationLayer};
+pub use correlation::{CorrelationId, MAX_CORRELATION_ID_LEN};
 pub use event::{Event, EventBus, EventKind, EventListener, GiveUpReason, Subscription, Watch};
 #[cfg(feature = "grpc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]

@@ -7,8 +7,9 @@ use std::time::{Duration, SystemTime};
 
 /// A `503 Service Unavailable` with `Retry-After` (whole seconds, rounded up; none for a
 /// forced-open circuit, which no wait ends) and a JSON body: `error`, `service`, `state`,
-/// `retry_after` (an RFC 3339 date, or `null`), the key under its label (`"tenant_id": "acme"`)
-/// and `"overflow": true` for the circuit a full keyed set shares among new keys.
+/// `retry_after` (an RFC 3339 date, or `null`), `correlation_id` (the rejected call's, or
+/// `null`), the key under its label (`"tenant_id": "acme"`) and `"overflow": true` for the
+/// circuit a full keyed set shares among new keys.
 impl IntoResponse for CircuitOpen {
     fn into_response(self) -> Response {
         let wait = self.retry_after();
@@ -17,6 +18,7 @@ impl IntoResponse for CircuitOpen {
             "service": self.name(),
             "state": self.state().as_str(),
             "retry_after": wait.map(|wait| rfc3339_after(SystemTime::now(), wait)),
+            "correlation_id": self.correlation_id().map(|id| id.as_str()),
         });
         if let Some(key) = self.key() {
             body[self.key_label()] = key.into();
@@ -53,7 +55,7 @@ fn rfc3339_after(now: SystemTime, wait: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Circuit, CircuitState, Handle};
+    use crate::{Circuit, CircuitState, CorrelationId, Handle};
     use http_body_util::BodyExt;
     use tokio::time::Instant;
 
@@ -89,7 +91,10 @@ mod tests {
         let circuit: &'static dyn Circuit = Box::leak(Box::new(Tenant(role)));
         let circuit = Handle::Static(circuit);
         let at = wait.map(|wait| Instant::now() + wait);
-        let mut response = CircuitOpen::new(circuit, state, at).into_response();
+        let open = CircuitOpen::new(circuit, state, at);
+        let mut response = CorrelationId::current()
+            .map_or(open.clone(), |id| open.with_correlation_id(Some(id)))
+            .into_response();
         let body = response.body_mut().collect().await.unwrap().to_bytes();
         (response, serde_json::from_slice(&body).unwrap())
     }
@@ -129,6 +134,17 @@ mod tests {
         assert_eq!(body["state"], "forced_open");
         assert_eq!(body["retry_after"], serde_json::Value::Null);
         assert_eq!(body.get("tenant_id"), None, "a plain circuit has no key");
+        assert_eq!(body["correlation_id"], serde_json::Value::Null);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_rejected_call_s_correlation_id_is_in_the_body() {
+        let id = CorrelationId::new("req-7").unwrap();
+        let wait = Some(Duration::from_secs(1));
+        let (_, body) = id
+            .scope(rejected(Role::Plain, CircuitState::Open, wait))
+            .await;
+        assert_eq!(body["correlation_id"], "req-7");
     }
 
     #[tokio::test(start_paused = true)]

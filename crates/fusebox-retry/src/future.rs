@@ -2,7 +2,9 @@
 
 use crate::config::{Policy, PolicyHandle};
 use crate::policy::ResendPolicy;
-use fusebox_core::{CircuitOpen, CircuitRef, Classify, Event, EventKind, GiveUpReason, Outcome};
+use fusebox_core::{
+    CircuitOpen, CircuitRef, Classify, CorrelationId, Event, EventKind, GiveUpReason, Outcome,
+};
 use pin_project_lite::pin_project;
 use std::fmt;
 use std::future::Future;
@@ -91,10 +93,12 @@ where
     S: Service<Req>,
     R: ResendPolicy<Req>,
 {
+    /// Sends the first attempt of `request` through `service` (made ready for it) and drives
+    /// the call from there.
     #[inline]
-    pub(crate) fn new(
-        future: S::Future,
-        service: S,
+    pub(crate) fn start(
+        mut service: S,
+        request: Req,
         spare: Result<Req, GiveUpReason>,
         policy: PolicyHandle,
         classifier: C,
@@ -104,14 +108,14 @@ where
         // is no deadline.
         let deadline = policy.deadline.and_then(|d| Instant::now().checked_add(d));
         let span = attempt_span(&policy, &requests, &spare, 1);
-        policy.events.emit(|| {
-            event(
-                &policy,
-                &requests,
-                &spare,
-                EventKind::RetryAttemptStarted { attempt: 1 },
-            )
-        });
+        emit(
+            &policy,
+            &requests,
+            &spare,
+            EventKind::RetryAttemptStarted { attempt: 1 },
+        );
+        // The layers below open their spans inside the attempt's.
+        let future = span.in_scope(|| service.call(request));
         ResponseFuture {
             state: State::Calling { future },
             service,
@@ -129,14 +133,33 @@ where
     }
 }
 
-fn event<'a, Req, R: ResendPolicy<Req>>(
-    policy: &'a Policy,
+/// Delivers the event `kind` of this call, if anyone listens, naming the call's correlation id.
+fn emit<Req, R: ResendPolicy<Req>>(
+    policy: &Policy,
+    requests: &R,
+    spare: &Result<Req, GiveUpReason>,
+    kind: EventKind,
+) {
+    if policy.events.has_listeners() {
+        let current = CorrelationId::current();
+        let id = correlation_id(current.as_ref(), requests, spare);
+        policy
+            .events
+            .emit(|| Event::new(&policy.name, kind).with_correlation_id(id));
+    }
+}
+
+/// The call's correlation id: the task's ([`CorrelationId::current`], as a
+/// [`CorrelationLayer`](fusebox_core::CorrelationLayer) sets it), else the one the request
+/// carries.
+fn correlation_id<'a, Req, R: ResendPolicy<Req>>(
+    current: Option<&'a CorrelationId>,
     requests: &R,
     spare: &'a Result<Req, GiveUpReason>,
-    kind: EventKind,
-) -> Event<'a> {
-    let id = spare.as_ref().ok().and_then(|r| requests.correlation_id(r));
-    Event::new(&policy.name, kind).with_correlation_id(id)
+) -> Option<&'a str> {
+    current
+        .map(CorrelationId::as_str)
+        .or_else(|| spare.as_ref().ok().and_then(|r| requests.correlation_id(r)))
 }
 
 /// The span an attempt runs in. Its fields, the correlation id among them, are worked out only
@@ -148,12 +171,24 @@ fn attempt_span<Req, R: ResendPolicy<Req>>(
     spare: &Result<Req, GiveUpReason>,
     attempt: u32,
 ) -> tracing::Span {
-    tracing::debug_span!(
+    // A breaker below records `breaker`, `key`, `probe` and `outcome` in it.
+    let span = tracing::debug_span!(
         "retry_attempt",
         retry = &*policy.name,
         attempt,
-        correlation_id = spare.as_ref().ok().and_then(|r| requests.correlation_id(r))
-    )
+        correlation_id = tracing::field::Empty,
+        breaker = tracing::field::Empty,
+        key = tracing::field::Empty,
+        probe = tracing::field::Empty,
+        outcome = tracing::field::Empty,
+    );
+    if !span.is_disabled() {
+        let current = CorrelationId::current();
+        if let Some(id) = correlation_id(current.as_ref(), requests, spare) {
+            span.record("correlation_id", id);
+        }
+    }
+    span
 }
 
 impl<S, Req, C, R> Future for ResponseFuture<S, Req, C, R>
@@ -178,11 +213,7 @@ where
                     let outcome = this.classifier.classify(result.as_ref());
                     let attempt = this.progress.attempt;
                     let policy: &Policy = this.policy;
-                    let emit = |kind| {
-                        policy
-                            .events
-                            .emit(|| event(policy, &*this.requests, &*this.spare, kind));
-                    };
+                    let emit = |kind| emit(policy, &*this.requests, &*this.spare, kind);
                     if outcome.is_success() {
                         if let Some(budget) = &policy.budget {
                             budget.deposit();
@@ -271,16 +302,14 @@ where
                     this.progress.attempt += 1;
                     let attempt = this.progress.attempt;
                     *this.span = attempt_span(this.policy, &*this.requests, &*this.spare, attempt);
-                    let policy: &Policy = this.policy;
-                    policy.events.emit(|| {
-                        event(
-                            policy,
-                            &*this.requests,
-                            &*this.spare,
-                            EventKind::RetryAttemptStarted { attempt },
-                        )
-                    });
-                    let future = this.service.call(request);
+                    emit(
+                        this.policy,
+                        &*this.requests,
+                        &*this.spare,
+                        EventKind::RetryAttemptStarted { attempt },
+                    );
+                    let service = &mut *this.service;
+                    let future = this.span.in_scope(|| service.call(request));
                     this.state.set(State::Calling { future });
                 }
             }

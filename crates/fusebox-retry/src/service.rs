@@ -74,14 +74,13 @@ where
     fn call(&mut self, request: Req) -> Self::Future {
         // Keep the service that was made ready for this call; leave a fresh clone behind.
         let clone = self.inner.clone();
-        let mut service = std::mem::replace(&mut self.inner, clone);
+        let service = std::mem::replace(&mut self.inner, clone);
         let spare = self.requests.resend(&request);
         // One classifier for every attempt of the call, made from its request.
         let classifier = self.classifier.make_classify(&request);
-        let future = service.call(request);
-        ResponseFuture::new(
-            future,
+        ResponseFuture::start(
             service,
+            request,
             spare,
             self.policy.clone(),
             classifier,

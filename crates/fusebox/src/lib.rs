@@ -99,6 +99,8 @@ mod guides {
     struct Distributed;
     #[doc = include_str!("../../../docs/metrics.md")]
     struct Metrics;
+    #[doc = include_str!("../../../docs/tracing.md")]
+    struct Tracing;
     #[doc = include_str!("../../../docs/benchmarks.md")]
     struct Benchmarks;
     #[doc = include_str!("../../../docs/testing.md")]

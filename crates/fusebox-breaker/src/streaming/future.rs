@@ -86,7 +86,9 @@ where
                 )
             }
             StateProj::Rejected { open } => match open.take() {
-                Some(open) => Poll::Ready(Err(CircuitBreakerError::Open(open))),
+                Some(open) => Poll::Ready(Err(CircuitBreakerError::Open(
+                    crate::future::rejection(open),
+                ))),
                 None => panic!("StreamingResponseFuture polled after completion"),
             },
         }

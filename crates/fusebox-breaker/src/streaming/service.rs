@@ -72,7 +72,11 @@ where
         let classifier = self.classifier.make_classify_response(&request);
         match self.breaker.acquire(&request) {
             Ok(permit) => {
-                StreamingResponseFuture::called(self.inner.call(request), permit, classifier)
+                // The outcome of a response decided at the end of its body is not recorded
+                // in the span: the body outlives the call's future.
+                crate::span::admitted(&permit);
+                let future = self.inner.call(request);
+                StreamingResponseFuture::called(future, permit, classifier)
             }
             Err(open) => StreamingResponseFuture::rejected(open, classifier),
         }
