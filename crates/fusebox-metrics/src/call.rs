@@ -16,6 +16,7 @@ pub(crate) struct CallMetrics {
     ignored: Counter,
     duration: Histogram,
     in_flight: Gauge,
+    slo: Option<crate::SloTracker>,
 }
 
 impl fmt::Debug for CallMetrics {
@@ -48,7 +49,14 @@ impl CallMetrics {
                 names::CALLS_IN_FLIGHT,
                 names::SERVICE_LABEL => service.to_owned(),
             ),
+            slo: None,
         }
+    }
+
+    /// The same handles, also counting calls in `tracker`.
+    pub(crate) fn with_slo(mut self, tracker: crate::SloTracker) -> Self {
+        self.slo = Some(tracker);
+        self
     }
 
     pub(crate) fn service(&self) -> &str {
@@ -102,7 +110,11 @@ impl Call {
         };
         counted.increment(1);
         if outcome.is_success() || outcome.is_failure() {
-            metrics.duration.record(self.start.elapsed().as_secs_f64());
+            let elapsed = self.start.elapsed();
+            metrics.duration.record(elapsed.as_secs_f64());
+            if let Some(tracker) = &metrics.slo {
+                tracker.record(&outcome, elapsed);
+            }
         }
         metrics.in_flight.decrement(1.0);
     }

@@ -85,6 +85,16 @@ impl<C> MetricsLayer<C> {
     pub fn service(&self) -> &str {
         self.metrics.service()
     }
+
+    /// Also counts every call's outcome and duration in `tracker`, the in-process view of the
+    /// service's objectives (one lock per call, taken after the call).
+    pub fn slo(self, tracker: &crate::SloTracker) -> Self {
+        let metrics = CallMetrics::new(self.metrics.service()).with_slo(tracker.clone());
+        MetricsLayer {
+            metrics: Arc::new(metrics),
+            classifier: self.classifier,
+        }
+    }
 }
 
 impl<S, C: Clone> Layer<S> for MetricsLayer<C> {

@@ -33,6 +33,7 @@ mod service;
 mod slo;
 #[cfg(feature = "http")]
 mod streaming;
+mod tracker;
 
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
@@ -52,3 +53,7 @@ pub use slo::{alert_name, error_ratio_rule, BurnRatePolicy, BurnRateWindow, Slo,
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use streaming::{StreamingMetricsLayer, StreamingMetricsService, StreamingResponseFuture};
+pub use tracker::{
+    cascading_failure, BurnRateReport, LatencyReport, ObjectiveReport, RecoveryReport, SloAlert,
+    SloReport, SloTracker, SloTrackerBuilder, MAX_SLO_BUCKETS,
+};

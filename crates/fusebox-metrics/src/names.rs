@@ -45,6 +45,20 @@ pub const STORE_DEGRADED: &str = "fusebox_store_degraded";
 /// its backend, by `store`.
 pub const STORE_TRANSITIONS: &str = "fusebox_store_transitions_total";
 
+/// Gauge: an objective's good share over its budget window (`service`, `slo`), from
+/// [`SloReport::publish`](crate::SloReport::publish), as are the other `fusebox_slo_*`.
+pub const SLO_RATIO: &str = "fusebox_slo_ratio";
+/// Gauge: the share of an objective's error budget left (`service`, `slo`); below 0 overspent.
+pub const SLO_ERROR_BUDGET_REMAINING: &str = "fusebox_slo_error_budget_remaining_ratio";
+/// Gauge: how many times faster than allowed the budget burns (`service`, `slo`, `window`).
+pub const SLO_BURN_RATE: &str = "fusebox_slo_burn_rate";
+/// Gauge: a latency percentile over the latency window (`service`, `quantile`).
+pub const SLO_LATENCY: &str = "fusebox_slo_latency_seconds";
+/// Gauge: the breaker's recovery time (`service`, `stat`: `mean` or `max`).
+pub const SLO_RECOVERY: &str = "fusebox_slo_recovery_seconds";
+/// Gauge: how many alerts the service's report holds (`service`).
+pub const SLO_ALERTS: &str = "fusebox_slo_alerts";
+
 /// The label that names a [`MetricsLayer`](crate::MetricsLayer)'s service.
 pub const SERVICE_LABEL: &str = "service";
 /// The label that names a breaker.

@@ -27,6 +27,7 @@ pub struct Slo {
     service: String,
     availability: Option<f64>,
     latency: Option<(Duration, f64)>,
+    recovery: Option<Duration>,
 }
 
 /// Settings of an [`Slo`]; from [`Slo::builder`].
@@ -43,6 +44,7 @@ impl Slo {
                 service: service.into(),
                 availability: None,
                 latency: None,
+                recovery: None,
             },
         }
     }
@@ -60,6 +62,11 @@ impl Slo {
     /// The threshold and the share of calls that must finish under it, if set.
     pub fn latency(&self) -> Option<(Duration, f64)> {
         self.latency
+    }
+
+    /// How soon the service's breaker must close again after it opens, if set.
+    pub fn recovery(&self) -> Option<Duration> {
+        self.recovery
     }
 }
 
@@ -142,6 +149,14 @@ impl SloBuilder {
         self
     }
 
+    /// How soon the service's breaker must close again once it opened: the recovery-time
+    /// objective (`300 s` is "closed again within five minutes"). Tracked in process by
+    /// [`SloTracker`](crate::SloTracker), whose report alerts while an outage outlasts it.
+    pub fn recovery(mut self, objective: Duration) -> Self {
+        self.slo.recovery = Some(objective);
+        self
+    }
+
     /// The objectives, or an error naming the first setting that is wrong.
     pub fn build(self) -> Result<Slo, ConfigError> {
         let slo = self.slo;
@@ -164,6 +179,13 @@ impl SloBuilder {
             if !is_share(target) {
                 return Err(ConfigError::new("latency.target", "in (0, 1)", target));
             }
+        }
+        if slo.recovery.is_some_and(|objective| objective.is_zero()) {
+            return Err(ConfigError::new(
+                "recovery",
+                "above 0",
+                slo.recovery.unwrap_or_default(),
+            ));
         }
         if slo.availability.is_none() && slo.latency.is_none() {
             return Err(ConfigError::new(
@@ -255,7 +277,7 @@ fn prometheus_duration(duration: Duration) -> String {
 }
 
 impl BurnRatePolicy {
-    fn validate(&self) -> Result<(), ConfigError> {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         for (severity, windows) in [("page", &self.page), ("ticket", &self.ticket)] {
             for w in windows {
                 if !(w.factor.is_finite() && w.factor > 0.0) {
