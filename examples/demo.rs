@@ -6,8 +6,10 @@
 //! Every 100 ms the demo calls each route through a metrics layer, a retry layer and that
 //! dependency's breaker. It prints one line per state transition (with its reason), per retry
 //! decision and per change of `checkout`'s health, a one-line summary per service each second,
-//! and a table per service at the end; while it runs, Prometheus can scrape its metrics at the
-//! URL it prints first. Runs about 13 seconds; needs nothing but cargo.
+//! and a table per service at the end, with each service's objectives as its in-process SLO
+//! tracker computed them (availability, p99, error budget left, burn rate, alerts); while it
+//! runs, Prometheus can scrape its metrics at the URL it prints first. Runs about 13 seconds;
+//! needs nothing but cargo.
 //!
 //! ```text
 //! cargo run --example demo
@@ -15,7 +17,9 @@
 
 use axum::{http::StatusCode, routing::get, Router};
 use fusebox::breaker::{Breaker, BreakerRegistry, CircuitBreakerError, CircuitBreakerLayer};
-use fusebox::metrics::{EventMetrics, History, MetricsLayer, PrometheusExporter};
+use fusebox::metrics::{
+    EventMetrics, History, MetricsLayer, PrometheusExporter, Slo, SloAlert, SloReport, SloTracker,
+};
 use fusebox::retry::{Backoff, Jitter, RetryLayer};
 use fusebox::{Event, EventKind, EventListener, GiveUpReason, HttpClassifier, Outcome};
 use std::time::{Duration, Instant};
@@ -67,9 +71,37 @@ async fn main() -> Result<(), BoxError> {
     let history = History::new();
     registry.on_transition(history.clone());
 
+    // Each service's objectives, tracked in process: 99 % of calls succeed, 99 % within 250 ms,
+    // and an open breaker closes again within 3 s.
+    let tracker = |name: &str| -> Result<SloTracker, BoxError> {
+        let slo = Slo::builder(name)
+            .availability(0.99)
+            .latency(Duration::from_millis(250), 0.99)
+            .recovery(Duration::from_secs(3))
+            .build()?;
+        let tracker = SloTracker::builder(slo).build()?;
+        registry.get(name)?.subscribe(tracker.clone()).detach();
+        Ok(tracker)
+    };
+    let trackers = [tracker("quotes")?, tracker("rates")?];
+
     let http = reqwest::Client::builder().no_proxy().build()?;
-    let quotes = client("quotes", registry.get("quotes")?, &http, &events, started)?;
-    let rates = client("rates", registry.get("rates")?, &http, &events, started)?;
+    let quotes = client(
+        "quotes",
+        registry.get("quotes")?,
+        &trackers[0],
+        &http,
+        &events,
+        started,
+    )?;
+    let rates = client(
+        "rates",
+        registry.get("rates")?,
+        &trackers[1],
+        &http,
+        &events,
+        started,
+    )?;
     let (quote_url, rate_url) = (
         format!("http://{addr}/quote"),
         format!("http://{addr}/rate"),
@@ -120,8 +152,11 @@ async fn main() -> Result<(), BoxError> {
         }
     }
 
-    println!("\n| service | calls | failures | failure rate | rejected | opened | longest open |");
-    println!("|---|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "\n| service | calls | failures | failure rate | rejected | opened | longest open \
+         | availability | p99 | budget left | burn (5 min) | alerts |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     let patterns = history.patterns();
     for status in registry.list() {
         let m = &status.metrics;
@@ -129,14 +164,20 @@ async fn main() -> Result<(), BoxError> {
         let longest = pattern
             .and_then(|p| p.max_time_open)
             .map_or_else(|| "-".to_owned(), |d| format!("{:.1}s", d.as_secs_f64()));
+        let slo = trackers
+            .iter()
+            .find(|t| t.slo().service() == status.name)
+            .map(|t| t.publish());
         println!(
-            "| {} | {} | {} | {:.1} % | {} | {} | {longest} |",
+            "| {} | {} | {} | {:.1} % | {} | {} | {longest} | {} |",
             status.name,
             m.calls,
             m.failures,
             100.0 * ratio(m.failures, m.calls),
             m.rejections,
             pattern.map_or(0, |p| p.times_opened),
+            slo.as_ref()
+                .map_or_else(|| "- | - | - | - | -".to_owned(), slo_columns),
         );
     }
     println!("\ncheckout: {}", registry.health("checkout"));
@@ -170,6 +211,45 @@ impl Counts {
     }
 }
 
+/// The report's columns of the final table: availability, p99, error budget left, the 5-minute
+/// burn rate of availability, and the kinds of the alerts.
+fn slo_columns(report: &SloReport) -> String {
+    let percent = |share: Option<f64>| {
+        share.map_or_else(|| "-".to_owned(), |s| format!("{:.1} %", 100.0 * s))
+    };
+    let availability = report.availability.as_ref();
+    let p99 = report.latency.as_ref().and_then(|l| l.p99_seconds);
+    let burn = report
+        .burn_rates
+        .iter()
+        .find(|r| r.objective == "availability" && r.short_window_seconds == 300.0)
+        .and_then(|r| r.short_rate);
+    let mut alerts: Vec<String> = Vec::new();
+    for alert in &report.alerts {
+        // Named as in the report's JSON; a burn rate by its severity, once.
+        let json = serde_json::to_value(alert).unwrap_or_default();
+        let name = match alert {
+            SloAlert::BurnRate { severity, .. } => format!("burn_rate ({severity})"),
+            _ => json["kind"].as_str().unwrap_or("alert").to_owned(),
+        };
+        if !alerts.contains(&name) {
+            alerts.push(name);
+        }
+    }
+    format!(
+        "{} | {} | {} | {} | {}",
+        percent(availability.and_then(|a| a.actual)),
+        p99.map_or_else(|| "-".to_owned(), |s| format!("{:.0} ms", s * 1e3)),
+        percent(availability.and_then(|a| a.error_budget_remaining)),
+        burn.map_or_else(|| "-".to_owned(), |b| format!("{b:.1}×")),
+        if alerts.is_empty() {
+            "-".to_owned()
+        } else {
+            alerts.join(", ")
+        },
+    )
+}
+
 fn ratio(part: u64, whole: u64) -> f64 {
     if whole == 0 {
         0.0
@@ -192,6 +272,7 @@ async fn serve_metrics(exporter: &PrometheusExporter) -> Result<std::net::Socket
 fn client(
     name: &'static str,
     breaker: Breaker,
+    slo: &SloTracker,
     http: &reqwest::Client,
     events: &EventMetrics,
     started: Instant,
@@ -246,7 +327,11 @@ fn client(
         .build()?;
     let http = http.clone();
     Ok(ServiceBuilder::new()
-        .layer(MetricsLayer::new(name).classifier(classify::<BoxError>))
+        .layer(
+            MetricsLayer::new(name)
+                .classifier(classify::<BoxError>)
+                .slo(slo),
+        )
         .layer(retry)
         .layer(CircuitBreakerLayer::new(breaker).classifier(classify::<reqwest::Error>))
         .service(service_fn(move |url: String| {
