@@ -227,10 +227,30 @@ async fn redis_down_fails_no_call_and_sharing_resumes_when_it_returns() {
         events.lock().unwrap().first(),
         Some(&EventKind::StoreDegraded)
     );
+    // What Redis has not received is said after each round: the 1,000 calls wait.
+    let pending = |events: &Mutex<Vec<EventKind>>| {
+        events
+            .lock()
+            .unwrap()
+            .iter()
+            .rev()
+            .find_map(|kind| match *kind {
+                EventKind::StorePending { calls, transitions } => Some((calls, transitions)),
+                _ => None,
+            })
+    };
+    eventually("pending calls reported", BOUND, || {
+        pending(&events) == Some((1_000, 0))
+    })
+    .await;
 
     let mut redis = RedisServer::start_on(port);
     eventually("recovered", Duration::from_secs(10), || !a.is_degraded()).await;
     assert!(events.lock().unwrap().contains(&EventKind::StoreRecovered));
+    eventually("nothing pending once sent", BOUND, || {
+        pending(&events) == Some((0, 0))
+    })
+    .await;
 
     // Sharing works: a trip in another instance reaches this one.
     let b = store(&url, "outage");

@@ -131,6 +131,14 @@ pub enum EventKind {
     StoreDegraded,
     /// A shared-state store reached its backend again and resumed sharing.
     StoreRecovered,
+    /// After each of a shared-state store's flush rounds: what it holds that its backend has
+    /// not received yet (all of it while degraded; sent when the backend answers again).
+    StorePending {
+        /// Calls counted by this instance's breakers and not yet sent.
+        calls: u64,
+        /// Local transitions not yet shared.
+        transitions: u64,
+    },
 }
 
 /// Why a retried call was returned without a further attempt.

@@ -275,6 +275,8 @@ impl RetryHandles {
 /// A store's handles.
 struct StoreHandles {
     degraded: Gauge,
+    pending_calls: Gauge,
+    pending_transitions: Gauge,
     to_degraded: Counter,
     to_recovered: Counter,
 }
@@ -291,8 +293,19 @@ impl StoreHandles {
         let degraded =
             metrics::gauge!(names::STORE_DEGRADED, names::STORE_LABEL => name.to_owned());
         degraded.set(0.0);
+        let pending = |what: &'static str| {
+            let gauge = metrics::gauge!(
+                names::STORE_PENDING,
+                names::STORE_LABEL => name.to_owned(),
+                "kind" => what,
+            );
+            gauge.set(0.0);
+            gauge
+        };
         StoreHandles {
             degraded,
+            pending_calls: pending("calls"),
+            pending_transitions: pending("transitions"),
             to_degraded: transitions("degraded"),
             to_recovered: transitions("recovered"),
         }
@@ -535,6 +548,11 @@ impl EventListener for EventMetrics {
                 let store = self.store(event.source);
                 store.degraded.set(0.0);
                 store.to_recovered.increment(1);
+            }
+            EventKind::StorePending { calls, transitions } => {
+                let store = self.store(event.source);
+                store.pending_calls.set(calls as f64);
+                store.pending_transitions.set(transitions as f64);
             }
             _ => {}
         }

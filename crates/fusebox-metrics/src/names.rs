@@ -45,6 +45,10 @@ pub const STORE_DEGRADED: &str = "fusebox_store_degraded";
 /// its backend, by `store`.
 pub const STORE_TRANSITIONS: &str = "fusebox_store_transitions_total";
 
+/// Gauge: what a shared-state store has not sent its backend yet, by `store` and `kind`
+/// (`calls`: outcomes counted since the last flush; `transitions`: local transitions not yet
+/// shared), after each flush round.
+pub const STORE_PENDING: &str = "fusebox_store_pending";
 /// Gauge: an objective's good share over its budget window (`service`, `slo`), from
 /// [`SloReport::publish`](crate::SloReport::publish), as are the other `fusebox_slo_*`.
 pub const SLO_RATIO: &str = "fusebox_slo_ratio";

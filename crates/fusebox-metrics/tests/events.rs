@@ -375,6 +375,20 @@ async fn a_store_shows_whether_it_is_degraded_and_counts_its_changes() {
     assert_eq!(recorded.gauge(STORE_DEGRADED, &store), Some(0.0));
     let to = |to: &str| recorded.counter(STORE_TRANSITIONS, &[store[0], ("to", to)]);
     assert_eq!((to("degraded"), to("recovered")), (Some(2), Some(2)));
+    let pending = |kind: &str| recorded.gauge(STORE_PENDING, &[store[0], ("kind", kind)]);
+    assert_eq!(
+        (pending("calls"), pending("transitions")),
+        (Some(0.0), Some(0.0))
+    );
+    let waiting = EventKind::StorePending {
+        calls: 1_500,
+        transitions: 2,
+    };
+    emit(&recorded, &bus, "redis", None, waiting);
+    assert_eq!(
+        (pending("calls"), pending("transitions")),
+        (Some(1_500.0), Some(2.0))
+    );
 }
 
 #[tokio::test(start_paused = true)]

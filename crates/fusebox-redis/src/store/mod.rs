@@ -200,7 +200,8 @@ impl RedisStore {
         lock(&self.inner.health).degraded
     }
 
-    /// Listens to the store's `StoreDegraded` and `StoreRecovered` events.
+    /// Listens to the store's `StoreDegraded`, `StoreRecovered` and `StorePending` events (the
+    /// last after each flush round: calls and transitions not yet sent).
     pub fn subscribe(&self, listener: impl EventListener) -> Subscription {
         self.inner.events.subscribe(listener)
     }

@@ -6,7 +6,7 @@ use super::protocol::{
 };
 use super::{script_ms, Attached, Inner};
 use fusebox_core::sync::lock;
-use fusebox_core::{CircuitState, StoredCircuit};
+use fusebox_core::{CircuitState, Event, EventKind, StoredCircuit};
 use futures_util::StreamExt;
 use redis::Script;
 use std::sync::Arc;
@@ -14,6 +14,27 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 impl Inner {
+    /// What the backend has not received yet: calls counted since each breaker's last flush,
+    /// and local transitions not yet shared.
+    pub(super) fn pending(&self) -> (u64, u64) {
+        let attached = lock(&self.attached);
+        let mut totals = (0u64, 0u64);
+        for attached in attached.values().flatten() {
+            if let Some(breaker) = attached.breaker.upgrade() {
+                let b: &dyn StoredCircuit = &*breaker;
+                let now = b.outcome_totals();
+                let sent = *lock(&attached.flushed);
+                let unsent = (now.0 + now.1).saturating_sub(sent.0 + sent.1);
+                totals.0 = totals.0.saturating_add(unsent);
+            }
+            let queued = lock(&attached.pending).actions.len();
+            totals.1 = totals
+                .1
+                .saturating_add(u64::try_from(queued).unwrap_or(u64::MAX));
+        }
+        totals
+    }
+
     /// Sends one breaker's counts and applies the shared state; `false` once the breaker is
     /// gone. A breaker with no new calls is skipped unless `poll` (or it was never read).
     pub(super) async fn flush(&self, flush: &Script, attached: &Attached, poll: bool) -> bool {
@@ -336,6 +357,15 @@ pub(super) async fn drive(
                     map.retain(|_, list| !list.is_empty());
                 }
                 inner.rounds.fetch_add(1, std::sync::atomic::Ordering::Release);
+                if inner.events.has_listeners() {
+                    let (calls, transitions) = inner.pending();
+                    inner.events.emit(|| {
+                        Event::new(
+                            &inner.settings.namespace,
+                            EventKind::StorePending { calls, transitions },
+                        )
+                    });
+                }
             }
         }
     }
