@@ -29,26 +29,34 @@ impl fmt::Debug for CallMetrics {
 
 impl CallMetrics {
     pub(crate) fn new(service: &str) -> Self {
+        CallMetrics::labelled(service, None)
+    }
+
+    /// The handles of `service`'s calls with `key` as their key label.
+    pub(crate) fn keyed(service: &str, key: &str) -> Self {
+        CallMetrics::labelled(service, Some(key))
+    }
+
+    fn labelled(service: &str, key: Option<&str>) -> Self {
+        let mut labels = vec![metrics::Label::new(
+            names::SERVICE_LABEL,
+            service.to_owned(),
+        )];
+        if let Some(key) = key {
+            labels.push(metrics::Label::new(names::KEY_LABEL, key.to_owned()));
+        }
         let calls = |outcome: &'static str| {
-            metrics::counter!(
-                names::CALLS,
-                names::SERVICE_LABEL => service.to_owned(),
-                "outcome" => outcome,
-            )
+            let mut labels = labels.clone();
+            labels.push(metrics::Label::new("outcome", outcome));
+            metrics::counter!(names::CALLS, labels)
         };
         CallMetrics {
             service: service.to_owned(),
             success: calls("success"),
             failure: calls("failure"),
             ignored: calls("ignored"),
-            duration: metrics::histogram!(
-                names::CALL_DURATION,
-                names::SERVICE_LABEL => service.to_owned(),
-            ),
-            in_flight: metrics::gauge!(
-                names::CALLS_IN_FLIGHT,
-                names::SERVICE_LABEL => service.to_owned(),
-            ),
+            duration: metrics::histogram!(names::CALL_DURATION, labels.clone()),
+            in_flight: metrics::gauge!(names::CALLS_IN_FLIGHT, labels),
             slo: None,
         }
     }

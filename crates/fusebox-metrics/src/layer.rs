@@ -1,6 +1,7 @@
 //! [`MetricsLayer`]: calls, outcomes, latency and calls in flight of one service.
 
 use crate::call::CallMetrics;
+use crate::key::{KeyedMetrics, NoKey};
 use crate::service::MetricsService;
 use fusebox_core::ResultClassifier;
 use std::fmt;
@@ -21,7 +22,8 @@ use tower_layer::Layer;
 /// [`http`](Self::http), or any closure or [`MakeClassify`](fusebox_core::MakeClassify) with
 /// [`classifier`](Self::classifier). A call dropped before its outcome counts as `ignored`,
 /// with no duration. For outcomes decided at the end of a response body (gRPC trailers),
-/// use [`StreamingMetricsLayer`](crate::StreamingMetricsLayer).
+/// use [`StreamingMetricsLayer`](crate::StreamingMetricsLayer). A key label per tenant, route
+/// or host is opt-in, bounded: [`key_by`](Self::key_by).
 ///
 /// ```
 /// use fusebox_metrics::MetricsLayer;
@@ -39,15 +41,19 @@ use tower_layer::Layer;
 /// # }
 /// ```
 #[derive(Clone)]
-pub struct MetricsLayer<C = ResultClassifier> {
+pub struct MetricsLayer<C = ResultClassifier, K = NoKey> {
     metrics: Arc<CallMetrics>,
+    keyed: Option<Arc<KeyedMetrics>>,
+    key: K,
+    slo: Option<crate::SloTracker>,
     classifier: C,
 }
 
-impl<C> fmt::Debug for MetricsLayer<C> {
+impl<C, K> fmt::Debug for MetricsLayer<C, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MetricsLayer")
             .field("service", &self.metrics.service())
+            .field("keyed", &self.keyed)
             .finish_non_exhaustive()
     }
 }
@@ -57,6 +63,9 @@ impl MetricsLayer {
     pub fn new(service: &str) -> Self {
         MetricsLayer {
             metrics: Arc::new(CallMetrics::new(service)),
+            keyed: None,
+            key: NoKey,
+            slo: None,
             classifier: ResultClassifier,
         }
     }
@@ -71,14 +80,43 @@ impl MetricsLayer<fusebox_core::HttpClassifier> {
     }
 }
 
-impl<C> MetricsLayer<C> {
+impl<C, K> MetricsLayer<C, K> {
     /// Uses `classifier` to decide each call's outcome: a closure, a classifier of fusebox's,
     /// or any [`MakeClassify`](fusebox_core::MakeClassify).
-    pub fn classifier<C2>(self, classifier: C2) -> MetricsLayer<C2> {
+    pub fn classifier<C2>(self, classifier: C2) -> MetricsLayer<C2, K> {
         MetricsLayer {
             metrics: self.metrics,
+            keyed: self.keyed,
+            key: self.key,
+            slo: self.slo,
             classifier,
         }
+    }
+
+    /// Labels each call with its request's key as well (`key`: a tenant, a route, a host),
+    /// from `key` (a closure `Fn(&Request) -> Option<String>`, or a `HeaderKey` with feature
+    /// `http`: any [`MetricsKey`](crate::MetricsKey)), for the
+    /// first `cap` keys seen; later keys share the `__other__` key's series, so a hostile or
+    /// unbounded key cannot grow the metrics without bound. A request without a key is
+    /// counted under the service alone. Each new key's handles are resolved once; a call of a
+    /// known key takes a read lock to find them.
+    ///
+    /// ```
+    /// use fusebox_metrics::MetricsLayer;
+    ///
+    /// let layer = MetricsLayer::new("calendar")
+    ///     .key_by(100, |tenant: &String| Some(tenant.clone()));
+    /// # drop(layer);
+    /// ```
+    pub fn key_by<K2>(self, cap: usize, key: K2) -> MetricsLayer<C, K2> {
+        let layer = MetricsLayer {
+            metrics: self.metrics,
+            keyed: self.keyed,
+            key,
+            slo: self.slo,
+            classifier: self.classifier,
+        };
+        layer.with_keys(cap)
     }
 
     /// The name of the service whose calls this layer records.
@@ -88,19 +126,44 @@ impl<C> MetricsLayer<C> {
 
     /// Also counts every call's outcome and duration in `tracker`, the in-process view of the
     /// service's objectives (one lock per call, taken after the call).
-    pub fn slo(self, tracker: &crate::SloTracker) -> Self {
-        let metrics = CallMetrics::new(self.metrics.service()).with_slo(tracker.clone());
-        MetricsLayer {
-            metrics: Arc::new(metrics),
-            classifier: self.classifier,
+    pub fn slo(mut self, tracker: &crate::SloTracker) -> Self {
+        self.slo = Some(tracker.clone());
+        self.metrics = Arc::new(CallMetrics::new(self.metrics.service()).with_slo(tracker.clone()));
+        match self.keyed.take() {
+            Some(keyed) => self.with_keys(keyed.cap()),
+            None => self,
         }
+    }
+
+    /// The same layer with a fresh set of keyed handles, up to `cap` keys.
+    fn with_keys(mut self, cap: usize) -> Self {
+        let slo = self.slo.clone();
+        let make = move |service: &str, key: &str| {
+            let metrics = CallMetrics::keyed(service, key);
+            match &slo {
+                Some(tracker) => metrics.with_slo(tracker.clone()),
+                None => metrics,
+            }
+        };
+        self.keyed = Some(Arc::new(KeyedMetrics::new(
+            self.metrics.service(),
+            cap,
+            make,
+        )));
+        self
     }
 }
 
-impl<S, C: Clone> Layer<S> for MetricsLayer<C> {
-    type Service = MetricsService<S, C>;
+impl<S, C: Clone, K: Clone> Layer<S> for MetricsLayer<C, K> {
+    type Service = MetricsService<S, C, K>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        MetricsService::new(inner, self.metrics.clone(), self.classifier.clone())
+        MetricsService::new(
+            inner,
+            self.metrics.clone(),
+            self.keyed.clone(),
+            self.key.clone(),
+            self.classifier.clone(),
+        )
     }
 }

@@ -25,6 +25,7 @@ mod call;
 mod events;
 mod future;
 mod history;
+mod key;
 mod layer;
 pub mod names;
 #[cfg(feature = "prometheus")]
@@ -42,6 +43,10 @@ pub use call::Call;
 pub use events::{state_code, CircuitMetrics, EventMetrics};
 pub use future::ResponseFuture;
 pub use history::{BreakerPattern, History, Snapshot, TransitionRecord};
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub use key::HeaderKey;
+pub use key::{MetricsKey, NoKey};
 pub use layer::MetricsLayer;
 #[cfg(feature = "prometheus")]
 #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]

@@ -2,6 +2,7 @@
 
 use crate::call::{Call, CallMetrics};
 use crate::future::ResponseFuture;
+use crate::key::{KeyedMetrics, MetricsKey, NoKey};
 use fusebox_core::MakeClassify;
 use std::fmt;
 use std::sync::Arc;
@@ -10,13 +11,15 @@ use tower_service::Service;
 
 /// A service whose calls are recorded; built by [`MetricsLayer`](crate::MetricsLayer).
 #[derive(Clone)]
-pub struct MetricsService<S, C> {
+pub struct MetricsService<S, C, K = NoKey> {
     inner: S,
     metrics: Arc<CallMetrics>,
+    keyed: Option<Arc<KeyedMetrics>>,
+    key: K,
     classifier: C,
 }
 
-impl<S: fmt::Debug, C> fmt::Debug for MetricsService<S, C> {
+impl<S: fmt::Debug, C, K> fmt::Debug for MetricsService<S, C, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MetricsService")
             .field("inner", &self.inner)
@@ -25,11 +28,19 @@ impl<S: fmt::Debug, C> fmt::Debug for MetricsService<S, C> {
     }
 }
 
-impl<S, C> MetricsService<S, C> {
-    pub(crate) fn new(inner: S, metrics: Arc<CallMetrics>, classifier: C) -> Self {
+impl<S, C, K> MetricsService<S, C, K> {
+    pub(crate) fn new(
+        inner: S,
+        metrics: Arc<CallMetrics>,
+        keyed: Option<Arc<KeyedMetrics>>,
+        key: K,
+        classifier: C,
+    ) -> Self {
         MetricsService {
             inner,
             metrics,
+            keyed,
+            key,
             classifier,
         }
     }
@@ -37,10 +48,11 @@ impl<S, C> MetricsService<S, C> {
     fusebox_core::define_inner_service_accessors!();
 }
 
-impl<S, C, Request> Service<Request> for MetricsService<S, C>
+impl<S, C, K, Request> Service<Request> for MetricsService<S, C, K>
 where
     S: Service<Request>,
     C: MakeClassify<Request, S::Response, S::Error>,
+    K: MetricsKey<Request>,
 {
     type Response = S::Response;
     type Error = S::Error;
@@ -54,7 +66,10 @@ where
     #[inline]
     fn call(&mut self, request: Request) -> Self::Future {
         let classifier = self.classifier.make_classify(&request);
-        let call = Call::start(&self.metrics);
+        let call = match (&self.keyed, self.key.key(&request)) {
+            (Some(keyed), Some(key)) => keyed.with(&key, Call::start),
+            _ => Call::start(&self.metrics),
+        };
         ResponseFuture::new(self.inner.call(request), call, classifier)
     }
 }

@@ -271,3 +271,100 @@ mod streaming {
         assert_eq!(calls(&recorded, "search", "ignored"), Some(0));
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_key_label_is_opt_in_and_bounded() {
+    let recorded = Recorded::new();
+    let tracker = fusebox_metrics::SloTracker::builder(
+        fusebox_metrics::Slo::builder("calendar")
+            .availability(0.99)
+            .build()
+            .unwrap(),
+    )
+    .build()
+    .unwrap();
+    let layer = recorded.local(|| {
+        MetricsLayer::new("calendar")
+            .key_by(2, |tenant: &(Option<&'static str>, bool)| {
+                tenant.0.map(str::to_owned)
+            })
+            .slo(&tracker)
+    });
+    let mut service = layer.layer(service_fn(|(_, fail): (Option<&'static str>, bool)| {
+        timed(5, fail)
+    }));
+    for request in [
+        (Some("acme"), false),
+        (Some("acme"), true),
+        (Some("globex"), false),
+        // Past the cap of two keys: counted under the overflow key.
+        (Some("initech"), false),
+        (Some("umbrella"), true),
+        // No key: the service alone.
+        (None, false),
+    ] {
+        service.ready().await.unwrap();
+        // A new key's handles are resolved from the recorder installed when it is first seen.
+        let call = recorded.local(|| service.call(request));
+        let _ = call.await;
+    }
+    let keyed = |key: &str, outcome: &str| {
+        recorded.counter(
+            CALLS,
+            &[("service", "calendar"), ("key", key), ("outcome", outcome)],
+        )
+    };
+    assert_eq!(
+        (keyed("acme", "success"), keyed("acme", "failure")),
+        (Some(1), Some(1))
+    );
+    assert_eq!(keyed("globex", "success"), Some(1));
+    assert_eq!(keyed("__other__", "success"), Some(1));
+    assert_eq!(keyed("__other__", "failure"), Some(1));
+    assert_eq!(
+        keyed("initech", "success"),
+        None,
+        "never labelled: the cap was reached"
+    );
+    assert_eq!(
+        calls(&recorded, "calendar", "success"),
+        Some(1),
+        "the unkeyed call"
+    );
+    let durations = recorded.histogram(CALL_DURATION, &[("service", "calendar"), ("key", "acme")]);
+    assert_eq!(durations, vec![0.005, 0.005]);
+    // Every call, keyed or not, reached the service's tracker.
+    let availability = tracker.report().availability.unwrap();
+    assert_eq!((availability.calls, availability.good), (6, 4));
+}
+
+#[cfg(feature = "http")]
+#[tokio::test]
+async fn a_header_can_be_the_key() {
+    let recorded = Recorded::new();
+    let layer = recorded.local(|| {
+        MetricsLayer::new("search").key_by(
+            10,
+            fusebox_metrics::HeaderKey::new(http::HeaderName::from_static("x-tenant-id")),
+        )
+    });
+    let mut service = layer.layer(service_fn(|_: http::Request<()>| async {
+        Ok::<_, std::io::Error>(())
+    }));
+    for tenant in ["acme", "acme", "globex"] {
+        let request = http::Request::builder()
+            .header("x-tenant-id", tenant)
+            .body(())
+            .unwrap();
+        service.ready().await.unwrap();
+        let call = recorded.local(|| service.call(request));
+        call.await.unwrap();
+    }
+    let keyed = |key: &str| {
+        recorded.counter(
+            CALLS,
+            &[("service", "search"), ("key", key), ("outcome", "success")],
+        )
+    };
+    assert_eq!((keyed("acme"), keyed("globex")), (Some(2), Some(1)));
+}
