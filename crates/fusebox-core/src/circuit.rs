@@ -324,7 +324,8 @@ impl Packed {
         } else {
             let below = at & ((1 << Self::STEP_BITS) - 1);
             let steps = (at >> Self::STEP_BITS) + u64::from(below != 0);
-            Self::COARSE | steps.min(Self::VALUE)
+            // Disjoint bits: `+` is `|` here.
+            Self::COARSE + steps.min(Self::VALUE)
         }
     }
 
@@ -671,6 +672,8 @@ mod tests {
         let step = |at: u64| Packed::new(Some(at), false, CircuitState::Open).retry_at();
         assert_eq!(step(Packed::VALUE + 1), Some(Packed::VALUE + 1));
         assert_eq!(step(Packed::VALUE + 2), Some(Packed::VALUE + 1 + 128));
+        // Any of the seven bits below a step rounds up, the second one alone too.
+        assert_eq!(step(Packed::VALUE + 3), Some(Packed::VALUE + 1 + 128));
         assert_eq!(step(u64::MAX / 2), Some(u64::MAX / 2 + 1));
         // The largest deadline is held at the last step, 127 ns short of it.
         assert_eq!(step(u64::MAX), Some(u64::MAX - 127));

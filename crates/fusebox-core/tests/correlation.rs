@@ -174,3 +174,24 @@ async fn the_inner_call_itself_runs_as_the_call() {
         .unwrap();
     assert_eq!(seen.as_deref(), Some("req-9"));
 }
+
+#[tokio::test]
+async fn readiness_is_the_inner_service_s() {
+    struct Refusing;
+    impl Service<Request<()>> for Refusing {
+        type Response = ();
+        type Error = &'static str;
+        type Future = std::future::Ready<Result<(), &'static str>>;
+        fn poll_ready(
+            &mut self,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), &'static str>> {
+            std::task::Poll::Ready(Err("overloaded"))
+        }
+        fn call(&mut self, _: Request<()>) -> Self::Future {
+            std::future::ready(Ok(()))
+        }
+    }
+    let mut svc = CorrelationLayer::new().layer(Refusing);
+    assert_eq!(svc.ready().await.err(), Some("overloaded"));
+}
