@@ -110,17 +110,20 @@ async fn healthy_is_silent_an_outage_warns_and_debug_spans_carry_the_correlation
         }
         assert_eq!(info.text(), "", "a healthy service logs nothing per call");
 
-        // An outage: the breaker opens once, at WARN, and its rejections add nothing.
+        // An outage: two WARN lines, the retry giving up (at most once every ten seconds) and
+        // the breaker opening; the rejections that follow add nothing.
         up.down.store(true, Ordering::SeqCst);
         for _ in 0..20 {
             let _ = call(None).await;
         }
         let log = info.text();
         let lines: Vec<&str> = log.lines().collect();
-        assert_eq!(lines.len(), 1, "{log}");
-        assert!(lines[0].contains("WARN"), "{log}");
-        assert!(lines[0].contains("circuit breaker opened"), "{log}");
-        assert!(lines[0].contains("breaker=\"payments\""), "{log}");
+        assert_eq!(lines.len(), 2, "{log}");
+        assert!(lines.iter().all(|l| l.contains("WARN")), "{log}");
+        assert!(lines[0].contains("retries are giving up"), "{log}");
+        assert!(lines[0].contains("retry=\"payments\""), "{log}");
+        assert!(lines[1].contains("circuit breaker opened"), "{log}");
+        assert!(lines[1].contains("breaker=\"payments\""), "{log}");
     }
 
     // The rejection names the call's correlation id, in its message and its fields.

@@ -230,6 +230,7 @@ impl<C, R> RetryLayerBuilder<C, R> {
             budget: checked.budget.or(self.budget),
             events: self.events,
             random: self.random,
+            give_ups: crate::config::GiveUps::default(),
         };
         Ok((policy, self.classifier, self.requests))
     }

@@ -247,6 +247,7 @@ where
                                 attempts: attempt,
                                 reason,
                             });
+                            policy.give_ups.note(&policy.name, attempt, reason);
                             tracing::debug!(
                                 parent: &*this.span,
                                 retry = &*policy.name,
