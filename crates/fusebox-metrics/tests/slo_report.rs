@@ -193,11 +193,20 @@ async fn latency_share_and_percentiles_of_the_latency_window() {
         SloAlert::LatencyOverTarget { quantile, threshold_seconds, .. }
             if *quantile == 0.99 && close(*threshold_seconds, 0.09)
     )));
+    assert_eq!(l.percentile_window_seconds, 3_600.0);
+    // Ten minutes on (the next sixth of the window), slower calls: both sixths count.
+    tokio::time::advance(Duration::from_secs(600)).await;
+    for _ in 1..=100 {
+        tracker.record(&Outcome::Success, Duration::from_millis(300));
+    }
+    let l = tracker.report().latency.unwrap();
+    assert!(within(l.p50_seconds, 0.100), "{l:?}");
+    assert!(within(l.p95_seconds, 0.300), "{l:?}");
     // After the latency window (an hour by default), the durations are gone.
     tokio::time::advance(Duration::from_secs(3_600)).await;
     let l = tracker.report().latency.unwrap();
     assert_eq!(l.p99_seconds, None);
-    assert_eq!(l.share.calls, 100, "still in the budget window");
+    assert_eq!(l.share.calls, 200, "still in the budget window");
 }
 
 #[tokio::test(start_paused = true)]
