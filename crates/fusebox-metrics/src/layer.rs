@@ -1,11 +1,10 @@
 //! [`MetricsLayer`]: calls, outcomes, latency and calls in flight of one service.
 
-use crate::call::CallMetrics;
-use crate::key::{KeyedMetrics, NoKey};
+use crate::call::ServiceMetrics;
+use crate::key::NoKey;
 use crate::service::MetricsService;
 use fusebox_core::ResultClassifier;
 use std::fmt;
-use std::sync::Arc;
 use tower_layer::Layer;
 
 /// Records every call through the services it wraps: `fusebox_calls_total` by outcome, as
@@ -42,18 +41,15 @@ use tower_layer::Layer;
 /// ```
 #[derive(Clone)]
 pub struct MetricsLayer<C = ResultClassifier, K = NoKey> {
-    metrics: Arc<CallMetrics>,
-    keyed: Option<Arc<KeyedMetrics>>,
+    metrics: ServiceMetrics,
     key: K,
-    slo: Option<crate::SloTracker>,
     classifier: C,
 }
 
 impl<C, K> fmt::Debug for MetricsLayer<C, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MetricsLayer")
-            .field("service", &self.metrics.service())
-            .field("keyed", &self.keyed)
+            .field("metrics", &self.metrics)
             .finish_non_exhaustive()
     }
 }
@@ -62,10 +58,8 @@ impl MetricsLayer {
     /// A layer recording calls of `service`, every `Err` a failure.
     pub fn new(service: &str) -> Self {
         MetricsLayer {
-            metrics: Arc::new(CallMetrics::new(service)),
-            keyed: None,
+            metrics: ServiceMetrics::new(service),
             key: NoKey,
-            slo: None,
             classifier: ResultClassifier,
         }
     }
@@ -86,9 +80,7 @@ impl<C, K> MetricsLayer<C, K> {
     pub fn classifier<C2>(self, classifier: C2) -> MetricsLayer<C2, K> {
         MetricsLayer {
             metrics: self.metrics,
-            keyed: self.keyed,
             key: self.key,
-            slo: self.slo,
             classifier,
         }
     }
@@ -109,14 +101,11 @@ impl<C, K> MetricsLayer<C, K> {
     /// # drop(layer);
     /// ```
     pub fn key_by<K2>(self, cap: usize, key: K2) -> MetricsLayer<C, K2> {
-        let layer = MetricsLayer {
-            metrics: self.metrics,
-            keyed: self.keyed,
+        MetricsLayer {
+            metrics: self.metrics.with_keys(cap),
             key,
-            slo: self.slo,
             classifier: self.classifier,
-        };
-        layer.with_keys(cap)
+        }
     }
 
     /// The name of the service whose calls this layer records.
@@ -127,29 +116,7 @@ impl<C, K> MetricsLayer<C, K> {
     /// Also counts every call's outcome and duration in `tracker`, the in-process view of the
     /// service's objectives (one lock per call, taken after the call).
     pub fn slo(mut self, tracker: &crate::SloTracker) -> Self {
-        self.slo = Some(tracker.clone());
-        self.metrics = Arc::new(CallMetrics::new(self.metrics.service()).with_slo(tracker.clone()));
-        match self.keyed.take() {
-            Some(keyed) => self.with_keys(keyed.cap()),
-            None => self,
-        }
-    }
-
-    /// The same layer with a fresh set of keyed handles, up to `cap` keys.
-    fn with_keys(mut self, cap: usize) -> Self {
-        let slo = self.slo.clone();
-        let make = move |service: &str, key: &str| {
-            let metrics = CallMetrics::keyed(service, key);
-            match &slo {
-                Some(tracker) => metrics.with_slo(tracker.clone()),
-                None => metrics,
-            }
-        };
-        self.keyed = Some(Arc::new(KeyedMetrics::new(
-            self.metrics.service(),
-            cap,
-            make,
-        )));
+        self.metrics = self.metrics.with_slo(tracker);
         self
     }
 }
@@ -161,7 +128,6 @@ impl<S, C: Clone, K: Clone> Layer<S> for MetricsLayer<C, K> {
         MetricsService::new(
             inner,
             self.metrics.clone(),
-            self.keyed.clone(),
             self.key.clone(),
             self.classifier.clone(),
         )

@@ -1,11 +1,10 @@
 //! [`MetricsService`], made by [`MetricsLayer`](crate::MetricsLayer).
 
-use crate::call::{Call, CallMetrics};
+use crate::call::ServiceMetrics;
 use crate::future::ResponseFuture;
-use crate::key::{KeyedMetrics, MetricsKey, NoKey};
+use crate::key::{MetricsKey, NoKey};
 use fusebox_core::MakeClassify;
 use std::fmt;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use tower_service::Service;
 
@@ -13,8 +12,7 @@ use tower_service::Service;
 #[derive(Clone)]
 pub struct MetricsService<S, C, K = NoKey> {
     inner: S,
-    metrics: Arc<CallMetrics>,
-    keyed: Option<Arc<KeyedMetrics>>,
+    metrics: ServiceMetrics,
     key: K,
     classifier: C,
 }
@@ -29,17 +27,10 @@ impl<S: fmt::Debug, C, K> fmt::Debug for MetricsService<S, C, K> {
 }
 
 impl<S, C, K> MetricsService<S, C, K> {
-    pub(crate) fn new(
-        inner: S,
-        metrics: Arc<CallMetrics>,
-        keyed: Option<Arc<KeyedMetrics>>,
-        key: K,
-        classifier: C,
-    ) -> Self {
+    pub(crate) fn new(inner: S, metrics: ServiceMetrics, key: K, classifier: C) -> Self {
         MetricsService {
             inner,
             metrics,
-            keyed,
             key,
             classifier,
         }
@@ -66,10 +57,7 @@ where
     #[inline]
     fn call(&mut self, request: Request) -> Self::Future {
         let classifier = self.classifier.make_classify(&request);
-        let call = match (&self.keyed, self.key.key(&request)) {
-            (Some(keyed), Some(key)) => keyed.with(&key, Call::start),
-            _ => Call::start(&self.metrics),
-        };
+        let call = self.metrics.start(self.key.key(&request));
         ResponseFuture::new(self.inner.call(request), call, classifier)
     }
 }

@@ -1,13 +1,13 @@
 //! [`StreamingMetricsLayer`]: call metrics for HTTP services whose outcome may wait for the
 //! end of the response body (the classifier's second stage, gRPC's trailers).
 
-use crate::call::{Call, CallMetrics};
+use crate::call::{Call, ServiceMetrics};
+use crate::key::{MetricsKey, NoKey};
 use fusebox_core::{ClassifiedBody, ClassifyResponse, MakeClassifyResponse};
 use pin_project_lite::pin_project;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use tower_layer::Layer;
 use tower_service::Service;
@@ -36,15 +36,16 @@ use tower_service::Service;
 /// # }
 /// ```
 #[derive(Clone)]
-pub struct StreamingMetricsLayer<C> {
-    metrics: Arc<CallMetrics>,
+pub struct StreamingMetricsLayer<C, K = NoKey> {
+    metrics: ServiceMetrics,
+    key: K,
     classifier: C,
 }
 
-impl<C> fmt::Debug for StreamingMetricsLayer<C> {
+impl<C, K> fmt::Debug for StreamingMetricsLayer<C, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StreamingMetricsLayer")
-            .field("service", &self.metrics.service())
+            .field("metrics", &self.metrics)
             .finish_non_exhaustive()
     }
 }
@@ -53,14 +54,34 @@ impl<C> StreamingMetricsLayer<C> {
     /// A layer recording calls of `service`, classified by `classifier`.
     pub fn new(service: &str, classifier: C) -> Self {
         StreamingMetricsLayer {
-            metrics: Arc::new(CallMetrics::new(service)),
+            metrics: ServiceMetrics::new(service),
+            key: NoKey,
             classifier,
         }
     }
+}
 
+impl<C, K> StreamingMetricsLayer<C, K> {
     /// The name of the service whose calls this layer records.
     pub fn service(&self) -> &str {
         self.metrics.service()
+    }
+
+    /// Labels each call with its request's key as well, for the first `cap` keys seen, as
+    /// [`MetricsLayer::key_by`](crate::MetricsLayer::key_by) does.
+    pub fn key_by<K2>(self, cap: usize, key: K2) -> StreamingMetricsLayer<C, K2> {
+        StreamingMetricsLayer {
+            metrics: self.metrics.with_keys(cap),
+            key,
+            classifier: self.classifier,
+        }
+    }
+
+    /// Also counts every call in `tracker`, as [`MetricsLayer::slo`](crate::MetricsLayer::slo)
+    /// does (a streamed call when its body ends).
+    pub fn slo(mut self, tracker: &crate::SloTracker) -> Self {
+        self.metrics = self.metrics.with_slo(tracker);
+        self
     }
 }
 
@@ -74,13 +95,14 @@ impl StreamingMetricsLayer<fusebox_core::GrpcClassifier> {
     }
 }
 
-impl<S, C: Clone> Layer<S> for StreamingMetricsLayer<C> {
-    type Service = StreamingMetricsService<S, C>;
+impl<S, C: Clone, K: Clone> Layer<S> for StreamingMetricsLayer<C, K> {
+    type Service = StreamingMetricsService<S, C, K>;
 
     fn layer(&self, inner: S) -> Self::Service {
         StreamingMetricsService {
             inner,
             metrics: self.metrics.clone(),
+            key: self.key.clone(),
             classifier: self.classifier.clone(),
         }
     }
@@ -88,13 +110,14 @@ impl<S, C: Clone> Layer<S> for StreamingMetricsLayer<C> {
 
 /// An HTTP service whose calls are recorded; built by [`StreamingMetricsLayer`].
 #[derive(Clone)]
-pub struct StreamingMetricsService<S, C> {
+pub struct StreamingMetricsService<S, C, K = NoKey> {
     inner: S,
-    metrics: Arc<CallMetrics>,
+    metrics: ServiceMetrics,
+    key: K,
     classifier: C,
 }
 
-impl<S: fmt::Debug, C> fmt::Debug for StreamingMetricsService<S, C> {
+impl<S: fmt::Debug, C, K> fmt::Debug for StreamingMetricsService<S, C, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StreamingMetricsService")
             .field("inner", &self.inner)
@@ -103,14 +126,15 @@ impl<S: fmt::Debug, C> fmt::Debug for StreamingMetricsService<S, C> {
     }
 }
 
-impl<S, C> StreamingMetricsService<S, C> {
+impl<S, C, K> StreamingMetricsService<S, C, K> {
     fusebox_core::define_inner_service_accessors!();
 }
 
-impl<S, C, Request, ResBody> Service<Request> for StreamingMetricsService<S, C>
+impl<S, C, K, Request, ResBody> Service<Request> for StreamingMetricsService<S, C, K>
 where
     S: Service<Request, Response = http::Response<ResBody>>,
     C: MakeClassifyResponse<Request, ResBody, S::Error>,
+    K: MetricsKey<Request>,
     ResBody: http_body::Body,
 {
     type Response = http::Response<
@@ -125,7 +149,7 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         let classifier = self.classifier.make_classify_response(&request);
-        let call = Call::start(&self.metrics);
+        let call = self.metrics.start(self.key.key(&request));
         StreamingResponseFuture {
             future: self.inner.call(request),
             call: Some(call),

@@ -226,6 +226,53 @@ mod streaming {
         assert_eq!(in_flight(&recorded, "search"), Some(0.0));
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_stream_s_key_and_slo_are_recorded_when_its_body_ends() {
+        let recorded = Recorded::new();
+        let tracker = fusebox_metrics::SloTracker::builder(
+            fusebox_metrics::Slo::builder("search")
+                .availability(0.9)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+        let layer = recorded.local(|| {
+            StreamingMetricsLayer::grpc("search")
+                .key_by(1, |tenant: &(&'static str, &'static str)| {
+                    Some(tenant.0.to_owned())
+                })
+                .slo(&tracker)
+        });
+        let mut client = layer.layer(service_fn(
+            |(_, status): (&'static str, &'static str)| async move {
+                Ok::<_, Infallible>(stream_ending_in(status))
+            },
+        ));
+        for request in [("acme", "0"), ("acme", "14"), ("globex", "0")] {
+            client.ready().await.unwrap();
+            let call = recorded.local(|| client.call(request));
+            call.await.unwrap().into_body().collect().await.unwrap();
+        }
+        let keyed = |key: &str, outcome: &str| {
+            recorded.counter(
+                CALLS,
+                &[("service", "search"), ("key", key), ("outcome", outcome)],
+            )
+        };
+        assert_eq!(
+            (keyed("acme", "success"), keyed("acme", "failure")),
+            (Some(1), Some(1))
+        );
+        assert_eq!(
+            keyed("__other__", "success"),
+            Some(1),
+            "past the cap of one key"
+        );
+        let availability = tracker.report().availability.unwrap();
+        assert_eq!((availability.calls, availability.good), (3, 2));
+    }
+
     /// An HTTP service whose readiness never comes.
     struct NeverReadyHttp;
 

@@ -222,6 +222,15 @@ async fn outages_recoveries_and_time_in_each_state() {
     tokio::time::advance(Duration::from_secs(15)).await;
     let report = tracker.report();
     assert_eq!(report.recovery.open_for_seconds, Some(15.0));
+    assert_eq!(
+        (
+            report.recovery.recoveries,
+            report.recovery.mean_seconds,
+            report.recovery.max_seconds
+        ),
+        (0, None, None),
+        "no outage has ended yet"
+    );
     assert!(report.alerts.is_empty(), "15 s open is within 20 s");
     assert!(report.in_outage());
     // Open → half-open → open again: one outage still, now 30 s long.
