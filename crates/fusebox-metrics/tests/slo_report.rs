@@ -233,11 +233,16 @@ async fn outages_recoveries_and_time_in_each_state() {
     );
     assert!(report.alerts.is_empty(), "15 s open is within 20 s");
     assert!(report.in_outage());
+    tokio::time::advance(Duration::from_secs(5)).await;
+    assert!(
+        tracker.report().alerts.is_empty(),
+        "exactly 20 s open meets the objective"
+    );
     // Open → half-open → open again: one outage still, now 30 s long.
     transition(&tracker, CircuitState::Open, CircuitState::HalfOpen);
     tokio::time::advance(Duration::from_secs(5)).await;
     transition(&tracker, CircuitState::HalfOpen, CircuitState::Open);
-    tokio::time::advance(Duration::from_secs(10)).await;
+    tokio::time::advance(Duration::from_secs(5)).await;
     let report = tracker.report();
     assert_eq!(
         report.alerts,
@@ -265,7 +270,7 @@ async fn outages_recoveries_and_time_in_each_state() {
     assert!(!report.in_outage());
     let time = &report.time_in_state_seconds;
     assert_eq!(time["closed"], 100.0 + 50.0 + 1.0);
-    assert_eq!(time["open"], 15.0 + 10.0);
+    assert_eq!(time["open"], 20.0 + 5.0);
     assert_eq!(time["half_open"], 5.0 + 2.0);
     assert_eq!(time["forced_open"], 8.0);
     assert_eq!(time["disabled"], 0.0);
@@ -441,4 +446,25 @@ fn bad_settings_name_their_field() {
         .bucket(Duration::from_secs(259_200).div_f64(100_000.0))
         .build();
     assert!(widest.is_ok(), "{widest:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn percentiles_cover_the_last_hour_however_long_the_tracker_ran() {
+    let slo = Slo::builder("search")
+        .latency(Duration::from_millis(100), 0.99)
+        .build()
+        .unwrap();
+    let tracker = tracker(slo);
+    // Five hours in: the window is the last hour, not the first.
+    tokio::time::advance(Duration::from_secs(5 * 3_600)).await;
+    tracker.record(&Outcome::Success, Duration::from_millis(40));
+    tokio::time::advance(Duration::from_secs(1_800)).await;
+    tracker.record(&Outcome::Success, Duration::from_millis(40));
+    let p50 = tracker
+        .report()
+        .latency
+        .unwrap()
+        .p50_seconds
+        .expect("calls of the last hour");
+    assert!((p50 - 0.040).abs() < 0.001, "{p50}");
 }
