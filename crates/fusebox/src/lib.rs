@@ -36,10 +36,10 @@
 pub use fusebox_core as core;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
-pub use fusebox_core::HttpClassifier;
+pub use fusebox_core::{CorrelationLayer, HttpClassifier};
 pub use fusebox_core::{
-    CircuitState, Classify, ConfigError, Event, EventBus, EventKind, EventListener, GiveUpReason,
-    Outcome, ResultClassifier, Subscription, TransitionReason,
+    CircuitState, Classify, ConfigError, CorrelationId, Event, EventBus, EventKind, EventListener,
+    GiveUpReason, Outcome, ResultClassifier, Subscription, TransitionReason,
 };
 
 #[cfg(feature = "breaker")]
