@@ -468,3 +468,52 @@ async fn percentiles_cover_the_last_hour_however_long_the_tracker_ran() {
         .expect("calls of the last hour");
     assert!((p50 - 0.040).abs() < 0.001, "{p50}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_burn_at_exactly_the_factor_does_not_fire() {
+    // An objective of 50 %, a factor of 1: half the calls failing burns at exactly 1×.
+    let slo = Slo::builder("payments").availability(0.5).build().unwrap();
+    let policy = BurnRatePolicy {
+        page: vec![BurnRateWindow {
+            factor: 1.0,
+            long: Duration::from_secs(600),
+            short: Duration::from_secs(120),
+        }],
+        ticket: vec![],
+    };
+    let tracker = SloTracker::builder(slo).policy(policy).build().unwrap();
+    minutes(&tracker, 1, 100, 50, Duration::from_millis(5)).await;
+    let rate = tracker.report().burn_rates[0].clone();
+    assert_eq!((rate.long_rate, rate.short_rate), (Some(1.0), Some(1.0)));
+    assert!(!rate.firing, "fires only above the factor");
+    minutes(&tracker, 1, 100, 51, Duration::from_millis(5)).await;
+    assert!(tracker.report().burn_rates[0].firing);
+}
+
+#[test]
+fn the_smallest_settings_allowed_build() {
+    let slo = Slo::builder("payments")
+        .availability(0.999)
+        .build()
+        .unwrap();
+    let policy = BurnRatePolicy {
+        page: vec![BurnRateWindow {
+            factor: 2.0,
+            long: Duration::from_secs(1),
+            short: Duration::from_millis(100),
+        }],
+        ticket: vec![],
+    };
+    // A bucket of 1 ms (1,000 buckets in the longest window), a budget window of one bucket.
+    let smallest = SloTracker::builder(slo.clone())
+        .policy(policy)
+        .bucket(Duration::from_millis(1))
+        .budget_window(Duration::from_millis(1))
+        .build();
+    assert!(smallest.is_ok(), "{smallest:?}");
+    let one_bucket = SloTracker::builder(slo)
+        .bucket(Duration::from_secs(60))
+        .budget_window(Duration::from_secs(60))
+        .build();
+    assert!(one_bucket.is_ok(), "{one_bucket:?}");
+}

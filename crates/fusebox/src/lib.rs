@@ -34,13 +34,13 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use fusebox_core as core;
-#[cfg(feature = "http")]
-#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
-pub use fusebox_core::{CorrelationLayer, HttpClassifier};
 pub use fusebox_core::{
     CircuitState, Classify, ConfigError, CorrelationId, Event, EventBus, EventKind, EventListener,
     GiveUpReason, Outcome, ResultClassifier, Subscription, TransitionReason,
 };
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub use fusebox_core::{CorrelationLayer, HttpClassifier};
 
 #[cfg(feature = "breaker")]
 #[cfg_attr(docsrs, doc(cfg(feature = "breaker")))]
