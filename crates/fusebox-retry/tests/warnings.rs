@@ -36,7 +36,9 @@ fn giving_up_warns_at_most_every_ten_seconds_with_the_count() {
                 down.clone().oneshot(()).await.unwrap_err();
             }
             assert_eq!(captured.text().lines().count(), 1, "{}", captured.text());
-            tokio::time::advance(Duration::from_secs(10)).await;
+            // The first call gave up at 10 ms (one backoff), the fifth at 50 ms: the next one,
+            // 10 ms after its start, gives up exactly ten seconds after the first warning.
+            tokio::time::advance(Duration::from_millis(9_950)).await;
             down.clone().oneshot(()).await.unwrap_err();
         });
     });
