@@ -72,64 +72,6 @@ impl CallMetrics {
     }
 }
 
-/// Everything a layer records one service's calls with: its handles, those of each key when
-/// keyed ([`MetricsLayer::key_by`](crate::MetricsLayer::key_by)), and its SLO tracker, if any.
-/// Cheap to clone.
-#[derive(Clone, Debug)]
-pub(crate) struct ServiceMetrics {
-    metrics: Arc<CallMetrics>,
-    keyed: Option<Arc<crate::key::KeyedMetrics>>,
-    slo: Option<crate::SloTracker>,
-}
-
-impl ServiceMetrics {
-    pub(crate) fn new(service: &str) -> Self {
-        ServiceMetrics {
-            metrics: Arc::new(CallMetrics::new(service)),
-            keyed: None,
-            slo: None,
-        }
-    }
-
-    pub(crate) fn service(&self) -> &str {
-        self.metrics.service()
-    }
-
-    /// The same, also counting every call in `tracker`.
-    pub(crate) fn with_slo(mut self, tracker: &crate::SloTracker) -> Self {
-        self.slo = Some(tracker.clone());
-        self.metrics = Arc::new(CallMetrics::new(self.metrics.service()).with_slo(tracker.clone()));
-        match self.keyed.take() {
-            Some(keyed) => self.with_keys(keyed.cap()),
-            None => self,
-        }
-    }
-
-    /// The same, with a fresh set of keyed handles, up to `cap` keys.
-    pub(crate) fn with_keys(mut self, cap: usize) -> Self {
-        let slo = self.slo.clone();
-        let make = move |service: &str, key: &str| {
-            let metrics = CallMetrics::keyed(service, key);
-            match &slo {
-                Some(tracker) => metrics.with_slo(tracker.clone()),
-                None => metrics,
-            }
-        };
-        let keyed = crate::key::KeyedMetrics::new(self.metrics.service(), cap, make);
-        self.keyed = Some(Arc::new(keyed));
-        self
-    }
-
-    /// Starts a call, of `key` when the layer is keyed and the request has one.
-    #[inline]
-    pub(crate) fn start(&self, key: Option<std::borrow::Cow<'_, str>>) -> Call {
-        match (&self.keyed, key) {
-            (Some(keyed), Some(key)) => keyed.with(&key, Call::start),
-            _ => Call::start(&self.metrics),
-        }
-    }
-}
-
 /// A call under way: counted in flight from its start until its outcome is recorded, or
 /// until it is dropped, which counts it as ignored (a call its caller gave up on says nothing
 /// about the dependency).

@@ -1,7 +1,7 @@
 //! [`MetricsLayer`]: calls, outcomes, latency and calls in flight of one service.
 
-use crate::call::ServiceMetrics;
 use crate::key::NoKey;
+use crate::recorders::ServiceMetrics;
 use crate::service::MetricsService;
 use fusebox_core::ResultClassifier;
 use std::fmt;

@@ -30,6 +30,7 @@ mod layer;
 pub mod names;
 #[cfg(feature = "prometheus")]
 mod prometheus;
+mod recorders;
 mod service;
 mod slo;
 #[cfg(feature = "http")]

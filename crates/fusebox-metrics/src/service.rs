@@ -1,8 +1,8 @@
 //! [`MetricsService`], made by [`MetricsLayer`](crate::MetricsLayer).
 
-use crate::call::ServiceMetrics;
 use crate::future::ResponseFuture;
 use crate::key::{MetricsKey, NoKey};
+use crate::recorders::ServiceMetrics;
 use fusebox_core::MakeClassify;
 use std::fmt;
 use std::task::{Context, Poll};

@@ -1,8 +1,9 @@
 //! [`StreamingMetricsLayer`]: call metrics for HTTP services whose outcome may wait for the
 //! end of the response body (the classifier's second stage, gRPC's trailers).
 
-use crate::call::{Call, ServiceMetrics};
+use crate::call::Call;
 use crate::key::{MetricsKey, NoKey};
+use crate::recorders::ServiceMetrics;
 use fusebox_core::{ClassifiedBody, ClassifyResponse, MakeClassifyResponse};
 use pin_project_lite::pin_project;
 use std::fmt;
