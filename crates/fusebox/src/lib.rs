@@ -27,6 +27,7 @@
 //! | `serde` | no | breaker and registry settings from any serde format |
 //! | `metrics` | no | `metrics`: call, breaker, retry and store metrics through the `metrics` facade |
 //! | `prometheus` | no | the Prometheus exporter of those metrics and an axum router for `/metrics` |
+//! | `health` | no | [`health`]: health checks of dependencies (HTTP, TCP, closures, breakers) with enforced timeouts |
 //! | `redis` | no | [`redis`]: breaker state shared across servers through Redis |
 //! | `redis-cluster` | no | the Redis store on a Redis Cluster |
 //! | `redis-tls` | no | the Redis store over TLS (`rediss://`), with mutual TLS |
@@ -67,6 +68,10 @@ pub use fusebox_core::GrpcClassifier;
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub use fusebox_metrics as metrics;
+
+#[cfg(feature = "health")]
+#[cfg_attr(docsrs, doc(cfg(feature = "health")))]
+pub use fusebox_health as health;
 
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]

@@ -1,0 +1,44 @@
+//! Health checks of a service's dependencies, for readiness probes and health pages.
+//!
+//! A [`HealthCheck`] probes one dependency and says [`Status::Pass`], [`Status::Warn`] or
+//! [`Status::Fail`], with an observed value and a line of detail ([`Probe`]).
+//! [`run_check`] runs one with a timeout it enforces (a hung probe is a failure, never a stuck
+//! caller) and times it ([`CheckResult`]). Built in:
+//!
+//! | check | probes |
+//! |---|---|
+//! | [`HttpCheck`] (feature `http`) | an HTTP GET: the status in an expected range, optionally a predicate on the body |
+//! | [`TcpCheck`] | a TCP connection to an address |
+//! | [`FnCheck`] | any async closure: a database's `SELECT 1`, a queue's depth |
+//! | [`CircuitCheck`] | a circuit breaker's state, through [`fusebox_core::Circuit`] |
+//!
+//! ```
+//! use fusebox_health::{run_check, FnCheck, Probe, Status};
+//! use std::time::Duration;
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let queue = FnCheck::new("queue:depth", || async {
+//!     let depth = 12.0; // read from the queue
+//!     Probe::pass().observed(depth, "items")
+//! });
+//! let result = run_check(&queue, Duration::from_secs(1)).await;
+//! assert_eq!(result.status(), Status::Pass);
+//! assert_eq!(result.probe().observed_value(), Some(12.0));
+//! # }
+//! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod check;
+mod circuit;
+mod func;
+#[cfg(feature = "http")]
+mod http;
+mod tcp;
+
+pub use check::{run_check, CheckFuture, CheckResult, HealthCheck, Probe, Status};
+pub use circuit::CircuitCheck;
+pub use func::FnCheck;
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub use http::{HttpCheck, MAX_CHECKED_BODY};
+pub use tcp::TcpCheck;

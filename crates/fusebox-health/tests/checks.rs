@@ -1,0 +1,194 @@
+//! The built-in checks against real servers on 127.0.0.1, and the timeout `run_check` enforces.
+
+use axum::{http::StatusCode, routing::get, Router};
+use fusebox_core::{Circuit, CircuitState, Handle};
+use fusebox_health::{
+    run_check, CircuitCheck, FnCheck, HealthCheck, HttpCheck, Probe, Status, TcpCheck,
+};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
+
+/// Real time is used where a real socket is: paused time would jump to the timeout while the
+/// runtime waits for the server.
+const GENEROUS: Duration = Duration::from_secs(10);
+
+async fn serve(router: Router) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    addr
+}
+
+#[tokio::test]
+async fn tcp_passes_on_an_open_port_and_fails_on_a_closed_one() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let open = TcpCheck::new("db", listener.local_addr().unwrap().to_string());
+    let result = run_check(&open, GENEROUS).await;
+    assert_eq!(result.status(), Status::Pass, "{result:?}");
+    assert_eq!(result.probe().observed_unit(), Some("ms"));
+    assert!(result.probe().observed_value().unwrap() >= 0.0);
+
+    let port = fusebox_testkit::free_port();
+    let closed = TcpCheck::new("db", format!("127.0.0.1:{port}"));
+    let result = run_check(&closed, GENEROUS).await;
+    assert_eq!(result.status(), Status::Fail);
+    let detail = result.probe().detail().unwrap();
+    assert!(
+        detail.starts_with(&format!("cannot connect to 127.0.0.1:{port}")),
+        "{detail}"
+    );
+}
+
+#[tokio::test]
+async fn http_judges_the_status_and_the_body_and_a_hung_server_times_out() {
+    let addr = serve(
+        Router::new()
+            .route("/ok", get(|| async { "status: green" }))
+            .route(
+                "/down",
+                get(|| async { (StatusCode::SERVICE_UNAVAILABLE, "down") }),
+            )
+            .route("/teapot", get(|| async { StatusCode::IM_A_TEAPOT }))
+            .route("/hang", get(std::future::pending::<&'static str>)),
+    )
+    .await;
+    let url = |path: &str| format!("http://{addr}{path}");
+
+    let ok = HttpCheck::new("calendar", &url("/ok")).unwrap();
+    let result = run_check(&ok, GENEROUS).await;
+    assert_eq!(result.status(), Status::Pass, "{result:?}");
+    assert_eq!(result.probe().observed_unit(), Some("ms"));
+
+    let down = HttpCheck::new("calendar", &url("/down")).unwrap();
+    let result = run_check(&down, GENEROUS).await;
+    assert_eq!(result.status(), Status::Fail);
+    let detail = result.probe().detail().unwrap();
+    assert!(
+        detail.contains("answered 503 Service Unavailable, expected 200..=299"),
+        "{detail}"
+    );
+    assert!(
+        result.probe().observed_value().is_some(),
+        "the time to the response"
+    );
+
+    // Another range of statuses.
+    let teapot = HttpCheck::new("kettle", &url("/teapot"))
+        .unwrap()
+        .expect_status(418..=418);
+    assert_eq!(run_check(&teapot, GENEROUS).await.status(), Status::Pass);
+
+    // The body, checked when asked.
+    let green = HttpCheck::new("calendar", &url("/ok"))
+        .unwrap()
+        .body(|body| body.ends_with(b"green"));
+    assert_eq!(run_check(&green, GENEROUS).await.status(), Status::Pass);
+    let red = HttpCheck::new("calendar", &url("/ok"))
+        .unwrap()
+        .body(|body| body.ends_with(b"red"));
+    let result = run_check(&red, GENEROUS).await;
+    assert_eq!(result.status(), Status::Fail);
+    assert!(result
+        .probe()
+        .detail()
+        .unwrap()
+        .contains("the body is not as expected"));
+
+    // A server that never answers: the check fails at its timeout, not later.
+    let hang = HttpCheck::new("calendar", &url("/hang")).unwrap();
+    let timeout = Duration::from_millis(200);
+    let result = run_check(&hang, timeout).await;
+    assert_eq!(result.status(), Status::Fail);
+    assert_eq!(result.probe().detail(), Some("timed out after 200ms"));
+    assert!(result.latency() >= timeout, "{:?}", result.latency());
+
+    // Nothing listening.
+    let port = fusebox_testkit::free_port();
+    let refused = HttpCheck::new("calendar", &format!("http://127.0.0.1:{port}/")).unwrap();
+    let result = run_check(&refused, GENEROUS).await;
+    assert_eq!(result.status(), Status::Fail);
+    assert!(result
+        .probe()
+        .detail()
+        .unwrap()
+        .starts_with("GET http://127.0.0.1:"));
+}
+
+#[test]
+fn an_http_check_needs_an_absolute_http_url() {
+    for bad in [
+        "not a url",
+        "/relative",
+        "https://example.test/",
+        "ftp://host/",
+    ] {
+        let err = HttpCheck::new("calendar", bad).unwrap_err();
+        assert_eq!(err.field(), "url", "{bad}");
+        assert!(err.to_string().contains(bad), "{err}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_probe_that_never_finishes_fails_at_the_timeout() {
+    let stuck = FnCheck::new("queue", std::future::pending::<Probe>);
+    let result = run_check(&stuck, Duration::from_secs(3)).await;
+    assert_eq!(result.status(), Status::Fail);
+    assert_eq!(result.probe().detail(), Some("timed out after 3s"));
+    assert_eq!(result.latency(), Duration::from_secs(3));
+
+    let slow = FnCheck::new("queue", || async {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        Probe::warn("backlog").observed(4_000.0, "items")
+    });
+    let result = run_check(&slow, Duration::from_secs(3)).await;
+    assert_eq!(result.status(), Status::Warn);
+    assert_eq!(result.latency(), Duration::from_millis(700));
+    assert_eq!(slow.name(), "queue");
+}
+
+struct Switch(AtomicU8);
+
+impl Circuit for Switch {
+    fn name(&self) -> &str {
+        "payments"
+    }
+    fn key(&self) -> Option<&str> {
+        Some("acme")
+    }
+    fn state(&self) -> CircuitState {
+        match self.0.load(Ordering::SeqCst) {
+            0 => CircuitState::Closed,
+            1 => CircuitState::HalfOpen,
+            2 => CircuitState::Open,
+            3 => CircuitState::ForcedOpen,
+            _ => CircuitState::Disabled,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_circuit_s_state_is_its_health() {
+    let switch: &'static Switch = Box::leak(Box::new(Switch(AtomicU8::new(0))));
+    let check = CircuitCheck::new(Handle::Static(switch));
+    assert_eq!(check.name(), "payments[acme]:circuit");
+    let mut seen = Vec::new();
+    for state in 0..5 {
+        switch.0.store(state, Ordering::SeqCst);
+        let result = run_check(&check, GENEROUS).await;
+        seen.push((result.status(), result.probe().detail().map(str::to_owned)));
+    }
+    let statuses: Vec<Status> = seen.iter().map(|(s, _)| *s).collect();
+    assert_eq!(
+        statuses,
+        [
+            Status::Pass,
+            Status::Warn,
+            Status::Fail,
+            Status::Fail,
+            Status::Warn
+        ]
+    );
+    assert_eq!(seen[0].1, None);
+    assert!(seen[2].1.as_deref().unwrap().starts_with("open"));
+    assert!(seen[3].1.as_deref().unwrap().contains("forced open"));
+}
