@@ -172,6 +172,11 @@ pub async fn run_check(check: &dyn HealthCheck, timeout: Duration) -> CheckResul
     }
 }
 
+/// A duration in milliseconds, the unit checks observe latencies in.
+pub(crate) fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e3
+}
+
 /// A duration for people: `250ms`, `5s`, `1.5s`.
 pub(crate) fn humanize(duration: Duration) -> String {
     if duration < Duration::from_secs(1) {
@@ -215,5 +220,13 @@ mod tests {
         assert_eq!(humanize(Duration::from_millis(250)), "250ms");
         assert_eq!(humanize(Duration::from_secs(5)), "5s");
         assert_eq!(humanize(Duration::from_millis(1_500)), "1.5s");
+        assert_eq!(humanize(Duration::from_secs(1)), "1s");
+        assert_eq!(humanize(Duration::from_millis(999)), "999ms");
+    }
+
+    #[test]
+    fn latencies_are_observed_in_milliseconds() {
+        assert_eq!(millis(Duration::from_millis(1_500)), 1_500.0);
+        assert_eq!(millis(Duration::from_micros(250)), 0.25);
     }
 }

@@ -99,7 +99,7 @@ impl HttpCheck {
             Ok(response) => response,
             Err(e) => return Probe::fail(format!("GET {} failed: {e}", self.uri)),
         };
-        let ms = start.elapsed().as_secs_f64() * 1e3;
+        let ms = crate::check::millis(start.elapsed());
         let status = response.status();
         if !self.expected.contains(&status.as_u16()) {
             return Probe::fail(format!(

@@ -39,7 +39,7 @@ impl HealthCheck for TcpCheck {
             match tokio::net::TcpStream::connect(&self.address).await {
                 Ok(stream) => {
                     drop(stream);
-                    let ms = start.elapsed().as_secs_f64() * 1e3;
+                    let ms = crate::check::millis(start.elapsed());
                     Probe::pass().observed(ms, "ms")
                 }
                 Err(e) => Probe::fail(format!("cannot connect to {}: {e}", self.address)),

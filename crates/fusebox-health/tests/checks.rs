@@ -49,6 +49,11 @@ async fn http_judges_the_status_and_the_body_and_a_hung_server_times_out() {
                 get(|| async { (StatusCode::SERVICE_UNAVAILABLE, "down") }),
             )
             .route("/teapot", get(|| async { StatusCode::IM_A_TEAPOT }))
+            .route("/big", get(|| async { format!("{}green", "x".repeat(10_000)) }))
+            .route(
+                "/huge",
+                get(|| async { "x".repeat(fusebox_health::MAX_CHECKED_BODY + 1) }),
+            )
             .route("/hang", get(std::future::pending::<&'static str>)),
     )
     .await;
@@ -189,6 +194,8 @@ async fn a_circuit_s_state_is_its_health() {
         ]
     );
     assert_eq!(seen[0].1, None);
+    assert!(seen[1].1.as_deref().unwrap().starts_with("half-open"));
+    assert!(seen[4].1.as_deref().unwrap().starts_with("disabled"));
     assert!(seen[2].1.as_deref().unwrap().starts_with("open"));
     assert!(seen[3].1.as_deref().unwrap().contains("forced open"));
 }
