@@ -9,6 +9,7 @@
 //! |---|---|
 //! | [`HttpCheck`] (feature `http`) | an HTTP GET: the status in an expected range, optionally a predicate on the body |
 //! | [`TcpCheck`] | a TCP connection to an address |
+//! | [`RedisCheck`] (feature `redis`) | a Redis server answering `PING` |
 //! | [`FnCheck`] | any async closure: a database's `SELECT 1`, a queue's depth |
 //! | [`CircuitCheck`] | a circuit breaker's state, through [`fusebox_core::Circuit`] |
 //!
@@ -33,6 +34,8 @@ mod circuit;
 mod func;
 #[cfg(feature = "http")]
 mod http;
+#[cfg(feature = "redis")]
+mod redis;
 mod tcp;
 
 pub use check::{run_check, CheckFuture, CheckResult, HealthCheck, Probe, Status};
@@ -41,4 +44,7 @@ pub use func::FnCheck;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use http::{HttpCheck, MAX_CHECKED_BODY};
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use redis::RedisCheck;
 pub use tcp::TcpCheck;

@@ -49,7 +49,10 @@ async fn http_judges_the_status_and_the_body_and_a_hung_server_times_out() {
                 get(|| async { (StatusCode::SERVICE_UNAVAILABLE, "down") }),
             )
             .route("/teapot", get(|| async { StatusCode::IM_A_TEAPOT }))
-            .route("/big", get(|| async { format!("{}green", "x".repeat(10_000)) }))
+            .route(
+                "/big",
+                get(|| async { format!("{}green", "x".repeat(10_000)) }),
+            )
             .route(
                 "/huge",
                 get(|| async { "x".repeat(fusebox_health::MAX_CHECKED_BODY + 1) }),
@@ -98,6 +101,19 @@ async fn http_judges_the_status_and_the_body_and_a_hung_server_times_out() {
         .detail()
         .unwrap()
         .contains("the body is not as expected"));
+    // The predicate sees a body of up to 64 KiB whole; a longer one is not read past it.
+    let big = HttpCheck::new("calendar", &url("/big"))
+        .unwrap()
+        .body(|body| body.len() == 10_005 && body.ends_with(b"green"));
+    assert_eq!(run_check(&big, GENEROUS).await.status(), Status::Pass);
+    let huge = HttpCheck::new("calendar", &url("/huge"))
+        .unwrap()
+        .body(|_| true);
+    let result = run_check(&huge, GENEROUS).await;
+    assert_eq!(result.status(), Status::Fail);
+    let detail = result.probe().detail().unwrap();
+    assert!(detail.contains("reading the body"), "{detail}");
+    assert_eq!(fusebox_health::MAX_CHECKED_BODY, 65_536);
 
     // A server that never answers: the check fails at its timeout, not later.
     let hang = HttpCheck::new("calendar", &url("/hang")).unwrap();
