@@ -3,7 +3,9 @@
 //! A [`HealthCheck`] probes one dependency and says [`Status::Pass`], [`Status::Warn`] or
 //! [`Status::Fail`], with an observed value and a line of detail ([`Probe`]).
 //! [`run_check`] runs one with a timeout it enforces (a hung probe is a failure, never a stuck
-//! caller) and times it ([`CheckResult`]). Built in:
+//! caller) and times it ([`CheckResult`]); a [`HealthRegistry`] runs many in the background,
+//! each on its own schedule ([`CheckSettings`]: interval, timeout, initial delay, jitter,
+//! criticality, a shorter interval while failing). Built in:
 //!
 //! | check | probes |
 //! |---|---|
@@ -36,6 +38,7 @@ mod func;
 mod http;
 #[cfg(feature = "redis")]
 mod redis;
+mod registry;
 mod tcp;
 
 pub use check::{run_check, CheckFuture, CheckResult, HealthCheck, Probe, Status};
@@ -47,4 +50,7 @@ pub use http::{HttpCheck, MAX_CHECKED_BODY};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::RedisCheck;
+pub use registry::{
+    CheckSettings, HealthRegistry, HealthRegistryBuilder, Running, MIN_CHECK_INTERVAL,
+};
 pub use tcp::TcpCheck;

@@ -49,3 +49,17 @@ fn a_url_redis_cannot_read_is_refused() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_server_that_refuses_ping_fails_the_check() {
+    // A password the check does not give: the server answers PING with NOAUTH.
+    let redis = RedisServer::start_with(fusebox_testkit::free_port(), &["--requirepass", "s3cret"]);
+    let check = RedisCheck::new("redis", &redis.url()).unwrap();
+    let result = run_check(&check, Duration::from_secs(2)).await;
+    assert_eq!(result.status(), Status::Fail, "{result:?}");
+    let detail = result.probe().detail().unwrap();
+    assert!(
+        detail.contains("NOAUTH") || detail.contains("Authentication"),
+        "{detail}"
+    );
+}

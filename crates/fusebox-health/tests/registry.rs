@@ -1,0 +1,295 @@
+//! The registry's schedules on paused time: intervals, the initial delay, the shorter interval
+//! while failing, jitter's bounds, timeouts that never stall a schedule, readiness, and stop.
+
+use fusebox_health::{CheckSettings, FnCheck, HealthRegistry, Probe, Status};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+/// A check that records when each probe starts, fails while `failing` is set, and hangs
+/// while `hanging` is set; `in_flight` counts probes under way, `most` the most at once.
+#[derive(Clone, Default)]
+struct Script {
+    starts: Arc<Mutex<Vec<Duration>>>,
+    failing: Arc<AtomicBool>,
+    hanging: Arc<AtomicBool>,
+    in_flight: Arc<AtomicUsize>,
+    most: Arc<AtomicUsize>,
+}
+
+impl Script {
+    fn check(&self, name: &str, origin: Instant) -> impl fusebox_health::HealthCheck {
+        let script = self.clone();
+        FnCheck::new(name, move || {
+            let script = script.clone();
+            async move {
+                script.starts.lock().unwrap().push(origin.elapsed());
+                let now = script.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                script.most.fetch_max(now, Ordering::SeqCst);
+                struct Done(Arc<AtomicUsize>);
+                impl Drop for Done {
+                    fn drop(&mut self) {
+                        self.0.fetch_sub(1, Ordering::SeqCst);
+                    }
+                }
+                let _done = Done(script.in_flight.clone());
+                if script.hanging.load(Ordering::SeqCst) {
+                    std::future::pending::<()>().await;
+                }
+                if script.failing.load(Ordering::SeqCst) {
+                    Probe::fail("down")
+                } else {
+                    Probe::pass()
+                }
+            }
+        })
+    }
+
+    fn starts(&self) -> Vec<Duration> {
+        self.starts.lock().unwrap().clone()
+    }
+}
+
+/// Lets the spawned schedules run up to the current (paused) time.
+async fn settle() {
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+}
+
+async fn advance(by: Duration) {
+    tokio::time::advance(by).await;
+    settle().await;
+}
+
+fn settings() -> CheckSettings {
+    CheckSettings {
+        interval: secs(30),
+        failing_interval: secs(10),
+        timeout: secs(2),
+        initial_delay: secs(5),
+        jitter: 0.0,
+        critical: true,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn probes_follow_the_initial_delay_the_interval_and_the_failing_interval() {
+    let origin = Instant::now();
+    let script = Script::default();
+    let registry = HealthRegistry::builder()
+        .check(script.check("calendar", origin), settings())
+        .build()
+        .unwrap();
+    let running = registry.start();
+    settle().await;
+    assert!(!registry.is_ready(), "not ready before the first probe");
+    assert_eq!(registry.latest("calendar"), None);
+    advance(secs(5)).await;
+    assert_eq!(script.starts(), [secs(5)]);
+    assert!(registry.is_ready());
+    advance(secs(30)).await;
+    assert_eq!(script.starts(), [secs(5), secs(35)]);
+    // Failing: the next probes come every 10 s, and the service is not ready.
+    script.failing.store(true, Ordering::SeqCst);
+    advance(secs(30)).await;
+    assert_eq!(registry.latest("calendar").unwrap().status(), Status::Fail);
+    assert!(!registry.is_ready());
+    advance(secs(10)).await;
+    advance(secs(10)).await;
+    assert_eq!(script.starts(), [5, 35, 65, 75, 85].map(secs));
+    // Recovered: back to every 30 s.
+    script.failing.store(false, Ordering::SeqCst);
+    advance(secs(10)).await;
+    assert!(registry.is_ready());
+    advance(secs(29)).await;
+    assert_eq!(script.starts().len(), 6, "{:?}", script.starts());
+    advance(secs(1)).await;
+    assert_eq!(script.starts().last(), Some(&secs(125)));
+    running.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hung_probe_fails_at_its_timeout_and_the_schedule_goes_on() {
+    let origin = Instant::now();
+    let script = Script::default();
+    script.hanging.store(true, Ordering::SeqCst);
+    let registry = HealthRegistry::builder()
+        .check(script.check("calendar", origin), settings())
+        .build()
+        .unwrap();
+    let running = registry.start();
+    settle().await;
+    advance(secs(5)).await;
+    advance(secs(2)).await;
+    let result = registry
+        .latest("calendar")
+        .expect("the timeout ended the probe");
+    assert_eq!(result.status(), Status::Fail);
+    assert_eq!(result.probe().detail(), Some("timed out after 2s"));
+    assert_eq!(result.latency(), secs(2));
+    // The next probe, 10 s (failing) after the timeout.
+    advance(secs(10)).await;
+    assert_eq!(script.starts(), [secs(5), secs(17)]);
+    assert_eq!(
+        script.most.load(Ordering::SeqCst),
+        1,
+        "one probe in flight at most"
+    );
+    running.stop().await;
+    assert_eq!(
+        script.in_flight.load(Ordering::SeqCst),
+        0,
+        "the hung probe was dropped"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_non_critical_failure_leaves_the_service_ready() {
+    let origin = Instant::now();
+    let (critical, optional) = (Script::default(), Script::default());
+    optional.failing.store(true, Ordering::SeqCst);
+    let registry = HealthRegistry::builder()
+        .check(critical.check("db", origin), settings())
+        .check(
+            optional.check("recommendations", origin),
+            CheckSettings {
+                critical: false,
+                ..settings()
+            },
+        )
+        .build()
+        .unwrap();
+    let running = registry.start();
+    settle().await;
+    advance(secs(5)).await;
+    assert!(registry.is_ready());
+    let statuses = registry.statuses();
+    assert_eq!(statuses.len(), 2);
+    assert_eq!(statuses[1].0, "recommendations");
+    assert!(!statuses[1].1);
+    assert_eq!(statuses[1].2.as_ref().unwrap().status(), Status::Fail);
+    critical.failing.store(true, Ordering::SeqCst);
+    advance(secs(30)).await;
+    assert!(!registry.is_ready());
+    running.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn jitter_stays_within_its_share_of_the_interval() {
+    let origin = Instant::now();
+    let script = Script::default();
+    let jittered = CheckSettings {
+        initial_delay: Duration::ZERO,
+        jitter: 0.5,
+        ..settings()
+    };
+    let registry = HealthRegistry::builder()
+        .check(script.check("calendar", origin), jittered)
+        .build()
+        .unwrap();
+    let running = registry.start();
+    settle().await;
+    for _ in 0..100 {
+        advance(secs(1)).await;
+    }
+    let starts = script.starts();
+    assert!(starts.len() >= 3, "{starts:?}");
+    for pair in starts.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(gap >= secs(30) && gap <= secs(45), "{gap:?} in {starts:?}");
+    }
+    running.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stopped_registry_probes_no_more() {
+    let origin = Instant::now();
+    let script = Script::default();
+    let registry = HealthRegistry::builder()
+        .check(script.check("calendar", origin), settings())
+        .build()
+        .unwrap();
+    let running = registry.start();
+    settle().await;
+    advance(secs(5)).await;
+    running.stop().await;
+    advance(secs(300)).await;
+    assert_eq!(script.starts(), [secs(5)]);
+    // Dropping the handle stops the schedules too.
+    let dropped = registry.start();
+    settle().await;
+    drop(dropped);
+    advance(secs(300)).await;
+    assert_eq!(script.starts(), [secs(5)], "no probe after the drop");
+}
+
+#[test]
+fn bad_settings_name_the_check_and_the_field() {
+    let build = |settings: CheckSettings| {
+        HealthRegistry::builder()
+            .check(FnCheck::new("db", || async { Probe::pass() }), settings)
+            .build()
+            .unwrap_err()
+            .field()
+            .to_owned()
+    };
+    let base = CheckSettings::default();
+    assert_eq!(
+        build(CheckSettings {
+            interval: Duration::from_millis(9),
+            ..base
+        }),
+        "db.interval"
+    );
+    assert_eq!(
+        build(CheckSettings {
+            timeout: Duration::ZERO,
+            ..base
+        }),
+        "db.timeout"
+    );
+    assert_eq!(
+        build(CheckSettings {
+            failing_interval: secs(60),
+            ..base
+        }),
+        "db.failing_interval"
+    );
+    assert_eq!(
+        build(CheckSettings {
+            jitter: 1.0,
+            ..base
+        }),
+        "db.jitter"
+    );
+    assert_eq!(
+        build(CheckSettings {
+            jitter: -0.1,
+            ..base
+        }),
+        "db.jitter"
+    );
+    let twice = HealthRegistry::builder()
+        .check(FnCheck::new("db", || async { Probe::pass() }), base)
+        .check(FnCheck::new("db", || async { Probe::pass() }), base)
+        .build()
+        .unwrap_err();
+    assert_eq!(twice.field(), "name");
+    // The bounds themselves are accepted.
+    let least = CheckSettings {
+        interval: Duration::from_millis(10),
+        failing_interval: Duration::from_millis(10),
+        timeout: Duration::from_millis(10),
+        ..base
+    };
+    assert!(HealthRegistry::builder()
+        .check(FnCheck::new("db", || async { Probe::pass() }), least)
+        .build()
+        .is_ok());
+}
