@@ -246,7 +246,8 @@ async fn schedule(inner: Arc<Inner>, index: usize, mut stopped: watch::Receiver<
 }
 
 /// The checks of a started [`HealthRegistry`] running; [`stop`](Self::stop) ends them (a probe
-/// in flight is dropped), as dropping it does without waiting.
+/// in flight is dropped), as dropping it does without waiting: the schedules end when the
+/// channel it holds closes.
 #[derive(Debug)]
 pub struct Running {
     stop: watch::Sender<bool>,
@@ -255,16 +256,11 @@ pub struct Running {
 
 impl Running {
     /// Stops every check and waits until each has stopped.
-    pub async fn stop(mut self) {
-        let _ = self.stop.send(true);
-        for task in std::mem::take(&mut self.tasks) {
+    pub async fn stop(self) {
+        let Running { stop, tasks } = self;
+        let _ = stop.send(true);
+        for task in tasks {
             let _ = task.await;
         }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.stop.send(true);
     }
 }

@@ -1,7 +1,7 @@
 //! The registry's schedules on paused time: intervals, the initial delay, the shorter interval
 //! while failing, jitter's bounds, timeouts that never stall a schedule, readiness, and stop.
 
-use fusebox_health::{CheckSettings, FnCheck, HealthRegistry, Probe, Status};
+use fusebox_health::{CheckSettings, FnCheck, HealthRegistry, Probe, Running, Status};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -67,6 +67,18 @@ async fn advance(by: Duration) {
     settle().await;
 }
 
+/// A registry of one scripted check, `calendar`, started, its schedule under way.
+async fn started(settings: CheckSettings) -> (Script, HealthRegistry, Running) {
+    let script = Script::default();
+    let registry = HealthRegistry::builder()
+        .check(script.check("calendar", Instant::now()), settings)
+        .build()
+        .unwrap();
+    let running = registry.start();
+    settle().await;
+    (script, registry, running)
+}
+
 fn settings() -> CheckSettings {
     CheckSettings {
         interval: secs(30),
@@ -80,14 +92,7 @@ fn settings() -> CheckSettings {
 
 #[tokio::test(start_paused = true)]
 async fn probes_follow_the_initial_delay_the_interval_and_the_failing_interval() {
-    let origin = Instant::now();
-    let script = Script::default();
-    let registry = HealthRegistry::builder()
-        .check(script.check("calendar", origin), settings())
-        .build()
-        .unwrap();
-    let running = registry.start();
-    settle().await;
+    let (script, registry, running) = started(settings()).await;
     assert!(!registry.is_ready(), "not ready before the first probe");
     assert_eq!(registry.latest("calendar"), None);
     advance(secs(5)).await;
@@ -116,15 +121,8 @@ async fn probes_follow_the_initial_delay_the_interval_and_the_failing_interval()
 
 #[tokio::test(start_paused = true)]
 async fn a_hung_probe_fails_at_its_timeout_and_the_schedule_goes_on() {
-    let origin = Instant::now();
-    let script = Script::default();
+    let (script, registry, running) = started(settings()).await;
     script.hanging.store(true, Ordering::SeqCst);
-    let registry = HealthRegistry::builder()
-        .check(script.check("calendar", origin), settings())
-        .build()
-        .unwrap();
-    let running = registry.start();
-    settle().await;
     advance(secs(5)).await;
     advance(secs(2)).await;
     let result = registry
@@ -182,19 +180,12 @@ async fn a_non_critical_failure_leaves_the_service_ready() {
 
 #[tokio::test(start_paused = true)]
 async fn jitter_stays_within_its_share_of_the_interval() {
-    let origin = Instant::now();
-    let script = Script::default();
     let jittered = CheckSettings {
         initial_delay: Duration::ZERO,
         jitter: 0.5,
         ..settings()
     };
-    let registry = HealthRegistry::builder()
-        .check(script.check("calendar", origin), jittered)
-        .build()
-        .unwrap();
-    let running = registry.start();
-    settle().await;
+    let (script, _registry, running) = started(jittered).await;
     for _ in 0..100 {
         advance(secs(1)).await;
     }
@@ -209,14 +200,7 @@ async fn jitter_stays_within_its_share_of_the_interval() {
 
 #[tokio::test(start_paused = true)]
 async fn a_stopped_registry_probes_no_more() {
-    let origin = Instant::now();
-    let script = Script::default();
-    let registry = HealthRegistry::builder()
-        .check(script.check("calendar", origin), settings())
-        .build()
-        .unwrap();
-    let running = registry.start();
-    settle().await;
+    let (script, registry, running) = started(settings()).await;
     advance(secs(5)).await;
     running.stop().await;
     advance(secs(300)).await;
