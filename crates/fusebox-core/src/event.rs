@@ -1,5 +1,5 @@
 use crate::sync::lock;
-use crate::{CircuitState, TransitionReason};
+use crate::{CircuitState, HealthStatus, TransitionReason};
 use arc_swap::ArcSwap;
 use std::collections::HashMap;
 use std::fmt;
@@ -138,6 +138,13 @@ pub enum EventKind {
         calls: u64,
         /// Local transitions not yet shared.
         transitions: u64,
+    },
+    /// A health check's status changed (the event's source is the check's name).
+    HealthChanged {
+        /// The status before; `None` for the check's first probe.
+        from: Option<HealthStatus>,
+        /// The status now.
+        to: HealthStatus,
     },
 }
 

@@ -93,7 +93,7 @@ pub use event::{Event, EventBus, EventKind, EventListener, GiveUpReason, Subscri
 #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
 pub use grpc::{GrpcClassifier, GrpcEos};
 pub use handle::{Handle, WeakHandle};
-pub use state::{CircuitState, TransitionReason};
+pub use state::{CircuitState, HealthStatus, TransitionReason};
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use stream::{

@@ -231,3 +231,48 @@ mod tests {
         assert_eq!(CircuitState::HalfOpen.to_string(), "half_open");
     }
 }
+
+/// How a dependency is doing, as a health check found it (the IETF health check draft's
+/// names): `pass`, `warn` (up, but degraded: slow, or a non-critical part down) or `fail`.
+/// Ordered by severity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum HealthStatus {
+    /// Healthy.
+    Pass,
+    /// Up, but degraded.
+    Warn,
+    /// Down.
+    Fail,
+}
+
+impl HealthStatus {
+    /// The name used in JSON and logs: `"pass"`, `"warn"`, `"fail"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            HealthStatus::Pass => "pass",
+            HealthStatus::Warn => "warn",
+            HealthStatus::Fail => "fail",
+        }
+    }
+}
+
+impl fmt::Display for HealthStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod health_status_tests {
+    use super::HealthStatus;
+
+    #[test]
+    fn statuses_are_named_and_ordered_by_severity() {
+        assert_eq!(
+            [HealthStatus::Pass, HealthStatus::Warn, HealthStatus::Fail].map(HealthStatus::as_str),
+            ["pass", "warn", "fail"]
+        );
+        assert!(HealthStatus::Pass < HealthStatus::Warn && HealthStatus::Warn < HealthStatus::Fail);
+        assert_eq!(HealthStatus::Warn.to_string(), "warn");
+    }
+}

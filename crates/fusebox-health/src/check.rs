@@ -1,40 +1,14 @@
 //! The check contract: what a probe says, and running one with a timeout.
 
 use std::borrow::Cow;
-use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
-/// How a dependency is doing, as the IETF health check draft names it: `pass`, `warn` (up, but
-/// degraded: slow, or a non-critical part down) or `fail`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Status {
-    /// Healthy.
-    Pass,
-    /// Up, but degraded.
-    Warn,
-    /// Down.
-    Fail,
-}
-
-impl Status {
-    /// The name used in JSON and logs: `"pass"`, `"warn"`, `"fail"`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Status::Pass => "pass",
-            Status::Warn => "warn",
-            Status::Fail => "fail",
-        }
-    }
-}
-
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// How a dependency is doing: `pass`, `warn` or `fail` (fusebox-core's `HealthStatus`, which
+/// events carry).
+pub use fusebox_core::HealthStatus as Status;
 
 /// What one probe found: a status, optionally an observed value with its unit (a latency, a
 /// queue's depth) and a line of detail for people (an error's message).
@@ -189,16 +163,6 @@ pub(crate) fn humanize(duration: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn statuses_are_named_and_ordered_by_severity() {
-        assert_eq!(
-            [Status::Pass, Status::Warn, Status::Fail].map(Status::as_str),
-            ["pass", "warn", "fail"]
-        );
-        assert!(Status::Pass < Status::Warn && Status::Warn < Status::Fail);
-        assert_eq!(Status::Warn.to_string(), "warn");
-    }
 
     #[test]
     fn a_probe_carries_its_value_unit_and_detail() {

@@ -2,7 +2,7 @@
 
 use crate::check::{run_check, CheckResult, HealthCheck, Status};
 use fusebox_core::sync::lock;
-use fusebox_core::ConfigError;
+use fusebox_core::{ConfigError, Event, EventBus, EventKind, EventListener, Subscription};
 use std::collections::HashSet;
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -78,6 +78,7 @@ impl CheckSettings {
 #[derive(Default)]
 pub struct HealthRegistryBuilder {
     checks: Vec<(Arc<dyn HealthCheck>, CheckSettings)>,
+    events: EventBus,
 }
 
 impl fmt::Debug for HealthRegistryBuilder {
@@ -93,6 +94,14 @@ impl HealthRegistryBuilder {
     #[must_use]
     pub fn check(mut self, check: impl HealthCheck, settings: CheckSettings) -> Self {
         self.checks.push((Arc::new(check), settings));
+        self
+    }
+
+    /// Delivers the registry's events to `listener`: a `HealthChanged` each time a check's
+    /// status changes (its first probe included).
+    #[must_use]
+    pub fn on_event(self, listener: impl EventListener) -> Self {
+        self.events.subscribe(listener).detach();
         self
     }
 
@@ -116,7 +125,10 @@ impl HealthRegistryBuilder {
             })
             .collect();
         Ok(HealthRegistry {
-            inner: Arc::new(Inner { checks }),
+            inner: Arc::new(Inner {
+                checks,
+                events: self.events,
+            }),
         })
     }
 }
@@ -129,6 +141,7 @@ struct Scheduled {
 
 struct Inner {
     checks: Vec<Scheduled>,
+    events: EventBus,
 }
 
 /// Checks probed in the background, each on its own schedule ([`CheckSettings`]), at most one
@@ -192,6 +205,12 @@ impl HealthRegistry {
             .collect()
     }
 
+    /// Listens to the registry's events until the returned subscription is dropped (see
+    /// [`HealthRegistryBuilder::on_event`]).
+    pub fn subscribe(&self, listener: impl EventListener) -> Subscription {
+        self.inner.events.subscribe(listener)
+    }
+
     /// Whether every critical check's last probe did not fail (and has run at least once).
     pub fn is_ready(&self) -> bool {
         self.inner.checks.iter().all(|c| {
@@ -240,7 +259,16 @@ async fn schedule(inner: Arc<Inner>, index: usize, mut stopped: watch::Receiver<
         } else {
             settings.interval
         };
-        *lock(&scheduled.latest) = Some(result);
+        let to = result.status();
+        let from = lock(&scheduled.latest).replace(result).map(|r| r.status());
+        if from != Some(to) {
+            inner.events.emit(|| {
+                Event::new(
+                    scheduled.check.name(),
+                    EventKind::HealthChanged { from, to },
+                )
+            });
+        }
         wait = base.saturating_add(base.mul_f64(settings.jitter * fastrand::f64()));
     }
 }

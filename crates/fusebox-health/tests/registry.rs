@@ -277,3 +277,48 @@ fn bad_settings_name_the_check_and_the_field() {
         .build()
         .is_ok());
 }
+
+#[tokio::test(start_paused = true)]
+async fn each_change_of_status_is_an_event_and_only_a_change_is() {
+    use fusebox_core::{Event, EventKind};
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let script = Script::default();
+    let registry = HealthRegistry::builder()
+        .check(script.check("calendar", Instant::now()), settings())
+        .on_event(move |e: &Event<'_>| {
+            if let EventKind::HealthChanged { from, to } = e.kind {
+                sink.lock().unwrap().push((e.source.to_owned(), from, to));
+            }
+        })
+        .build()
+        .unwrap();
+    let also = Arc::new(AtomicUsize::new(0));
+    let counted = also.clone();
+    let _subscription = registry.subscribe(move |_: &Event<'_>| {
+        counted.fetch_add(1, Ordering::SeqCst);
+    });
+    let running = registry.start();
+    settle().await;
+    advance(secs(5)).await; // passes
+    script.failing.store(true, Ordering::SeqCst);
+    advance(secs(30)).await; // fails
+    advance(secs(10)).await; // fails again: no event
+    script.failing.store(false, Ordering::SeqCst);
+    advance(secs(10)).await; // passes
+    running.stop().await;
+    let calendar = || "calendar".to_owned();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            (calendar(), None, Status::Pass),
+            (calendar(), Some(Status::Pass), Status::Fail),
+            (calendar(), Some(Status::Fail), Status::Pass),
+        ]
+    );
+    assert_eq!(
+        also.load(Ordering::SeqCst),
+        3,
+        "a subscriber hears the same"
+    );
+}
