@@ -338,12 +338,24 @@ impl RedisCluster {
     }
 }
 
-/// An in-memory log, shared by its clones: give `move || captured.clone()` to a tracing
-/// subscriber's `with_writer` and read what it wrote with [`text`](Self::text).
+/// An in-memory log, shared by its clones: [`subscriber`](Self::subscriber) writes to it, or
+/// give `move || captured.clone()` to a tracing subscriber's `with_writer`; read what was
+/// written with [`text`](Self::text).
 #[derive(Clone, Debug, Default)]
 pub struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
 
 impl Captured {
+    /// A `tracing` subscriber writing here, without colours, every event and span at `level`
+    /// or above: set it as a test's default (`tracing::subscriber::with_default`).
+    pub fn subscriber(&self, level: tracing::Level) -> impl tracing::Subscriber + Send + Sync {
+        let writer = self.clone();
+        tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_max_level(level)
+            .finish()
+    }
+
     /// Everything written so far, as text (invalid UTF-8 replaced).
     pub fn text(&self) -> String {
         let bytes = self

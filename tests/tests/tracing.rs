@@ -47,15 +47,6 @@ async fn handler(State(up): State<Upstream>, headers: HeaderMap) -> axum::http::
     }
 }
 
-fn subscriber(level: tracing::Level, captured: &Captured) -> impl tracing::Subscriber {
-    let writer = captured.clone();
-    tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(level)
-        .finish()
-}
-
 fn request(url: &str, id: Option<&str>) -> http::Request<Full<Bytes>> {
     let mut builder = http::Request::builder().uri(url);
     if let Some(id) = id {
@@ -104,7 +95,7 @@ async fn healthy_is_silent_an_outage_warns_and_debug_spans_carry_the_correlation
     // At INFO, healthy calls log nothing.
     let info = Captured::default();
     {
-        let _guard = tracing::subscriber::set_default(subscriber(tracing::Level::INFO, &info));
+        let _guard = tracing::subscriber::set_default(info.subscriber(tracing::Level::INFO));
         for _ in 0..20 {
             assert_eq!(call(None).await.unwrap().status(), 200);
         }
@@ -129,7 +120,7 @@ async fn healthy_is_silent_an_outage_warns_and_debug_spans_carry_the_correlation
     // The rejection names the call's correlation id, in its message and its fields.
     let debug = Captured::default();
     {
-        let _guard = tracing::subscriber::set_default(subscriber(tracing::Level::DEBUG, &debug));
+        let _guard = tracing::subscriber::set_default(debug.subscriber(tracing::Level::DEBUG));
         let error: BoxError = call(Some("req-7")).await.unwrap_err();
         let open = CircuitOpen::find(error.as_ref()).expect("a rejection");
         assert_eq!(open.correlation_id().map(|id| id.as_str()), Some("req-7"));

@@ -23,11 +23,7 @@ fn a_runtime_without_timers_costs_one_panic_message_and_no_function() {
         .build()
         .unwrap();
     let captured = fusebox_testkit::Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
+    let subscriber = captured.subscriber(tracing::Level::INFO);
     let _logging = tracing::subscriber::set_default(subscriber);
     runtime.block_on(async {
         // A one-nanosecond open period: over by the next call, with no sleep.

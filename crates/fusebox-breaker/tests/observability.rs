@@ -8,11 +8,7 @@ use fusebox_breaker::Breaker;
 #[test]
 fn transitions_are_logged_with_name_from_to_and_reason() {
     let captured = fusebox_testkit::Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
+    let subscriber = captured.subscriber(tracing::Level::INFO);
     tracing::subscriber::with_default(subscriber, || {
         let b = Breaker::builder("payments")
             .consecutive_failures(2)

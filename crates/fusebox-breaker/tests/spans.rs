@@ -14,12 +14,7 @@ use tracing::Instrument;
 #[test]
 fn a_call_records_its_breaker_in_its_span_and_a_rejection_logs_its_id() {
     let captured = fusebox_testkit::Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::DEBUG)
-        .finish();
+    let subscriber = captured.subscriber(tracing::Level::DEBUG);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()

@@ -27,12 +27,7 @@ impl ResendPolicy<&'static str> for Tagged {
 #[test]
 fn each_attempt_runs_in_a_span_with_its_number_and_correlation_id() {
     let captured = fusebox_testkit::Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::DEBUG)
-        .finish();
+    let subscriber = captured.subscriber(tracing::Level::DEBUG);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)

@@ -11,12 +11,7 @@ use tower::{service_fn, BoxError, Layer, ServiceExt};
 #[test]
 fn giving_up_warns_at_most_every_ten_seconds_with_the_count() {
     let captured = fusebox_testkit::Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .finish();
+    let subscriber = captured.subscriber(tracing::Level::INFO);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)
