@@ -17,11 +17,7 @@ fn main() {
         return;
     }
     let rounds = Rounds::from_env();
-    println!(
-        "{} rounds, about {} ms per contender per round",
-        rounds.rounds,
-        rounds.target.as_millis()
-    );
+    rounds.announce();
     let rt = current_thread();
 
     let open_counted = tripped(&rt, fusebox(consecutive(Handle::Counted), true));

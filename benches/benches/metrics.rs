@@ -37,11 +37,7 @@ fn main() {
     }
     let exporter = PrometheusExporter::install().expect("the only recorder of this benchmark");
     let rounds = Rounds::from_env();
-    println!(
-        "{} rounds, about {} ms per contender per round",
-        rounds.rounds,
-        rounds.target.as_millis()
-    );
+    rounds.announce();
     let rt = current_thread();
     let watched = consecutive(Handle::Counted);
     let subscription = watched.subscribe(exporter.events().clone());

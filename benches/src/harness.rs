@@ -299,6 +299,15 @@ impl Rounds {
         }
     }
 
+    /// Prints what a run is made of, as the first line of a benchmark's output.
+    pub fn announce(&self) {
+        println!(
+            "{} rounds, about {} ms per contender per round",
+            self.rounds,
+            self.target.as_millis()
+        );
+    }
+
     /// Times every contender once per round. Every timed call must complete: a run whose
     /// calls did not all complete stops the benchmark.
     pub fn run(&self, contenders: &mut [Contender<'_>]) {
