@@ -17,6 +17,7 @@
 
 use axum::{http::StatusCode, routing::get, Router};
 use fusebox::breaker::{Breaker, BreakerRegistry, CircuitBreakerError, CircuitBreakerLayer};
+use fusebox::health::{CheckSettings, HealthRegistry, HttpCheck};
 use fusebox::metrics::{
     EventMetrics, History, MetricsLayer, PrometheusExporter, Slo, SloAlert, SloReport, SloTracker,
 };
@@ -57,7 +58,6 @@ async fn main() -> Result<(), BoxError> {
         };
         builder.on_event(to_metrics.clone())
     });
-    registry.depends_on("checkout", ["quotes", "rates"]);
     // One line per transition; and the transitions kept, for the patterns of the trips.
     registry.on_transition(move |e: &Event<'_>| {
         if let EventKind::StateTransition { from, to, reason } = e.kind {
@@ -85,6 +85,23 @@ async fn main() -> Result<(), BoxError> {
     };
     let trackers = [tracker("quotes")?, tracker("rates")?];
 
+    // Health: each breaker's state read every second, a probe of each route, and `checkout`
+    // depending on both, so a failing root is named as the cause of its degradation.
+    let probe = |path: &str| HttpCheck::new(component(path), &format!("http://{addr}{path}"));
+    let every = CheckSettings::default()
+        .interval(Duration::from_millis(500))
+        .failing_interval(Duration::from_millis(250))
+        .timeout(Duration::from_millis(250))
+        .latency_target(Duration::from_millis(50));
+    let health = HealthRegistry::builder()
+        .circuit(registry.get("quotes")?, true)
+        .circuit(registry.get("rates")?, true)
+        .check(probe("/quote")?, every)
+        .check(probe("/rate")?, every)
+        .depends_on("checkout", ["quotes", "rates"])
+        .build()?;
+    let probing = health.start();
+
     let http = reqwest::Client::builder().no_proxy().build()?;
     let quotes = client(
         "quotes",
@@ -108,7 +125,7 @@ async fn main() -> Result<(), BoxError> {
     );
 
     let mut ticker = tokio::time::interval(Duration::from_millis(100));
-    let mut last_health = String::from("healthy");
+    let mut last_health = String::from("pass");
     let mut last_second = 0;
     let mut seen = [Counts::default(), Counts::default()];
     while started.elapsed() < RUN_FOR {
@@ -116,7 +133,7 @@ async fn main() -> Result<(), BoxError> {
         // Outcomes are in the metrics and the summaries; errors need no line of their own.
         let _ = quotes.clone().oneshot(quote_url.clone()).await;
         let _ = rates.clone().oneshot(rate_url.clone()).await;
-        let health = registry.health("checkout").to_string();
+        let health = checkout(&health);
         if health != last_health {
             println!(
                 "[{:>5.1}s] checkout is {health}",
@@ -180,8 +197,27 @@ async fn main() -> Result<(), BoxError> {
                 .map_or_else(|| "- | - | - | - | -".to_owned(), slo_columns),
         );
     }
-    println!("\ncheckout: {}", registry.health("checkout"));
+    println!("\ncheckout: {}", checkout(&health));
+    probing.stop().await;
     Ok(())
+}
+
+/// The health check's name of a route: `quotes:responseTime` for `/quote`.
+fn component(path: &str) -> String {
+    format!("{}s:responseTime", path.trim_start_matches('/'))
+}
+
+/// `checkout`'s health in a few words: its status, and the failing root if any.
+fn checkout(health: &HealthRegistry) -> String {
+    let Some(checkout) = health.component("checkout") else {
+        return "unknown".to_owned();
+    };
+    match (checkout.status(), checkout.cause) {
+        (_, Some(cause)) => format!("degraded: depends on `{cause}`, which fails"),
+        (Some(status), None) => status.to_string(),
+        // No check of its own, and nothing it depends on fails.
+        (None, None) => "pass".to_owned(),
+    }
 }
 
 /// A breaker's lifetime counts, to print what changed in a second.

@@ -112,9 +112,7 @@ pub use keyed::{
 pub use keyed::{HeaderKey, HostKey, PathKey};
 pub use layer::CircuitBreakerLayer;
 pub use machine::Transition;
-pub use registry::{
-    BreakerRegistry, BreakerStatus, HealthStatus, RegistryBuilder, RegistrySummary,
-};
+pub use registry::{BreakerRegistry, BreakerStatus, RegistryBuilder, RegistrySummary};
 pub use registry::{EnvSettings, RegistrySettings};
 pub use service::{CircuitBreaker, PickBreaker};
 pub use settings::{env_name, parse_duration, BreakerSettings};

@@ -146,6 +146,15 @@ pub enum EventKind {
         /// The status now.
         to: HealthStatus,
     },
+    /// A health check's probe ended (the event's source is the check's name).
+    HealthProbed {
+        /// What it found.
+        status: HealthStatus,
+        /// How long it took (its timeout, for a probe that did not finish).
+        latency: Duration,
+        /// The check's health score (0 to 100) with this probe counted.
+        score: u8,
+    },
 }
 
 /// Why a retried call was returned without a further attempt.

@@ -104,7 +104,7 @@ pub trait HealthCheck: Send + Sync + 'static {
 pub struct CheckResult {
     probe: Probe,
     latency: Duration,
-    time: SystemTime,
+    pub(crate) time: SystemTime,
 }
 
 impl CheckResult {

@@ -34,23 +34,39 @@
 mod check;
 mod circuit;
 mod func;
+mod graph;
+mod history;
 #[cfg(feature = "http")]
 mod http;
+mod predict;
+mod recurrence;
 #[cfg(feature = "redis")]
 mod redis;
 mod registry;
+mod score;
 mod tcp;
 
 pub use check::{run_check, CheckFuture, CheckResult, HealthCheck, Probe, Status};
-pub use circuit::CircuitCheck;
+pub use circuit::{CircuitCheck, CircuitsCheck};
 pub use func::FnCheck;
+pub use graph::{component_of, ComponentHealth};
+pub use history::{
+    History, LatencyStats, Sample, Stats, Trend, DEFAULT_HISTORY, FAILURE_TREND_THRESHOLD,
+    LATENCY_TREND_THRESHOLD, MAX_HISTORY, TREND_MIN_SAMPLES,
+};
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use http::{HttpCheck, MAX_CHECKED_BODY};
+pub use predict::{
+    predict, Prediction, PredictionKind, BAND_ALPHA, BAND_CONSECUTIVE, BAND_FLOOR, BAND_K,
+    BAND_MIN_SAMPLES, PREDICTION_WINDOW, RECURRING_HORIZON, RECURRING_LOOKBACK_DAYS,
+    RECURRING_MIN_DAYS,
+};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::RedisCheck;
 pub use registry::{
-    CheckSettings, HealthRegistry, HealthRegistryBuilder, Running, MIN_CHECK_INTERVAL,
+    CheckSettings, CheckView, HealthRegistry, HealthRegistryBuilder, Running, MIN_CHECK_INTERVAL,
 };
+pub use score::{health_score, SCORE_WINDOW};
 pub use tcp::TcpCheck;

@@ -80,14 +80,13 @@ async fn started(settings: CheckSettings) -> (Script, HealthRegistry, Running) {
 }
 
 fn settings() -> CheckSettings {
-    CheckSettings {
-        interval: secs(30),
-        failing_interval: secs(10),
-        timeout: secs(2),
-        initial_delay: secs(5),
-        jitter: 0.0,
-        critical: true,
-    }
+    CheckSettings::default()
+        .interval(secs(30))
+        .failing_interval(secs(10))
+        .timeout(secs(2))
+        .initial_delay(secs(5))
+        .jitter(0.0)
+        .critical(true)
 }
 
 #[tokio::test(start_paused = true)]
@@ -156,10 +155,7 @@ async fn a_non_critical_failure_leaves_the_service_ready() {
         .check(critical.check("db", origin), settings())
         .check(
             optional.check("recommendations", origin),
-            CheckSettings {
-                critical: false,
-                ..settings()
-            },
+            settings().critical(false),
         )
         .build()
         .unwrap();
@@ -167,11 +163,17 @@ async fn a_non_critical_failure_leaves_the_service_ready() {
     settle().await;
     advance(secs(5)).await;
     assert!(registry.is_ready());
-    let statuses = registry.statuses();
-    assert_eq!(statuses.len(), 2);
-    assert_eq!(statuses[1].0, "recommendations");
-    assert!(!statuses[1].1);
-    assert_eq!(statuses[1].2.as_ref().unwrap().status(), Status::Fail);
+    let checks = registry.checks();
+    assert_eq!(checks.len(), 2);
+    assert_eq!(checks[1].name, "recommendations");
+    assert!(!checks[1].critical);
+    assert_eq!(checks[1].latest.as_ref().unwrap().status(), Status::Fail);
+    assert_eq!(
+        checks[1].contribution,
+        Status::Warn,
+        "a non-critical failure warns"
+    );
+    assert_eq!(registry.status(), Status::Warn);
     critical.failing.store(true, Ordering::SeqCst);
     advance(secs(30)).await;
     assert!(!registry.is_ready());
@@ -180,11 +182,7 @@ async fn a_non_critical_failure_leaves_the_service_ready() {
 
 #[tokio::test(start_paused = true)]
 async fn jitter_stays_within_its_share_of_the_interval() {
-    let jittered = CheckSettings {
-        initial_delay: Duration::ZERO,
-        jitter: 0.5,
-        ..settings()
-    };
+    let jittered = settings().initial_delay(Duration::ZERO).jitter(0.5);
     let (script, _registry, running) = started(jittered).await;
     for _ in 0..100 {
         advance(secs(1)).await;
@@ -225,39 +223,21 @@ fn bad_settings_name_the_check_and_the_field() {
     };
     let base = CheckSettings::default();
     assert_eq!(
-        build(CheckSettings {
-            interval: Duration::from_millis(9),
-            ..base
-        }),
+        build(base.interval(Duration::from_millis(9))),
         "db.interval"
     );
+    assert_eq!(build(base.timeout(Duration::ZERO)), "db.timeout");
     assert_eq!(
-        build(CheckSettings {
-            timeout: Duration::ZERO,
-            ..base
-        }),
-        "db.timeout"
-    );
-    assert_eq!(
-        build(CheckSettings {
-            failing_interval: secs(60),
-            ..base
-        }),
+        build(base.failing_interval(secs(60))),
         "db.failing_interval"
     );
+    assert_eq!(build(base.jitter(1.0)), "db.jitter");
+    assert_eq!(build(base.jitter(-0.1)), "db.jitter");
+    assert_eq!(build(base.history(0)), "db.history");
+    assert_eq!(build(base.history(1_000_001)), "db.history");
     assert_eq!(
-        build(CheckSettings {
-            jitter: 1.0,
-            ..base
-        }),
-        "db.jitter"
-    );
-    assert_eq!(
-        build(CheckSettings {
-            jitter: -0.1,
-            ..base
-        }),
-        "db.jitter"
+        build(base.latency_target(Duration::ZERO)),
+        "db.latency_target"
     );
     let twice = HealthRegistry::builder()
         .check(FnCheck::new("db", || async { Probe::pass() }), base)
@@ -266,12 +246,11 @@ fn bad_settings_name_the_check_and_the_field() {
         .unwrap_err();
     assert_eq!(twice.field(), "name");
     // The bounds themselves are accepted.
-    let least = CheckSettings {
-        interval: Duration::from_millis(10),
-        failing_interval: Duration::from_millis(10),
-        timeout: Duration::from_millis(10),
-        ..base
-    };
+    let least = base
+        .interval(Duration::from_millis(10))
+        .failing_interval(Duration::from_millis(10))
+        .timeout(Duration::from_millis(10))
+        .history(1);
     assert!(HealthRegistry::builder()
         .check(FnCheck::new("db", || async { Probe::pass() }), least)
         .build()
@@ -295,8 +274,16 @@ async fn each_change_of_status_is_an_event_and_only_a_change_is() {
         .unwrap();
     let also = Arc::new(AtomicUsize::new(0));
     let counted = also.clone();
-    let _subscription = registry.subscribe(move |_: &Event<'_>| {
-        counted.fetch_add(1, Ordering::SeqCst);
+    let probed = Arc::new(Mutex::new(Vec::new()));
+    let probes = probed.clone();
+    let _subscription = registry.subscribe(move |e: &Event<'_>| match e.kind {
+        EventKind::HealthChanged { .. } => {
+            counted.fetch_add(1, Ordering::SeqCst);
+        }
+        EventKind::HealthProbed { status, score, .. } => {
+            probes.lock().unwrap().push((status, score));
+        }
+        _ => {}
     });
     let running = registry.start();
     settle().await;
@@ -321,4 +308,174 @@ async fn each_change_of_status_is_an_event_and_only_a_change_is() {
         3,
         "a subscriber hears the same"
     );
+    // Every probe is an event too, with the score counting it (each status holds from its
+    // probe on): up all along, 100; a failure just seen, still up 30 s of 30 s but one trip
+    // (60 + 25 + 15 / 2 = 92.5); down 10 s of 40 (45 + 32.5 = 77.5); down 20 s of 50, the
+    // last probe passing (36 + 32.5 = 68.5).
+    assert_eq!(
+        *probed.lock().unwrap(),
+        [
+            (Status::Pass, 100),
+            (Status::Fail, 93),
+            (Status::Fail, 78),
+            (Status::Pass, 69)
+        ]
+    );
+}
+
+/// A check that fails while its flag is set.
+fn switch(name: &str, failing: &Arc<AtomicBool>) -> impl fusebox_health::HealthCheck {
+    let failing = failing.clone();
+    FnCheck::new(name, move || {
+        let failing = failing.load(Ordering::SeqCst);
+        async move {
+            if failing {
+                Probe::fail("down")
+            } else {
+                Probe::pass()
+            }
+        }
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_root_is_the_cause_two_levels_up_and_a_cycle_is_safe() {
+    let calendar_down = Arc::new(AtomicBool::new(false));
+    let fine = Arc::new(AtomicBool::new(false));
+    let every = settings()
+        .initial_delay(Duration::ZERO)
+        .failing_interval(secs(30));
+    let registry = HealthRegistry::builder()
+        .check(switch("calendar:responseTime", &calendar_down), every)
+        .check(switch("telephony:responseTime", &fine), every)
+        .depends_on("appointments", ["telephony"])
+        .depends_on("telephony", ["calendar"])
+        // A cycle: the walk ends where it started.
+        .depends_on("calendar", ["appointments"])
+        .build()
+        .unwrap();
+    let running = registry.start();
+    settle().await;
+    let names: Vec<String> = registry.components().into_iter().map(|c| c.name).collect();
+    assert_eq!(names, ["appointments", "calendar", "telephony"]);
+    assert!(registry.components().iter().all(|c| c.cause.is_none()));
+    assert_eq!(registry.component("appointments").unwrap().status(), None);
+
+    calendar_down.store(true, Ordering::SeqCst);
+    advance(secs(30)).await;
+    let appointments = registry.component("appointments").unwrap();
+    assert_eq!(appointments.cause.as_deref(), Some("calendar"));
+    assert_eq!(appointments.status(), Some(Status::Warn));
+    let telephony = registry.component("telephony").unwrap();
+    assert_eq!(
+        (telephony.own, telephony.cause.as_deref()),
+        (Some(Status::Pass), Some("calendar"))
+    );
+    assert_eq!(telephony.status(), Some(Status::Warn));
+    let calendar = registry.component("calendar").unwrap();
+    assert_eq!((calendar.own, calendar.cause), (Some(Status::Fail), None));
+    // The check's view names the cause of its component's degradation.
+    let views = registry.checks();
+    assert_eq!(views[1].name, "telephony:responseTime");
+    assert_eq!(views[1].cause.as_deref(), Some("calendar"));
+    assert_eq!(registry.component("nothing"), None);
+
+    calendar_down.store(false, Ordering::SeqCst);
+    advance(secs(30)).await;
+    assert!(registry.components().iter().all(|c| c.cause.is_none()));
+    running.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn startup_readiness_and_liveness_follow_their_rules() {
+    let db_down = Arc::new(AtomicBool::new(false));
+    let cache_down = Arc::new(AtomicBool::new(true));
+    let registry = HealthRegistry::builder()
+        .check(switch("db", &db_down), settings())
+        .check(
+            switch("cache", &cache_down),
+            settings().critical(false).initial_delay(secs(60)),
+        )
+        .build()
+        .unwrap();
+    let running = registry.start();
+    settle().await;
+    // Before the critical check's first probe: not started, not ready, but live.
+    assert_eq!(registry.startup(), Status::Fail);
+    assert_eq!(registry.status(), Status::Fail);
+    assert_eq!(registry.liveness(), Status::Pass);
+    advance(secs(5)).await;
+    // Started; the non-critical check not probed yet only warns.
+    assert_eq!(registry.startup(), Status::Pass);
+    assert_eq!(registry.status(), Status::Warn);
+    assert!(registry.is_ready());
+    advance(secs(55)).await;
+    assert_eq!(registry.latest("cache").unwrap().status(), Status::Fail);
+    assert_eq!(
+        registry.status(),
+        Status::Warn,
+        "a non-critical failure warns"
+    );
+    cache_down.store(false, Ordering::SeqCst);
+    advance(secs(10)).await;
+    assert_eq!(registry.status(), Status::Pass);
+    let mut changes = registry.changes();
+    changes.mark_unchanged();
+    db_down.store(true, Ordering::SeqCst);
+    advance(secs(30)).await;
+    assert!(
+        changes.has_changed().unwrap(),
+        "a change of status is signalled"
+    );
+    assert_eq!(registry.status(), Status::Fail);
+    assert!(!registry.is_ready());
+    assert_eq!(
+        registry.liveness(),
+        Status::Pass,
+        "a dependency down is still live"
+    );
+    assert_eq!(registry.startup(), Status::Pass);
+    running.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_breaker_is_a_check_read_every_second_and_its_trips_count() {
+    use fusebox_core::{Circuit, CircuitState, Handle};
+    use std::sync::atomic::AtomicU8;
+    struct Switch(AtomicU8);
+    impl Circuit for Switch {
+        fn name(&self) -> &str {
+            "payments"
+        }
+        fn state(&self) -> CircuitState {
+            match self.0.load(Ordering::SeqCst) {
+                0 => CircuitState::Closed,
+                _ => CircuitState::Open,
+            }
+        }
+    }
+    static SWITCH: Switch = Switch(AtomicU8::new(0));
+    let registry = HealthRegistry::builder()
+        .circuit(Handle::<dyn Circuit>::Static(&SWITCH), true)
+        .build()
+        .unwrap();
+    let running = registry.start();
+    settle().await;
+    assert!(registry.is_ready());
+    SWITCH.0.store(1, Ordering::SeqCst);
+    advance(secs(1)).await;
+    assert!(!registry.is_ready(), "an open critical breaker: not ready");
+    SWITCH.0.store(0, Ordering::SeqCst);
+    advance(secs(1)).await;
+    assert!(registry.is_ready());
+    let stats = registry.stats("payments:circuit", secs(3_600)).unwrap();
+    assert_eq!((stats.samples, stats.failures, stats.recoveries), (3, 1, 1));
+    // Up 1 s of 2, one trip: 30 + 25 + 7.5.
+    assert_eq!(registry.score("payments:circuit"), Some(63));
+    assert_eq!(
+        registry.history("payments:circuit", secs(1)).unwrap().len(),
+        2
+    );
+    assert_eq!(registry.score("nothing"), None);
+    running.stop().await;
 }

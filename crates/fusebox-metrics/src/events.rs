@@ -2,7 +2,7 @@
 
 use crate::names;
 use fusebox_core::sync::{lock, read, write};
-use fusebox_core::{Circuit, CircuitState, Event, EventKind, EventListener};
+use fusebox_core::{Circuit, CircuitState, Event, EventKind, EventListener, HealthStatus};
 use metrics::{Counter, Gauge, Label};
 use std::collections::HashMap;
 use std::fmt;
@@ -84,6 +84,7 @@ struct Inner {
     breakers: RwLock<HashMap<String, BreakerSeries>>,
     retries: RwLock<HashMap<String, Arc<RetryHandles>>>,
     stores: RwLock<HashMap<String, Arc<StoreHandles>>>,
+    checks: RwLock<HashMap<String, Arc<CheckHandles>>>,
 }
 
 impl fmt::Debug for EventMetrics {
@@ -312,6 +313,48 @@ impl StoreHandles {
     }
 }
 
+/// A health check's handles.
+struct CheckHandles {
+    status: Gauge,
+    score: Gauge,
+    duration: metrics::Histogram,
+    changes: [Counter; 3],
+}
+
+impl CheckHandles {
+    fn new(name: &str) -> Self {
+        let change = |to: HealthStatus| {
+            metrics::counter!(
+                names::HEALTH_CHANGES,
+                names::CHECK_LABEL => name.to_owned(),
+                "to" => to.as_str(),
+            )
+        };
+        CheckHandles {
+            status: metrics::gauge!(names::HEALTH_STATUS, names::CHECK_LABEL => name.to_owned()),
+            score: metrics::gauge!(names::HEALTH_SCORE, names::CHECK_LABEL => name.to_owned()),
+            duration: metrics::histogram!(
+                names::HEALTH_CHECK_DURATION,
+                names::CHECK_LABEL => name.to_owned()
+            ),
+            changes: [
+                change(HealthStatus::Pass),
+                change(HealthStatus::Warn),
+                change(HealthStatus::Fail),
+            ],
+        }
+    }
+}
+
+/// A health status as a gauge's value: 0 pass, 1 warn, 2 fail.
+fn health_code(status: HealthStatus) -> usize {
+    match status {
+        HealthStatus::Pass => 0,
+        HealthStatus::Warn => 1,
+        HealthStatus::Fail => 2,
+    }
+}
+
 /// Whether `kind` is something a breaker emits.
 fn from_breaker(kind: &EventKind) -> bool {
     matches!(
@@ -480,6 +523,16 @@ impl EventMetrics {
             .clone()
     }
 
+    fn check(&self, name: &str) -> Arc<CheckHandles> {
+        if let Some(found) = read(&self.inner.checks).get(name) {
+            return found.clone();
+        }
+        write(&self.inner.checks)
+            .entry(name.to_owned())
+            .or_insert_with(|| Arc::new(CheckHandles::new(name)))
+            .clone()
+    }
+
     fn store(&self, name: &str) -> Arc<StoreHandles> {
         if let Some(found) = read(&self.inner.stores).get(name) {
             return found.clone();
@@ -553,6 +606,19 @@ impl EventListener for EventMetrics {
                 let store = self.store(event.source);
                 store.pending_calls.set(calls as f64);
                 store.pending_transitions.set(transitions as f64);
+            }
+            EventKind::HealthProbed {
+                status,
+                latency,
+                score,
+            } => {
+                let check = self.check(event.source);
+                check.status.set(health_code(status) as f64);
+                check.score.set(f64::from(score));
+                check.duration.record(latency.as_secs_f64());
+            }
+            EventKind::HealthChanged { to, .. } => {
+                self.check(event.source).changes[health_code(to)].increment(1);
             }
             _ => {}
         }

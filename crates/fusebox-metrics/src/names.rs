@@ -49,6 +49,15 @@ pub const STORE_TRANSITIONS: &str = "fusebox_store_transitions_total";
 /// (`calls`: outcomes counted since the last flush; `transitions`: local transitions not yet
 /// shared), after each flush round.
 pub const STORE_PENDING: &str = "fusebox_store_pending";
+/// Gauge: a health check's last status (0 pass, 1 warn, 2 fail), by `check`.
+pub const HEALTH_STATUS: &str = "fusebox_health_status";
+/// Gauge: a health check's score, 0 to 100, over its last hour, by `check`.
+pub const HEALTH_SCORE: &str = "fusebox_health_score";
+/// Histogram: how long a health check's probes take, by `check`.
+pub const HEALTH_CHECK_DURATION: &str = "fusebox_health_check_duration_seconds";
+/// Counter: changes of a health check's status, by `check` and `to` (`pass`, `warn`, `fail`).
+pub const HEALTH_CHANGES: &str = "fusebox_health_status_changes_total";
+
 /// Gauge: an objective's good share over its budget window (`service`, `slo`), from
 /// [`SloReport::publish`](crate::SloReport::publish), as are the other `fusebox_slo_*`.
 pub const SLO_RATIO: &str = "fusebox_slo_ratio";
@@ -71,6 +80,8 @@ pub const BREAKER_LABEL: &str = "breaker";
 pub const RETRY_LABEL: &str = "retry";
 /// The label that names a shared-state store.
 pub const STORE_LABEL: &str = "store";
+/// The label that names a health check.
+pub const CHECK_LABEL: &str = "check";
 /// The label of a keyed breaker's key, recorded only when asked for
 /// ([`EventMetrics::label_keys`](crate::EventMetrics::label_keys)).
 pub const KEY_LABEL: &str = "key";

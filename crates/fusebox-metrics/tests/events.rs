@@ -4,7 +4,8 @@
 mod support;
 
 use fusebox_core::{
-    CircuitState, Event, EventBus, EventKind, GiveUpReason, Subscription, TransitionReason,
+    CircuitState, Event, EventBus, EventKind, GiveUpReason, HealthStatus, Subscription,
+    TransitionReason,
 };
 use fusebox_metrics::names::*;
 use fusebox_metrics::{state_code, EventMetrics};
@@ -389,6 +390,47 @@ async fn a_store_shows_whether_it_is_degraded_and_counts_its_changes() {
         (pending("calls"), pending("transitions")),
         (Some(1_500.0), Some(2.0))
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_health_check_s_probes_and_changes_are_its_status_score_duration_and_counts() {
+    let recorded = Recorded::new();
+    let metrics = EventMetrics::new();
+    let (bus, _s) = subscribed(&metrics);
+    let check = ("check", "calendar:responseTime");
+    let probed = |status, millis, score| EventKind::HealthProbed {
+        status,
+        latency: Duration::from_millis(millis),
+        score,
+    };
+    let changed = |from, to| EventKind::HealthChanged { from, to };
+    for kind in [
+        probed(HealthStatus::Pass, 120, 100),
+        changed(None, HealthStatus::Pass),
+        probed(HealthStatus::Fail, 5_000, 93),
+        changed(Some(HealthStatus::Pass), HealthStatus::Fail),
+    ] {
+        emit(&recorded, &bus, check.1, None, kind);
+    }
+    assert_eq!(recorded.gauge(HEALTH_STATUS, &[check]), Some(2.0));
+    assert_eq!(recorded.gauge(HEALTH_SCORE, &[check]), Some(93.0));
+    assert_eq!(
+        recorded.histogram(HEALTH_CHECK_DURATION, &[check]),
+        [0.12, 5.0]
+    );
+    let to = |to: &str| recorded.counter(HEALTH_CHANGES, &[check, ("to", to)]);
+    assert_eq!(
+        (to("pass"), to("warn"), to("fail")),
+        (Some(1), Some(0), Some(1))
+    );
+    emit(
+        &recorded,
+        &bus,
+        check.1,
+        None,
+        probed(HealthStatus::Warn, 1, 80),
+    );
+    assert_eq!(recorded.gauge(HEALTH_STATUS, &[check]), Some(1.0));
 }
 
 #[tokio::test(start_paused = true)]

@@ -85,10 +85,12 @@ mod builder;
 pub use builder::ServiceBuilderExt;
 
 /// The samples of README.md and docs/, compiled (and run) as doctests so they cannot drift.
-/// They use the `axum`, `redis`, `grpc` and `prometheus` features (CI tests with all features).
+/// They use the `axum`, `health`, `redis`, `grpc` and `prometheus` features (CI tests with all
+/// features).
 #[cfg(all(
     doctest,
     feature = "axum",
+    feature = "health",
     feature = "redis",
     feature = "grpc",
     feature = "prometheus"
@@ -106,6 +108,8 @@ mod guides {
     struct Metrics;
     #[doc = include_str!("../../../docs/tracing.md")]
     struct Tracing;
+    #[doc = include_str!("../../../docs/health.md")]
+    struct Health;
     #[doc = include_str!("../../../docs/benchmarks.md")]
     struct Benchmarks;
     #[doc = include_str!("../../../docs/testing.md")]

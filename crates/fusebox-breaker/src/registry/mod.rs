@@ -1,17 +1,17 @@
-//! Named breakers with per-name configuration, and dependencies between them.
+//! Named breakers with per-name configuration.
 
-mod health;
 mod settings;
+mod summary;
 
-pub use health::{HealthStatus, RegistrySummary};
 pub use settings::{EnvSettings, RegistrySettings};
+pub use summary::RegistrySummary;
 
 use crate::breaker::{Breaker, BreakerMetrics};
 use crate::builder::BreakerBuilder;
 use crate::sync::{lock, read, write};
 use fusebox_core::{CircuitState, ConfigError, EventListener};
 use fusebox_core::{LocalState, StateStore};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -25,31 +25,28 @@ type Factory = dyn Fn(&str) -> BreakerBuilder + Send + Sync;
 /// - **Per-name configuration**: breakers are made on first use by a function from name to
 ///   [`BreakerBuilder`] (or registered ready-made), so each dependency has its own thresholds.
 /// - **Operations**: list all with their state and metrics, reset one or all, force one open,
-///   and a [`summary`](Self::summary) of how many are open, half-open, closed or degraded.
-/// - **Dependencies**: declare that `appointments` depends on `calendar` and `telephony`; when a
-///   root is open, its dependents are reported degraded with the root as the cause
-///   ([`health`](Self::health)).
+///   and a [`summary`](Self::summary) of how many are open, half-open or closed.
+/// - **Health**: the registry is a set of circuits ([`fusebox_core::Circuits`]), so
+///   fusebox-health checks its breakers; which dependency degrades which is that crate's
+///   dependency graph.
 /// - **Transitions**: [`on_transition`](Self::on_transition) listens to every breaker's,
 ///   those made later included (fusebox-metrics' `History` keeps them, and the patterns of
 ///   their trips).
 ///
 /// ```
-/// use fusebox_breaker::{Breaker, BreakerRegistry, CircuitState, HealthStatus};
+/// use fusebox_breaker::{Breaker, BreakerRegistry, CircuitState};
 ///
 /// let registry = BreakerRegistry::new(|name| match name {
 ///     "payments" => Breaker::builder(name).consecutive_failures(3),
 ///     _ => Breaker::builder(name).consecutive_failures(10),
 /// });
-/// registry.depends_on("appointments", ["calendar", "telephony"]);
 /// registry.get("appointments")?;
 /// registry.get("telephony")?;
 /// registry.force_open("calendar")?;
 ///
-/// match registry.health("appointments") {
-///     HealthStatus::Degraded { cause, .. } => assert_eq!(cause, "calendar"),
-///     other => panic!("expected degraded, got {other:?}"),
-/// }
-/// assert_eq!(registry.summary().open, 1);
+/// assert_eq!(registry.find("calendar").map(|b| b.state()), Some(CircuitState::ForcedOpen));
+/// let summary = registry.summary();
+/// assert_eq!((summary.total, summary.open, summary.closed), (3, 1, 2));
 /// # Ok::<(), fusebox_breaker::ConfigError>(())
 /// ```
 #[derive(Clone)]
@@ -61,7 +58,6 @@ struct Inner {
     factory: Box<Factory>,
     store: RwLock<Arc<dyn StateStore>>,
     breakers: RwLock<BTreeMap<String, Breaker>>,
-    dependencies: RwLock<HashMap<String, Vec<String>>>,
     /// Given to every breaker registered, those already in when each was added.
     transition_listeners: Mutex<Vec<TransitionListener>>,
 }
@@ -102,7 +98,6 @@ impl RegistryBuilder {
                 factory: self.factory,
                 store: RwLock::new(self.store),
                 breakers: RwLock::new(BTreeMap::new()),
-                dependencies: RwLock::new(HashMap::new()),
                 transition_listeners: Mutex::new(Vec::new()),
             }),
         }
