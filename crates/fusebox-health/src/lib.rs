@@ -14,6 +14,17 @@
 //! | [`RedisCheck`] (feature `redis`) | a Redis server answering `PING` |
 //! | [`FnCheck`] | any async closure: a database's `SELECT 1`, a queue's depth |
 //! | [`CircuitCheck`] | a circuit breaker's state, through [`fusebox_core::Circuit`] |
+//! | [`CircuitsCheck`] | every circuit of a keyed set or a breaker registry, through [`fusebox_core::Circuits`] |
+//!
+//! Each check keeps a bounded [`History`] of its probes, from which the registry gives
+//! [`Stats`] over any window (uptime, latency percentiles, failure streaks, time to recover,
+//! MTBF, [`Trend`]s), a [`health_score`] from 0 to 100 and [`Prediction`]s of likely failures.
+//! Components depend on others ([`HealthRegistryBuilder::depends_on`]): a failing root is
+//! named as the cause of its dependents' degradation ([`ComponentHealth`]). The service's
+//! liveness, startup and readiness follow documented rules ([`HealthRegistry::status`]); it
+//! is served over HTTP by `HealthRoutes` (feature `axum`, the IETF `application/health+json`
+//! shape) and over gRPC by `grpc_health_service` (feature `grpc`, `grpc.health.v1`). See
+//! docs/health.md.
 //!
 //! ```
 //! use fusebox_health::{run_check, FnCheck, Probe, Status};
@@ -35,6 +46,8 @@ mod check;
 mod circuit;
 mod func;
 mod graph;
+#[cfg(feature = "grpc")]
+mod grpc;
 mod history;
 #[cfg(feature = "http")]
 mod http;
@@ -43,6 +56,8 @@ mod recurrence;
 #[cfg(feature = "redis")]
 mod redis;
 mod registry;
+#[cfg(feature = "axum")]
+mod router;
 mod score;
 mod tcp;
 
@@ -50,6 +65,9 @@ pub use check::{run_check, CheckFuture, CheckResult, HealthCheck, Probe, Status}
 pub use circuit::{CircuitCheck, CircuitsCheck};
 pub use func::FnCheck;
 pub use graph::{component_of, ComponentHealth};
+#[cfg(feature = "grpc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
+pub use grpc::{grpc_health_service, GrpcHealthFeed};
 pub use history::{
     History, LatencyStats, Sample, Stats, Trend, DEFAULT_HISTORY, FAILURE_TREND_THRESHOLD,
     LATENCY_TREND_THRESHOLD, MAX_HISTORY, TREND_MIN_SAMPLES,
@@ -68,5 +86,8 @@ pub use redis::RedisCheck;
 pub use registry::{
     CheckSettings, CheckView, HealthRegistry, HealthRegistryBuilder, Running, MIN_CHECK_INTERVAL,
 };
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub use router::{HealthRoutes, HEALTH_JSON, MAX_CACHE_FOR, MAX_HISTORY_MINUTES};
 pub use score::{health_score, SCORE_WINDOW};
 pub use tcp::TcpCheck;

@@ -480,6 +480,11 @@ impl HealthRegistry {
         self.components().into_iter().find(|c| c.name == component)
     }
 
+    /// The components `component` was declared to depend on, in the order declared.
+    pub fn dependencies(&self, component: &str) -> &[String] {
+        self.inner.graph.dependencies(component)
+    }
+
     /// The health of every component, by name.
     pub fn components(&self) -> Vec<ComponentHealth> {
         let latest: Vec<(String, Option<Status>)> = self
