@@ -7,9 +7,11 @@
 //! dependency's breaker. It prints one line per state transition (with its reason), per retry
 //! decision and per change of `checkout`'s health, a one-line summary per service each second,
 //! and a table per service at the end, with each service's objectives as its in-process SLO
-//! tracker computed them (availability, p99, error budget left, burn rate, alerts); while it
-//! runs, Prometheus can scrape its metrics at the URL it prints first. Runs about 13 seconds;
-//! needs nothing but cargo.
+//! tracker computed them (availability, p99, error budget left, burn rate, alerts), and a table
+//! of each health check (status, score, uptime, p95, trends: both breakers' states and a probe
+//! of each route; `checkout` depends on both, so a failing root is named as its cause). While
+//! it runs, Prometheus can scrape its metrics, and its health routes answer, at the URLs it
+//! prints first. Runs about 13 seconds; needs nothing but cargo.
 //!
 //! ```text
 //! cargo run --example demo
@@ -17,7 +19,7 @@
 
 use axum::{http::StatusCode, routing::get, Router};
 use fusebox::breaker::{Breaker, BreakerRegistry, CircuitBreakerError, CircuitBreakerLayer};
-use fusebox::health::{CheckSettings, HealthRegistry, HttpCheck};
+use fusebox::health::{CheckSettings, HealthRegistry, HealthRoutes, HttpCheck};
 use fusebox::metrics::{
     EventMetrics, History, MetricsLayer, PrometheusExporter, Slo, SloAlert, SloReport, SloTracker,
 };
@@ -99,8 +101,13 @@ async fn main() -> Result<(), BoxError> {
         .check(probe("/quote")?, every)
         .check(probe("/rate")?, every)
         .depends_on("checkout", ["quotes", "rates"])
+        .on_event(events.clone())
         .build()?;
     let probing = health.start();
+    let health_at = serve(HealthRoutes::new(health.clone()).build()?).await?;
+    println!(
+        "health: http://{health_at}/health (and /health/ready, /health/checks/quotes:circuit, …)\n"
+    );
 
     let http = reqwest::Client::builder().no_proxy().build()?;
     let quotes = client(
@@ -136,7 +143,7 @@ async fn main() -> Result<(), BoxError> {
         let health = checkout(&health);
         if health != last_health {
             println!(
-                "[{:>5.1}s] checkout is {health}",
+                "[{:>5.1}s] checkout: {health}",
                 started.elapsed().as_secs_f64()
             );
             last_health = health;
@@ -195,6 +202,32 @@ async fn main() -> Result<(), BoxError> {
             pattern.map_or(0, |p| p.times_opened),
             slo.as_ref()
                 .map_or_else(|| "- | - | - | - | -".to_owned(), slo_columns),
+        );
+    }
+    println!("\n| health check | status | score | uptime | p95 | latency trend | failure trend |");
+    println!("|---|---|---:|---:|---:|---|---|");
+    for check in health.checks() {
+        let stats = health.stats(&check.name, Duration::from_secs(3_600));
+        let status = check.latest.as_ref().map_or("-", |r| r.status().as_str());
+        let score = check
+            .score
+            .map_or_else(|| "-".to_owned(), |s| s.to_string());
+        let (uptime, p95, latency_trend, failure_trend) = match &stats {
+            Some(s) => (
+                s.uptime
+                    .map_or_else(|| "-".to_owned(), |u| format!("{:.1} %", 100.0 * u)),
+                s.latency.map_or_else(
+                    || "-".to_owned(),
+                    |l| format!("{:.1}ms", l.p95.as_secs_f64() * 1e3),
+                ),
+                s.latency_trend.as_str(),
+                s.failure_trend.as_str(),
+            ),
+            None => ("-".to_owned(), "-".to_owned(), "-", "-"),
+        };
+        println!(
+            "| {} | {status} | {score} | {uptime} | {p95} | {latency_trend} | {failure_trend} |",
+            check.name
         );
     }
     println!("\ncheckout: {}", checkout(&health));
@@ -296,9 +329,13 @@ fn ratio(part: u64, whole: u64) -> f64 {
 
 /// Serves the exporter's `/metrics` on a free 127.0.0.1 port.
 async fn serve_metrics(exporter: &PrometheusExporter) -> Result<std::net::SocketAddr, BoxError> {
+    serve(exporter.router()).await
+}
+
+/// Serves `app` on a free port of 127.0.0.1 while the demo runs.
+async fn serve(app: Router) -> Result<std::net::SocketAddr, BoxError> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let app: Router = exporter.router();
     tokio::spawn(async move { axum::serve(listener, app).await });
     Ok(addr)
 }

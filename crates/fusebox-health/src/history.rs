@@ -184,6 +184,10 @@ pub const TREND_MIN_SAMPLES: usize = 10;
 /// Relative change of latency across a window past which its trend is not stable (20 %).
 pub const LATENCY_TREND_THRESHOLD: f64 = 0.2;
 
+/// The least change of latency across a window that is a trend (1 ms): below it, sub-millisecond
+/// noise (a breaker's state read, a probe on loopback) would read as a large relative change.
+pub const LATENCY_TREND_MIN_CHANGE: Duration = Duration::from_millis(1);
+
 /// Change of the failure rate across a window past which its trend is not stable (10 points).
 pub const FAILURE_TREND_THRESHOLD: f64 = 0.1;
 
@@ -218,7 +222,8 @@ pub struct LatencyStats {
 ///   time up divided by the failures that started in the window.
 /// - **Trends** fit a least-squares line to the samples against time. Latency (of probes that
 ///   did not fail): the line's rise across the window divided by the mean latency; past
-///   +[`LATENCY_TREND_THRESHOLD`] it is degrading, below its negative improving. Failures
+///   +[`LATENCY_TREND_THRESHOLD`] it is degrading, below its negative improving (a rise under
+///   [`LATENCY_TREND_MIN_CHANGE`] is stable whatever its share). Failures
 ///   (each sample 1 if it failed, else 0): the line's rise across the window, the change of
 ///   the failure rate; past ±[`FAILURE_TREND_THRESHOLD`] likewise. Fewer than
 ///   [`TREND_MIN_SAMPLES`] points: unknown.
@@ -309,8 +314,13 @@ impl Stats {
             mean_time_to_recover,
             max_time_to_recover,
             mtbf: (failures > 0).then(|| up / u32::try_from(failures).unwrap_or(u32::MAX)),
-            latency_trend: trend(&latency_points, true, LATENCY_TREND_THRESHOLD),
-            failure_trend: trend(&failure_points, false, FAILURE_TREND_THRESHOLD),
+            latency_trend: trend(
+                &latency_points,
+                true,
+                LATENCY_TREND_THRESHOLD,
+                LATENCY_TREND_MIN_CHANGE.as_secs_f64(),
+            ),
+            failure_trend: trend(&failure_points, false, FAILURE_TREND_THRESHOLD, 0.0),
         }
     }
 }
@@ -376,8 +386,14 @@ fn mean(values: &[Duration]) -> Option<Duration> {
 
 /// The trend of `points` (time in seconds, value): the least-squares line's rise from the
 /// first point's time to the last's, relative to the mean value when `relative`, against
-/// `threshold`. For failures, higher is worse; for latency too.
-pub(crate) fn trend(points: &[(f64, f64)], relative: bool, threshold: f64) -> Trend {
+/// `threshold`; a rise smaller than `min_change` (in the values' unit) is stable. For
+/// failures, higher is worse; for latency too.
+pub(crate) fn trend(
+    points: &[(f64, f64)],
+    relative: bool,
+    threshold: f64,
+    min_change: f64,
+) -> Trend {
     if points.len() < TREND_MIN_SAMPLES {
         return Trend::Unknown;
     }
@@ -396,6 +412,9 @@ pub(crate) fn trend(points: &[(f64, f64)], relative: bool, threshold: f64) -> Tr
     }
     let span = points[points.len() - 1].0 - t0;
     let mut rise = sxy / sxx * span;
+    if rise.abs() < min_change {
+        return Trend::Stable;
+    }
     if relative {
         if mean_y <= 0.0 {
             return Trend::Stable;

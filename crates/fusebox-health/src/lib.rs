@@ -14,6 +14,7 @@
 //! | [`RedisCheck`] (feature `redis`) | a Redis server answering `PING` |
 //! | [`FnCheck`] | any async closure: a database's `SELECT 1`, a queue's depth |
 //! | [`CircuitCheck`] | a circuit breaker's state, through [`fusebox_core::Circuit`] |
+//! | [`PassiveCheck`] | no probe: the outcomes of live calls, from a breaker's events |
 //! | [`CircuitsCheck`] | every circuit of a keyed set or a breaker registry, through [`fusebox_core::Circuits`] |
 //!
 //! Each check keeps a bounded [`History`] of its probes, from which the registry gives
@@ -51,6 +52,7 @@ mod grpc;
 mod history;
 #[cfg(feature = "http")]
 mod http;
+mod passive;
 mod predict;
 mod recurrence;
 #[cfg(feature = "redis")]
@@ -70,11 +72,12 @@ pub use graph::{component_of, ComponentHealth};
 pub use grpc::{grpc_health_service, GrpcHealthFeed};
 pub use history::{
     History, LatencyStats, Sample, Stats, Trend, DEFAULT_HISTORY, FAILURE_TREND_THRESHOLD,
-    LATENCY_TREND_THRESHOLD, MAX_HISTORY, TREND_MIN_SAMPLES,
+    LATENCY_TREND_MIN_CHANGE, LATENCY_TREND_THRESHOLD, MAX_HISTORY, TREND_MIN_SAMPLES,
 };
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use http::{HttpCheck, MAX_CHECKED_BODY};
+pub use passive::{PassiveCheck, PassiveCheckBuilder, MAX_PASSIVE_WINDOW};
 pub use predict::{
     predict, Prediction, PredictionKind, BAND_ALPHA, BAND_CONSECUTIVE, BAND_FLOOR, BAND_K,
     BAND_MIN_SAMPLES, PREDICTION_WINDOW, RECURRING_HORIZON, RECURRING_LOOKBACK_DAYS,

@@ -80,10 +80,13 @@ impl CheckSettings {
         }
     }
 
-    /// The same settings, probed every `interval`.
+    /// The same settings, probed every `interval`; the interval while failing is lowered to
+    /// it when longer (set [`failing_interval`](Self::failing_interval) after this to choose
+    /// another).
     #[must_use]
     pub fn interval(mut self, interval: Duration) -> Self {
         self.interval = interval;
+        self.failing_interval = self.failing_interval.min(interval);
         self
     }
 

@@ -131,6 +131,20 @@ fn latency_trends_by_the_least_squares_line_against_twenty_percent() {
     assert_eq!(slight.stats(window, end).latency_trend, Trend::Stable);
     let steady = latencies([100; 20]);
     assert_eq!(steady.stats(window, end).latency_trend, Trend::Stable);
+    // Microseconds tripling is noise, not a trend: the rise is under 1 ms.
+    let mut tiny = History::new(100).unwrap();
+    for i in 0..20u64 {
+        let took = Duration::from_micros(100 + 20 * i);
+        tiny.push(Sample::new(at(secs(30 * i)), Status::Pass, took));
+    }
+    assert_eq!(tiny.stats(window, end).latency_trend, Trend::Stable);
+    // 1 to 2.9 ms: a rise of 1.9 ms, +97 %: degrading.
+    let mut small = History::new(100).unwrap();
+    for i in 0..20u64 {
+        let took = Duration::from_micros(1_000 + 100 * i);
+        small.push(Sample::new(at(secs(30 * i)), Status::Pass, took));
+    }
+    assert_eq!(small.stats(window, end).latency_trend, Trend::Degrading);
 }
 
 #[test]

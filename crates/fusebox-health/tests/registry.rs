@@ -233,6 +233,14 @@ fn bad_settings_name_the_check_and_the_field() {
     );
     assert_eq!(build(base.jitter(1.0)), "db.jitter");
     assert_eq!(build(base.jitter(-0.1)), "db.jitter");
+    assert_eq!(
+        build(base.interval(secs(5)).failing_interval(secs(6))),
+        "db.failing_interval"
+    );
+    // A shorter interval brings the failing interval down with it.
+    let short = base.interval(secs(5));
+    assert_eq!((short.interval, short.failing_interval), (secs(5), secs(5)));
+    assert_eq!(base.interval(secs(60)).failing_interval, secs(10));
     assert_eq!(build(base.history(0)), "db.history");
     assert_eq!(build(base.history(1_000_001)), "db.history");
     assert_eq!(
