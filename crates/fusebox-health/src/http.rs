@@ -4,6 +4,8 @@ use crate::check::{CheckFuture, HealthCheck, Probe};
 use bytes::Bytes;
 use fusebox_core::ConfigError;
 use http_body_util::{BodyExt, Empty, Limited};
+#[cfg(feature = "https")]
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -17,7 +19,20 @@ pub const MAX_CHECKED_BODY: usize = 64 * 1024;
 
 type BodyPredicate = Arc<dyn Fn(&[u8]) -> bool + Send + Sync>;
 
-/// An HTTP GET of a URL (plain `http://`; hyper's client, one connection pool per check):
+#[cfg(feature = "https")]
+type Connector = HttpsConnector<HttpConnector>;
+#[cfg(not(feature = "https"))]
+type Connector = HttpConnector;
+
+/// The schemes a check takes, as its errors name them.
+#[cfg(feature = "https")]
+const URL: &str = "an absolute http:// or https:// URL";
+#[cfg(not(feature = "https"))]
+const URL: &str = "an absolute http:// URL (https:// needs the feature `https`)";
+
+/// An HTTP GET of a URL (hyper's client, one connection pool per check; `https://` with the
+/// feature `https`, through rustls, trusting the system's root certificates unless
+/// [`tls`](Self::tls) gives a configuration of your own):
 /// passes when the status is in the expected range (2xx unless
 /// [`expect_status`](Self::expect_status) says otherwise) and, if a
 /// [`body`](Self::body) predicate is set, the body (its first 64 KiB) satisfies it. The time
@@ -43,7 +58,7 @@ pub struct HttpCheck {
     uri: http::Uri,
     expected: RangeInclusive<u16>,
     body: Option<BodyPredicate>,
-    client: Client<HttpConnector, Empty<Bytes>>,
+    client: Client<Connector, Empty<Bytes>>,
 }
 
 impl fmt::Debug for HttpCheck {
@@ -58,21 +73,39 @@ impl fmt::Debug for HttpCheck {
 
 impl HttpCheck {
     /// A check named `name` of `url`, or an error naming the `url` when it is not an absolute
-    /// `http://` URL.
+    /// `http://` URL (or `https://`, with the feature `https`; the system's root
+    /// certificates must load then, else an error names `tls`).
     pub fn new(name: impl Into<String>, url: &str) -> Result<Self, ConfigError> {
         let uri: http::Uri = url
             .parse()
-            .map_err(|_invalid| ConfigError::new("url", "an absolute http:// URL", url))?;
-        if uri.scheme_str() != Some("http") || uri.authority().is_none() {
-            return Err(ConfigError::new("url", "an absolute http:// URL", url));
+            .map_err(|_invalid| ConfigError::new("url", URL, url))?;
+        let https = cfg!(feature = "https") && uri.scheme_str() == Some("https");
+        if !(uri.scheme_str() == Some("http") || https) || uri.authority().is_none() {
+            return Err(ConfigError::new("url", URL, url));
         }
         Ok(HttpCheck {
             name: name.into(),
             uri,
             expected: 200..=299,
             body: None,
-            client: Client::builder(TokioExecutor::new()).build_http(),
+            client: client(https)?,
         })
+    }
+
+    /// The same check, its TLS connections made with `config` (your own root certificates, a
+    /// client certificate) instead of the system's roots.
+    #[cfg(feature = "https")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "https")))]
+    #[must_use]
+    pub fn tls(mut self, config: rustls::ClientConfig) -> Self {
+        self.client = build(
+            HttpsConnectorBuilder::new()
+                .with_tls_config(config)
+                .https_or_http()
+                .enable_http1()
+                .build(),
+        );
+        self
     }
 
     /// The statuses that pass (default `200..=299`).
@@ -128,6 +161,49 @@ impl HttpCheck {
         }
         Probe::pass().observed(ms, "ms")
     }
+}
+
+fn build(connector: Connector) -> Client<Connector, Empty<Bytes>> {
+    Client::builder(TokioExecutor::new()).build(connector)
+}
+
+/// The client of a check: for an `https://` URL, with the system's root certificates.
+#[cfg(feature = "https")]
+fn client(https: bool) -> Result<Client<Connector, Empty<Bytes>>, ConfigError> {
+    let builder = HttpsConnectorBuilder::new();
+    let builder = if https {
+        builder
+            .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
+            .map_err(|e| {
+                ConfigError::new(
+                    "tls",
+                    "the system's root certificates, readable",
+                    e.to_string(),
+                )
+            })?
+    } else {
+        // Plain HTTP never uses them: no need to read the system's store.
+        builder.with_tls_config(
+            rustls::ClientConfig::builder_with_provider(ring())
+                .with_safe_default_protocol_versions()
+                .map_err(|e| ConfigError::new("tls", "a TLS configuration", e.to_string()))?
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth(),
+        )
+    };
+    Ok(build(builder.https_or_http().enable_http1().build()))
+}
+
+#[cfg(feature = "https")]
+fn ring() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+#[cfg(not(feature = "https"))]
+fn client(_https: bool) -> Result<Client<Connector, Empty<Bytes>>, ConfigError> {
+    let mut connector = HttpConnector::new();
+    connector.enforce_http(true);
+    Ok(build(connector))
 }
 
 impl HealthCheck for HttpCheck {

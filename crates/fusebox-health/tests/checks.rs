@@ -140,7 +140,7 @@ fn an_http_check_needs_an_absolute_http_url() {
     for bad in [
         "not a url",
         "/relative",
-        "https://example.test/",
+        "ws://example.test/",
         "ftp://host/",
     ] {
         let err = HttpCheck::new("calendar", bad).unwrap_err();

@@ -27,7 +27,8 @@
 //! | `serde` | no | breaker and registry settings from any serde format |
 //! | `metrics` | no | `metrics`: call, breaker, retry and store metrics through the `metrics` facade |
 //! | `prometheus` | no | the Prometheus exporter of those metrics and an axum router for `/metrics` |
-//! | `health` | no | [`health`]: health checks of dependencies (HTTP, TCP, closures, breakers) with enforced timeouts |
+//! | `health` | no | [`health`]: health checks of dependencies (HTTP, TCP, closures, breakers, live calls) on schedules, their history, statistics, score, predictions and dependency graph; with `axum`, the health routes; with `grpc`, the `grpc.health.v1` service |
+//! | `health-https` | no | `https://` URLs for the health crate's `HttpCheck`, through rustls |
 //! | `redis` | no | [`redis`]: breaker state shared across servers through Redis |
 //! | `redis-cluster` | no | the Redis store on a Redis Cluster |
 //! | `redis-tls` | no | the Redis store over TLS (`rediss://`), with mutual TLS |
