@@ -611,6 +611,7 @@ async fn schedule(inner: Arc<Inner>, index: usize, mut stopped: watch::Receiver<
             settings.interval
         };
         let (to, latency) = (result.status(), result.latency());
+        let detail = result.probe().detail().map(str::to_owned);
         let (from, score) = {
             let mut state = lock(&scheduled.state);
             state.history.push(Sample::from(&result));
@@ -629,12 +630,27 @@ async fn schedule(inner: Arc<Inner>, index: usize, mut stopped: watch::Receiver<
             )
         });
         if from != Some(to) {
+            log_change(name, from, to, detail.as_deref());
             inner
                 .events
                 .emit(|| Event::new(name, EventKind::HealthChanged { from, to }));
             inner.changes.send_modify(|n| *n = n.wrapping_add(1));
         }
         wait = base.saturating_add(base.mul_f64(settings.jitter * fastrand::f64()));
+    }
+}
+
+/// One line per change of a check's status: `WARN` when it fails or degrades, `INFO` when it
+/// recovers, `DEBUG` for a first probe that passes.
+fn log_change(check: &str, from: Option<Status>, to: Status, detail: Option<&str>) {
+    let detail = detail.unwrap_or("");
+    match (from, to) {
+        (_, Status::Fail) => tracing::warn!(check, detail, "health check failing"),
+        (_, Status::Warn) => tracing::warn!(check, detail, "health check degraded"),
+        (None, Status::Pass) => tracing::debug!(check, "health check passing"),
+        (Some(from), Status::Pass) => {
+            tracing::info!(check, from = from.as_str(), "health check recovered");
+        }
     }
 }
 

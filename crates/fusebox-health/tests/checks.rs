@@ -215,3 +215,102 @@ async fn a_circuit_s_state_is_its_health() {
     assert!(seen[2].1.as_deref().unwrap().starts_with("open"));
     assert!(seen[3].1.as_deref().unwrap().contains("forced open"));
 }
+
+/// A real flaky server through the registry's schedule: healthy, failing, hung longer than
+/// the timeout, recovered; each probe's status, detail and latency as it goes.
+#[tokio::test]
+async fn a_flaky_server_through_the_registry_healthy_failing_hung_recovered() {
+    use fusebox_core::{Event, EventKind};
+    use fusebox_health::{CheckSettings, HealthRegistry};
+    use std::sync::Arc;
+    const OK: u8 = 0;
+    const DOWN: u8 = 1;
+    const HUNG: u8 = 2;
+    let mode = Arc::new(AtomicU8::new(OK));
+    let server_mode = mode.clone();
+    let addr = serve(Router::new().route(
+        "/v1/user",
+        get(move || {
+            let mode = server_mode.load(Ordering::SeqCst);
+            async move {
+                match mode {
+                    OK => (StatusCode::OK, "{}"),
+                    DOWN => (StatusCode::SERVICE_UNAVAILABLE, "down"),
+                    _ => std::future::pending().await,
+                }
+            }
+        }),
+    ))
+    .await;
+    let check = HttpCheck::new("calendar:responseTime", &format!("http://{addr}/v1/user")).unwrap();
+    let probed = Arc::new(tokio::sync::Notify::new());
+    let notify = probed.clone();
+    let registry = HealthRegistry::builder()
+        .check(
+            check,
+            CheckSettings::default()
+                .interval(Duration::from_millis(20))
+                .failing_interval(Duration::from_millis(20))
+                .timeout(Duration::from_millis(300))
+                .jitter(0.0),
+        )
+        .on_event(move |e: &Event<'_>| {
+            if matches!(e.kind, EventKind::HealthProbed { .. }) {
+                notify.notify_one();
+            }
+        })
+        .build()
+        .unwrap();
+    let running = registry.start();
+    // Waits for a probe whose result satisfies `done`.
+    let until = |what: &'static str, done: fn(&fusebox_health::CheckResult) -> bool| {
+        let (registry, probed) = (registry.clone(), probed.clone());
+        async move {
+            let wait = async {
+                loop {
+                    probed.notified().await;
+                    let latest = registry.latest("calendar:responseTime").unwrap();
+                    if done(&latest) {
+                        return latest;
+                    }
+                }
+            };
+            tokio::time::timeout(GENEROUS, wait)
+                .await
+                .unwrap_or_else(|_| panic!("no probe {what} in 10 s"))
+        }
+    };
+
+    let healthy = until("passing", |r| r.status() == Status::Pass).await;
+    assert_eq!(healthy.probe().observed_unit(), Some("ms"));
+    assert!(healthy.latency() < Duration::from_millis(300));
+    mode.store(DOWN, Ordering::SeqCst);
+    let down = until("answering 503", |r| r.status() == Status::Fail).await;
+    let detail = down.probe().detail().unwrap().to_owned();
+    assert!(
+        detail.contains("answered 503 Service Unavailable"),
+        "{detail}"
+    );
+    mode.store(HUNG, Ordering::SeqCst);
+    let hung = until("timing out", |r| {
+        r.probe().detail() == Some("timed out after 300ms")
+    })
+    .await;
+    assert_eq!(hung.status(), Status::Fail);
+    assert!(
+        hung.latency() >= Duration::from_millis(300),
+        "{:?}",
+        hung.latency()
+    );
+    assert!(
+        hung.latency() < Duration::from_secs(5),
+        "the timeout ended it"
+    );
+    mode.store(OK, Ordering::SeqCst);
+    until("passing again", |r| r.status() == Status::Pass).await;
+    let stats = registry
+        .stats("calendar:responseTime", Duration::from_secs(3_600))
+        .unwrap();
+    assert!(stats.failures >= 1 && stats.recoveries >= 1, "{stats:?}");
+    running.stop().await;
+}
