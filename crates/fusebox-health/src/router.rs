@@ -21,7 +21,8 @@ use tokio::time::Instant;
 /// The media type of the health responses (the IETF health check draft's).
 pub const HEALTH_JSON: &str = "application/health+json";
 
-/// The longest a response may be cached.
+/// A response is cached for less than this (a second): the cache smooths a storm of scrapes,
+/// it must not hide a change from a probe that asks every second.
 pub const MAX_CACHE_FOR: Duration = Duration::from_secs(1);
 
 /// The longest history `/health/history/{name}` gives: a week, in minutes.
@@ -46,7 +47,7 @@ const STATS_WINDOW: Duration = Duration::from_secs(3_600);
 /// statistics, history, predictions) need `Authorization: Bearer <token>`; without it the
 /// status routes still answer with their status and status code, and history and predictions
 /// answer `401`. Responses of the status routes are cached for
-/// [`cache_for`](Self::cache_for) (250 ms by default, at most 1 s), so a storm of scrapes
+/// [`cache_for`](Self::cache_for) (250 ms by default, under 1 s), so a storm of scrapes
 /// costs one rendering per period; probes never run on a request, only on their schedules.
 ///
 /// ```
@@ -104,7 +105,7 @@ impl HealthRoutes {
         self
     }
 
-    /// The router, or an error naming the setting that is wrong: a cache period over 1 s, or
+    /// The router, or an error naming the setting that is wrong: a cache period of 1 s or more, or
     /// a token that is empty or not visible ASCII.
     pub fn build<S: Clone + Send + Sync + 'static>(self) -> Result<Router<S>, ConfigError> {
         if self.cache_for > MAX_CACHE_FOR {

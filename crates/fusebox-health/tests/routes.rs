@@ -399,3 +399,68 @@ async fn a_storm_of_scrapes_is_answered_from_the_cache_for_its_period() {
         StatusCode::SERVICE_UNAVAILABLE
     );
 }
+
+/// On paused time: a check whose probes slow down is flagged by the registry's predictions,
+/// and `/health/predictions` serves them.
+#[tokio::test(start_paused = true)]
+async fn a_slowing_check_is_predicted_and_served() {
+    use tower::ServiceExt;
+    let delay_ms = Arc::new(std::sync::atomic::AtomicU64::new(100));
+    let delay = delay_ms.clone();
+    let slowing = FnCheck::new("calendar:responseTime", move || {
+        let ms = delay.load(Ordering::SeqCst);
+        async move {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            Probe::pass()
+        }
+    });
+    let settings = CheckSettings::default()
+        .interval(Duration::from_secs(30))
+        .timeout(Duration::from_secs(5))
+        .jitter(0.0);
+    let registry = HealthRegistry::builder()
+        .check(slowing, settings)
+        .build()
+        .unwrap();
+    let running = registry.start();
+    let probes = |n: usize| {
+        let registry = registry.clone();
+        async move {
+            for _ in 0..n {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            }
+            registry.checks()
+        }
+    };
+    probes(25).await;
+    assert_eq!(registry.predictions(), []);
+    delay_ms.store(200, Ordering::SeqCst);
+    probes(2).await;
+    let predictions = registry.predictions();
+    assert_eq!(predictions.len(), 1, "{predictions:?}");
+    assert_eq!(
+        predictions[0].kind,
+        fusebox_health::PredictionKind::LatencyAboveBand
+    );
+    assert!(predictions[0]
+        .message
+        .starts_with("the last 2 probes took 200.0ms or more"));
+
+    let router: Router = HealthRoutes::new(registry.clone()).build().unwrap();
+    let request = http::Request::get("/health/predictions")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = router.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let json: Value = serde_json::from_slice(&body).unwrap();
+    let served = &json["predictions"][0];
+    assert_eq!(served["check"], "calendar:responseTime");
+    assert_eq!(served["kind"], "latency_above_band");
+    assert_eq!(served["message"], predictions[0].message.as_str());
+    assert_eq!(
+        served["recommendation"],
+        predictions[0].recommendation.as_str()
+    );
+    running.stop().await;
+}
