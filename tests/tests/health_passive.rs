@@ -104,3 +104,43 @@ async fn live_calls_degrade_then_fail_the_dependency_without_probes() {
     assert_eq!(reached.load(Ordering::SeqCst), 20);
     running.stop().await;
 }
+
+/// A keyed set's circuits as one check: one tenant's open circuit degrades, every tenant's
+/// fails; and a breaker registry the same way.
+#[tokio::test(start_paused = true)]
+async fn a_keyed_set_and_a_registry_are_checked_through_their_circuits() {
+    use fusebox::breaker::BreakerRegistry;
+    use fusebox::health::{run_check, CircuitsCheck};
+    let tenants = Breaker::builder("calendar")
+        .consecutive_failures(3)
+        .keyed()
+        .max_keys(10)
+        .build()
+        .unwrap();
+    let (acme, globex) = (tenants.get("acme"), tenants.get("globex"));
+    let check = CircuitsCheck::new("calendar:tenants", Arc::new(tenants.clone()));
+    let timeout = Duration::from_secs(1);
+    assert_eq!(run_check(&check, timeout).await.status(), Status::Pass);
+    acme.force_open();
+    let result = run_check(&check, timeout).await;
+    assert_eq!(result.status(), Status::Warn);
+    assert_eq!(
+        result.probe().detail(),
+        Some("1 of 2 circuits reject calls: calendar[acme]")
+    );
+    assert_eq!(result.probe().observed_value(), Some(1.0));
+    globex.force_open();
+    assert_eq!(run_check(&check, timeout).await.status(), Status::Fail);
+
+    let registry = BreakerRegistry::new(|name| Breaker::builder(name).consecutive_failures(3));
+    registry.get("payments").unwrap();
+    registry.get("email").unwrap();
+    let check = CircuitsCheck::new("breakers", Arc::new(registry.clone()));
+    assert_eq!(run_check(&check, timeout).await.status(), Status::Pass);
+    registry.force_open("email").unwrap();
+    let result = run_check(&check, timeout).await;
+    assert_eq!(
+        (result.status(), result.probe().detail()),
+        (Status::Warn, Some("1 of 2 circuits reject calls: email"))
+    );
+}

@@ -1,7 +1,7 @@
 //! [`CircuitCheck`]: a circuit breaker's state as a health input.
 
 use crate::check::{CheckFuture, HealthCheck, Probe};
-use fusebox_core::{CircuitRef, CircuitState, Circuits};
+use fusebox_core::{CircuitRef, CircuitState, Circuits, Role};
 use std::sync::Arc;
 
 /// A circuit breaker's state as a check, read through [`fusebox_core::Circuit`] (so any
@@ -68,7 +68,9 @@ impl HealthCheck for CircuitCheck {
 /// The circuits of a keyed set (one per tenant, route or host) or of a registry as one check,
 /// read through [`fusebox_core::Circuits`]: passes while none rejects calls; warns while some
 /// do (one tenant's open circuit does not take the service down), naming up to three; fails
-/// when every one does. Its observed value is the number rejecting calls.
+/// when every one does. A keyed set's shared circuits (for requests without a key, and for
+/// keys past its cap) count only while they reject calls. Its observed value is the number
+/// rejecting calls.
 ///
 /// ```
 /// use fusebox_core::{Circuit, CircuitState, Circuits};
@@ -131,13 +133,22 @@ impl HealthCheck for CircuitsCheck {
         let (mut total, mut rejecting) = (0usize, 0usize);
         let mut named = Vec::new();
         self.circuits.for_each_circuit(&mut |circuit| {
+            let rejects = circuit.state().may_reject();
+            let role = circuit.role();
+            // A keyed set's shared circuits (for keyless requests, for keys past its cap)
+            // count only while they reject calls: idle, they say nothing of a dependency.
+            if !rejects && matches!(role, Role::Keyless | Role::Overflow) {
+                return;
+            }
             total += 1;
-            if circuit.state().may_reject() {
+            if rejects {
                 rejecting += 1;
                 if named.len() < NAMED {
-                    named.push(match circuit.key() {
-                        Some(key) => format!("{}[{key}]", circuit.name()),
-                        None => circuit.name().to_owned(),
+                    named.push(match role {
+                        Role::Key(key) => format!("{}[{key}]", circuit.name()),
+                        Role::Keyless => format!("{}[keyless]", circuit.name()),
+                        Role::Overflow => format!("{}[overflow]", circuit.name()),
+                        _ => circuit.name().to_owned(),
                     });
                 }
             }
