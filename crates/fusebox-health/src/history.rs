@@ -293,14 +293,16 @@ impl Stats {
         let mean_time_to_recover = mean(&recover_times);
         let max_time_to_recover = recover_times.iter().max().copied();
 
+        // Time in milliseconds: a trend is the line's rise across the window, whatever the
+        // unit of time.
         let latency_points: Vec<(f64, f64)> = samples
             .iter()
             .filter(|s| !s.failed())
-            .map(|s| (s.at_ms as f64 / 1e3, s.latency().as_secs_f64()))
+            .map(|s| (s.at_ms as f64, s.latency().as_secs_f64()))
             .collect();
         let failure_points: Vec<(f64, f64)> = samples
             .iter()
-            .map(|s| (s.at_ms as f64 / 1e3, f64::from(u8::from(s.failed()))))
+            .map(|s| (s.at_ms as f64, f64::from(u8::from(s.failed()))))
             .collect();
 
         Stats {
@@ -384,7 +386,7 @@ fn mean(values: &[Duration]) -> Option<Duration> {
     Some(values.iter().sum::<Duration>() / n)
 }
 
-/// The trend of `points` (time in seconds, value): the least-squares line's rise from the
+/// The trend of `points` (time in any unit, value): the least-squares line's rise from the
 /// first point's time to the last's, relative to the mean value when `relative`, against
 /// `threshold`; a rise smaller than `min_change` (in the values' unit) is stable. For
 /// failures, higher is worse; for latency too.
@@ -401,10 +403,11 @@ pub(crate) fn trend(
     let t0 = points[0].0;
     let mean_t = points.iter().map(|p| p.0 - t0).sum::<f64>() / n;
     let mean_y = points.iter().map(|p| p.1).sum::<f64>() / n;
+    // With the times centred (their deviations sum to zero), Σ dt·(y − ȳ) is Σ dt·y.
     let (mut sxy, mut sxx) = (0.0, 0.0);
     for &(t, y) in points {
         let dt = t - t0 - mean_t;
-        sxy += dt * (y - mean_y);
+        sxy += dt * y;
         sxx += dt * dt;
     }
     if sxx == 0.0 {

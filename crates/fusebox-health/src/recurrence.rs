@@ -53,8 +53,9 @@ impl Recurrence {
         (back < 64).then(|| 1 << back)
     }
 
-    /// The first quarter-hour from `now` (milliseconds since the epoch) to the horizon that failed on enough recent days:
-    /// its start (milliseconds into the day), the days it failed and the days probed.
+    /// The first quarter-hour from `now` (milliseconds since the epoch) to the horizon that
+    /// failed on enough recent days: its start (milliseconds into the day), the days it failed
+    /// and the days probed.
     /// `horizon` and `lookback` are milliseconds ahead and days back; `min_days` the days
     /// that must have failed.
     pub(crate) fn recurring(
@@ -88,4 +89,44 @@ impl Recurrence {
 fn slot_of(at: u64) -> usize {
     // Below 96 by construction.
     usize::try_from(at % DAY_MS / SLOT_MS).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_day_64_days_back_is_gone_and_63_is_kept() {
+        let mut r = Recurrence::default();
+        let day = 20_000 * DAY_MS;
+        r.record(day, false);
+        r.record(day - 63 * DAY_MS, true);
+        r.record(day - 64 * DAY_MS, true);
+        assert_eq!(r.observed, 1 | 1 << 63);
+        assert_eq!(r.failed[0], 1 << 63);
+        assert_eq!(r.bit(20_000 - 64), None);
+        // 64 days on, everything is forgotten; 63 on, the oldest day is still there.
+        let mut later = r.clone();
+        later.record(day + 64 * DAY_MS, false);
+        assert_eq!((later.observed, later.failed[0]), (1, 0));
+        r.record(day + 63 * DAY_MS, false);
+        assert_eq!(r.observed, 1 | 1 << 63);
+    }
+
+    #[test]
+    fn only_days_probed_count_as_observed() {
+        let mut r = Recurrence::default();
+        let day = 20_000 * DAY_MS;
+        // Four days probed of the seven before day 20,000, each failing at midnight.
+        for back in [1, 2, 3, 5] {
+            r.record(day - back * DAY_MS, true);
+        }
+        assert_eq!(r.recurring(day, 0, 7, 3), Some((0, 4, 4)));
+        assert_eq!(r.recurring(day, 0, 7, 5), None);
+        assert_eq!(
+            r.recurring(day + SLOT_MS, 0, 7, 1),
+            None,
+            "another quarter-hour"
+        );
+    }
 }

@@ -39,13 +39,14 @@ pub const SCORE_WINDOW: Duration = Duration::from_secs(3_600);
 pub fn health_score(stats: &Stats, latency_target: Option<Duration>) -> Option<u8> {
     let up = stats.uptime?;
     let speed = match (latency_target, stats.latency) {
-        (Some(target), Some(latency)) if !latency.p95.is_zero() => {
+        // A p95 of zero divides to infinity (or NaN with a zero target), and `min` keeps 1.
+        (Some(target), Some(latency)) => {
             (target.as_secs_f64() / latency.p95.as_secs_f64()).min(1.0)
         }
         _ => 1.0,
     };
     let steadiness = 1.0 / (1.0 + stats.failures as f64);
     let score = (60.0 * up + 25.0 * speed + 15.0 * steadiness).round();
-    // In [0, 100] since each term is in [0, 1] and the weights sum to 1.
+    // In [0, 100] since each term is in [0, 1] and the weights sum to 100.
     Some(score.clamp(0.0, 100.0) as u8)
 }

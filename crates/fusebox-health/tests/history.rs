@@ -131,6 +131,28 @@ fn latency_trends_by_the_least_squares_line_against_twenty_percent() {
     assert_eq!(slight.stats(window, end).latency_trend, Trend::Stable);
     let steady = latencies([100; 20]);
     assert_eq!(steady.stats(window, end).latency_trend, Trend::Stable);
+    let names = [
+        Trend::Improving,
+        Trend::Stable,
+        Trend::Degrading,
+        Trend::Unknown,
+    ]
+    .map(Trend::as_str);
+    assert_eq!(names, ["improving", "stable", "degrading", "unknown"]);
+    let kinds = [
+        PredictionKind::LatencyAboveBand,
+        PredictionKind::RisingFailureRate,
+        PredictionKind::RecurringFailure,
+    ]
+    .map(PredictionKind::as_str);
+    assert_eq!(
+        kinds,
+        [
+            "latency_above_band",
+            "rising_failure_rate",
+            "recurring_failure"
+        ]
+    );
     // Microseconds tripling is noise, not a trend: the rise is under 1 ms.
     let mut tiny = History::new(100).unwrap();
     for i in 0..20u64 {
@@ -172,6 +194,8 @@ fn a_full_history_drops_its_oldest_sample() {
     let kept: Vec<Duration> = history.iter().map(Sample::latency).collect();
     assert_eq!(kept, [ms(2), ms(3), ms(4)]);
     assert_eq!((history.len(), history.capacity()), (3, 3));
+    assert!(!history.is_empty());
+    assert!(History::new(3).unwrap().is_empty());
     assert_eq!(History::new(0).unwrap_err().field(), "history");
     assert_eq!(History::new(1_000_001).unwrap_err().field(), "history");
     assert!(History::new(1_000_000).is_ok());
@@ -215,11 +239,33 @@ fn latency_above_the_band_is_flagged_after_two_probes() {
             .chain([150, 150]),
     );
     assert_eq!(kinds(&noisy, end), []);
-    // Too few probes to judge.
+    // Too few probes to judge: 19 before the last two; 20 are enough.
     assert_eq!(
-        kinds(&latencies([100; 18].into_iter().chain([500, 500])), end),
+        kinds(&latencies([100; 19].into_iter().chain([500, 500])), end),
         []
     );
+    assert_eq!(
+        kinds(&latencies([100; 20].into_iter().chain([500, 500])), end),
+        [PredictionKind::LatencyAboveBand]
+    );
+}
+
+#[test]
+fn the_band_is_the_weighted_mean_plus_three_weighted_deviations() {
+    let end = at(secs(30 * 21));
+    // Nineteen at 100 ms, then 200: the mean moves a tenth of the way (110 ms), the variance
+    // to 0.9 × (100 × 10) = 900 ms², a deviation of 30 ms: the band ends at 110 + 90 = 200.
+    let band = |last: u64| latencies([100; 19].into_iter().chain([200, last, last]));
+    let found = predict("calendar", &band(202), end);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0]
+            .message
+            .contains("took 202.0ms or more, above the usual band of 200.0ms"),
+        "{}",
+        found[0].message
+    );
+    assert_eq!(kinds(&band(198), end), []);
 }
 
 fn statuses(pattern: &str) -> History {
@@ -253,11 +299,16 @@ fn a_rising_failure_rate_is_flagged_from_two_failures() {
 /// Seven days of probes every 15 minutes, failing at 14:00 on the days in `failing` (days
 /// before day 7).
 fn week(failing: &[u64]) -> History {
+    week_at(failing, 14 * 3_600)
+}
+
+/// The same, failing at `second` of the day.
+fn week_at(failing: &[u64], second: u64) -> History {
     let mut history = History::new(100).unwrap();
     for slot in 0..(7 * 96) {
         let when = secs(900 * slot);
         let (day, time) = (slot / 96, when.as_secs() % 86_400);
-        let status = if failing.contains(&(7 - day)) && time == 14 * 3_600 {
+        let status = if failing.contains(&(7 - day)) && time == second {
             Status::Fail
         } else {
             Status::Pass
@@ -288,5 +339,12 @@ fn a_failure_at_the_same_time_on_three_days_is_flagged_an_hour_ahead() {
     assert_eq!(
         kinds(&week(&[1, 3]), at(today + secs(13 * 3_600 + 1_800))),
         []
+    );
+    // A quarter past: named to the minute.
+    let quarter = week_at(&[1, 2, 3], 14 * 3_600 + 900);
+    let found = predict("calendar", &quarter, at(today + secs(13 * 3_600 + 1_800)));
+    assert_eq!(
+        found[0].message,
+        "it failed around 14:15 UTC on 3 of the 7 days probed in the last 7"
     );
 }
