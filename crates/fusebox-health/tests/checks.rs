@@ -314,3 +314,123 @@ async fn a_flaky_server_through_the_registry_healthy_failing_hung_recovered() {
     assert!(stats.failures >= 1 && stats.recoveries >= 1, "{stats:?}");
     running.stop().await;
 }
+
+/// A set of circuits whose states a test sets: (role, state) per circuit.
+struct Set(std::sync::Mutex<Vec<(Option<&'static str>, &'static str, CircuitState)>>);
+
+struct Member(Option<&'static str>, &'static str, CircuitState);
+
+impl Circuit for Member {
+    fn name(&self) -> &str {
+        "calendar"
+    }
+    fn key(&self) -> Option<&str> {
+        self.0
+    }
+    fn role(&self) -> fusebox_core::Role<'_> {
+        match (self.0, self.1) {
+            (Some(key), _) => fusebox_core::Role::Key(key),
+            (None, "keyless") => fusebox_core::Role::Keyless,
+            (None, "overflow") => fusebox_core::Role::Overflow,
+            _ => fusebox_core::Role::Plain,
+        }
+    }
+    fn state(&self) -> CircuitState {
+        self.2
+    }
+}
+
+impl fusebox_core::Circuits for Set {
+    fn for_each_circuit(&self, visit: &mut dyn FnMut(&dyn Circuit)) {
+        for &(key, role, state) in self.0.lock().unwrap().iter() {
+            visit(&Member(key, role, state));
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_set_of_circuits_passes_warns_and_fails_by_how_many_reject() {
+    use fusebox_health::CircuitsCheck;
+    use CircuitState::{Closed, ForcedOpen, HalfOpen, Open};
+    let set = std::sync::Arc::new(Set(std::sync::Mutex::new(Vec::new())));
+    let check = CircuitsCheck::new("calendar:tenants", set.clone());
+    assert_eq!(check.name(), "calendar:tenants");
+    let probe = |members: Vec<(Option<&'static str>, &'static str, CircuitState)>| {
+        *set.0.lock().unwrap() = members;
+        let check = check.clone();
+        async move { check.check().await }
+    };
+    let (a, b, c, d) = (Some("a"), Some("b"), Some("c"), Some("d"));
+    // Idle shared circuits do not count; none rejects: pass, 0 observed.
+    let p = probe(vec![
+        (a, "", Closed),
+        (b, "", Closed),
+        (None, "keyless", Closed),
+        (None, "overflow", Closed),
+    ])
+    .await;
+    assert_eq!(
+        (p.status(), p.observed_value(), p.detail()),
+        (Status::Pass, Some(0.0), None)
+    );
+    // Every keyed circuit open, the idle shared ones left out: fail.
+    let p = probe(vec![
+        (a, "", Open),
+        (b, "", ForcedOpen),
+        (None, "keyless", Closed),
+        (None, "overflow", Closed),
+    ])
+    .await;
+    assert_eq!(p.status(), Status::Fail);
+    assert_eq!(
+        p.detail(),
+        Some("2 of 2 circuits reject calls: calendar[a], calendar[b]")
+    );
+    assert_eq!(p.observed_value(), Some(2.0));
+    // Half-open rejects all but its probes: it counts as rejecting.
+    let p = probe(vec![(a, "", HalfOpen), (b, "", Closed)]).await;
+    assert_eq!(p.status(), Status::Warn);
+    // A shared circuit that rejects counts, by its role.
+    let p = probe(vec![
+        (a, "", Closed),
+        (None, "keyless", Open),
+        (None, "overflow", Open),
+    ])
+    .await;
+    assert_eq!(p.status(), Status::Warn);
+    assert_eq!(
+        p.detail(),
+        Some("2 of 3 circuits reject calls: calendar[keyless], calendar[overflow]")
+    );
+    // Three named at most, the rest elided.
+    let p = probe(vec![
+        (a, "", Open),
+        (b, "", Open),
+        (c, "", Open),
+        (d, "", Open),
+        (None, "plain", Closed),
+    ])
+    .await;
+    assert_eq!(
+        p.detail(),
+        Some("4 of 5 circuits reject calls: calendar[a], calendar[b], calendar[c], …")
+    );
+    let p = probe(vec![
+        (a, "", Open),
+        (b, "", Open),
+        (c, "", Open),
+        (None, "plain", Closed),
+    ])
+    .await;
+    assert_eq!(
+        p.detail(),
+        Some("3 of 4 circuits reject calls: calendar[a], calendar[b], calendar[c]")
+    );
+    let p = probe(vec![(None, "plain", Open)]).await;
+    assert_eq!(
+        (p.status(), p.detail()),
+        (Status::Fail, Some("1 of 1 circuits reject calls: calendar"))
+    );
+    // An empty set has nothing rejecting.
+    assert_eq!(probe(vec![]).await.status(), Status::Pass);
+}
