@@ -1,10 +1,13 @@
 //! The `grpc.health.v1` service fed from a registry, queried by a real tonic client over
 //! 127.0.0.1: `Check` for the server and for one check, and `Watch` seeing a change.
 
-use fusebox_health::{grpc_health_service, CheckSettings, FnCheck, HealthRegistry, Probe};
+mod support;
+
+use fusebox_health::{grpc_health_service, CheckSettings, HealthRegistry};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use support::switch;
 use tonic::transport::{server::TcpIncoming, Channel, Server};
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -19,17 +22,7 @@ fn request(service: &str) -> HealthCheckRequest {
 #[tokio::test]
 async fn check_and_watch_follow_the_registry() {
     let failing = Arc::new(AtomicBool::new(false));
-    let flag = failing.clone();
-    let calendar = FnCheck::new("calendar", move || {
-        let failing = flag.load(Ordering::SeqCst);
-        async move {
-            if failing {
-                Probe::fail("down")
-            } else {
-                Probe::pass()
-            }
-        }
-    });
+    let calendar = switch("calendar", &failing);
     let registry = HealthRegistry::builder()
         .check(
             calendar,

@@ -2,10 +2,13 @@
 //! binary: a test on another thread hitting a log line first, with no subscriber of its own,
 //! could leave that line's interest cached as "never" for this one's.
 
-use fusebox_health::{CheckSettings, FnCheck, HealthRegistry, Probe};
+mod support;
+
+use fusebox_health::{CheckSettings, HealthRegistry};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use support::switch;
 
 fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
@@ -23,17 +26,7 @@ async fn each_change_of_status_is_one_log_line_at_its_level() {
     let captured = fusebox_testkit::Captured::default();
     let _log = tracing::subscriber::set_default(captured.subscriber(tracing::Level::INFO));
     let failing = Arc::new(AtomicBool::new(false));
-    let flag = failing.clone();
-    let check = FnCheck::new("calendar", move || {
-        let failing = flag.load(Ordering::SeqCst);
-        async move {
-            if failing {
-                Probe::fail("down")
-            } else {
-                Probe::pass()
-            }
-        }
-    });
+    let check = switch("calendar", &failing);
     let settings = CheckSettings::default()
         .interval(secs(30))
         .failing_interval(secs(10))

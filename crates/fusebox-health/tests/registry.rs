@@ -1,10 +1,13 @@
 //! The registry's schedules on paused time: intervals, the initial delay, the shorter interval
 //! while failing, jitter's bounds, timeouts that never stall a schedule, readiness, and stop.
 
+mod support;
+
 use fusebox_health::{CheckSettings, FnCheck, HealthRegistry, Probe, Running, Status};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use support::switch;
 use tokio::time::Instant;
 
 fn secs(n: u64) -> Duration {
@@ -329,21 +332,6 @@ async fn each_change_of_status_is_an_event_and_only_a_change_is() {
             (Status::Pass, 69)
         ]
     );
-}
-
-/// A check that fails while its flag is set.
-fn switch(name: &str, failing: &Arc<AtomicBool>) -> impl fusebox_health::HealthCheck {
-    let failing = failing.clone();
-    FnCheck::new(name, move || {
-        let failing = failing.load(Ordering::SeqCst);
-        async move {
-            if failing {
-                Probe::fail("down")
-            } else {
-                Probe::pass()
-            }
-        }
-    })
 }
 
 #[tokio::test(start_paused = true)]
