@@ -363,6 +363,7 @@ mod tests {
             .min_calls(10)
             .build()
             .unwrap();
+        assert_eq!(check.name(), "calendar:calls");
         for _ in 0..9 {
             call(&check, true, false);
         }
@@ -470,6 +471,10 @@ mod tests {
         assert_eq!(field(b().slow_rate(f64::NAN)), "c.slow_rate");
         assert_eq!(field(b().warn_rate(0.6).fail_rate(0.5)), "c.fail_rate");
         assert!(b().window(Duration::from_millis(6)).build().is_ok());
+        assert!(
+            b().warn_rate(0.5).fail_rate(0.5).build().is_ok(),
+            "equal rates"
+        );
         assert!(b().window(Duration::from_secs(86_400)).build().is_ok());
     }
 }
