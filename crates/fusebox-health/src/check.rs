@@ -86,7 +86,7 @@ impl Probe {
 pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Probe> + Send + 'a>>;
 
 /// A probe of one dependency. Implement it for a check of your own, or use a built-in one
-/// ([`HttpCheck`](crate::HttpCheck), [`TcpCheck`](crate::TcpCheck),
+/// (`HttpCheck` with the feature `http`, [`TcpCheck`](crate::TcpCheck),
 /// [`FnCheck`](crate::FnCheck), [`CircuitCheck`](crate::CircuitCheck)).
 ///
 /// A check need not enforce a timeout: [`run_check`] does, and times it.

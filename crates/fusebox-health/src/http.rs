@@ -32,7 +32,7 @@ const URL: &str = "an absolute http:// URL (https:// needs the feature `https`)"
 
 /// An HTTP GET of a URL (hyper's client, one connection pool per check; `https://` with the
 /// feature `https`, through rustls, trusting the system's root certificates unless
-/// [`tls`](Self::tls) gives a configuration of your own):
+/// `tls` gives a configuration of your own):
 /// passes when the status is in the expected range (2xx unless
 /// [`expect_status`](Self::expect_status) says otherwise) and, if a
 /// [`body`](Self::body) predicate is set, the body (its first 64 KiB) satisfies it. The time

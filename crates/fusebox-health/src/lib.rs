@@ -9,9 +9,9 @@
 //!
 //! | check | probes |
 //! |---|---|
-//! | [`HttpCheck`] (feature `http`) | an HTTP GET: the status in an expected range, optionally a predicate on the body; `https://` with the feature `https` |
+//! | `HttpCheck` (feature `http`) | an HTTP GET: the status in an expected range, optionally a predicate on the body; `https://` with the feature `https` |
 //! | [`TcpCheck`] | a TCP connection to an address |
-//! | [`RedisCheck`] (feature `redis`) | a Redis server answering `PING` |
+//! | `RedisCheck` (feature `redis`) | a Redis server answering `PING` |
 //! | [`FnCheck`] | any async closure: a database's `SELECT 1`, a queue's depth |
 //! | [`CircuitCheck`] | a circuit breaker's state, through [`fusebox_core::Circuit`] |
 //! | [`PassiveCheck`] | no probe: the outcomes of live calls, from a breaker's events |
