@@ -74,6 +74,23 @@ impl From<&CheckResult> for Sample {
 /// sample (a day of probes every 30 s, 2,880 samples, is 45 KiB), and 776 bytes that remember
 /// which quarter-hours of the last 64 days had a failure (for
 /// [`PredictionKind::RecurringFailure`](crate::PredictionKind::RecurringFailure)).
+///
+/// ```
+/// use fusebox_health::{History, Sample, Status};
+/// use std::time::{Duration, SystemTime};
+///
+/// let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+/// let mut history = History::new(100)?;
+/// for (minute, status) in [Status::Pass, Status::Fail, Status::Pass, Status::Pass].into_iter().enumerate() {
+///     let at = start + Duration::from_secs(60 * minute as u64);
+///     history.push(Sample::new(at, status, Duration::from_millis(20)));
+/// }
+/// let stats = history.stats(Duration::from_secs(240), start + Duration::from_secs(240));
+/// assert_eq!(stats.uptime, Some(0.75)); // down from minute 1 to minute 2
+/// assert_eq!((stats.failures, stats.recoveries), (1, 1));
+/// assert_eq!(stats.mean_time_to_recover, Some(Duration::from_secs(60)));
+/// # Ok::<(), fusebox_core::ConfigError>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct History {
     samples: VecDeque<Sample>,

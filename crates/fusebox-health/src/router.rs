@@ -186,22 +186,21 @@ impl Shared {
         render: impl FnOnce() -> (StatusCode, Value),
     ) -> Response<Body> {
         let now = Instant::now();
-        if !self.cache_for.is_zero() {
+        let caching = !self.cache_for.is_zero();
+        if caching {
             if let Some(hit) = lock(&self.cache).get(&key).filter(|c| c.until > now) {
                 return respond(hit.status, hit.body.clone());
             }
         }
         let (status, value) = render();
         let body = Bytes::from(value.to_string());
-        if let Some(until) = now.checked_add(self.cache_for) {
-            if !self.cache_for.is_zero() {
-                let entry = Cached {
-                    until,
-                    status,
-                    body: body.clone(),
-                };
-                lock(&self.cache).insert(key, entry);
-            }
+        if let Some(until) = now.checked_add(self.cache_for).filter(|_| caching) {
+            let entry = Cached {
+                until,
+                status,
+                body: body.clone(),
+            };
+            lock(&self.cache).insert(key, entry);
         }
         respond(status, body)
     }
@@ -229,6 +228,16 @@ fn unauthorized() -> Response<Body> {
 
 fn error(status: StatusCode, message: String) -> Response<Body> {
     respond(status, Bytes::from(json!({ "error": message }).to_string()))
+}
+
+/// `404` for a check not registered.
+fn unknown(name: &str) -> Response<Body> {
+    error(StatusCode::NOT_FOUND, format!("no check named `{name}`"))
+}
+
+/// The output of a check or component degraded by a failing dependency.
+fn degraded_by(cause: &str) -> String {
+    format!("degraded: depends on `{cause}`, which fails")
 }
 
 /// `200` unless the status fails: `503`.
@@ -274,7 +283,7 @@ fn check_json(view: &CheckView, details: bool) -> Value {
             None => output.push("not probed yet".to_owned()),
         }
         if let Some(cause) = &view.cause {
-            output.push(format!("degraded: depends on `{cause}`, which fails"));
+            output.push(degraded_by(cause));
         }
         if !output.is_empty() {
             entry.insert("output".into(), output.join("; ").into());
@@ -311,10 +320,7 @@ async fn overall(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Respo
                 entry.insert("componentId".into(), component.name.clone().into());
                 entry.insert("componentType".into(), "component".into());
                 if let Some(cause) = &component.cause {
-                    entry.insert(
-                        "output".into(),
-                        format!("degraded: depends on `{cause}`, which fails").into(),
-                    );
+                    entry.insert("output".into(), degraded_by(cause).into());
                 }
             }
             checks.insert(
@@ -371,7 +377,7 @@ async fn one_check(
     headers: HeaderMap,
 ) -> Response<Body> {
     let Some(index) = shared.registry.names().position(|n| n == name) else {
-        return error(StatusCode::NOT_FOUND, format!("no check named `{name}`"));
+        return unknown(&name);
     };
     let details = shared.authorized(&headers);
     shared.cached((Route::Check, index, details), || {
@@ -458,7 +464,7 @@ async fn history(
         registry.history(&name, window),
         registry.stats(&name, window),
     ) else {
-        return error(StatusCode::NOT_FOUND, format!("no check named `{name}`"));
+        return unknown(&name);
     };
     let samples: Vec<Value> = samples.iter().map(sample_json).collect();
     let mut stats = stats_json(&stats);

@@ -17,8 +17,9 @@ pub const SCORE_WINDOW: Duration = Duration::from_secs(3_600);
 /// - `steadiness`: `1 / (1 + failures)`, the failures (runs of failed probes, a breaker's open
 ///   periods for a circuit's check) that started in the window.
 ///
-/// A dependency always up, fast and without a trip scores 100; down the whole hour, at most
-/// 40 (25 + 15 when it never recovered and so failed once). `None` with no sample.
+/// A dependency always up, fast and without a trip scores 100. Down the whole hour, it scores
+/// 32.5, rounded to 33, when the failure began in the hour (25 + 15 / 2), and 40 when it began
+/// before (25 + 15: no failure started in the window). `None` with no sample.
 ///
 /// ```
 /// use fusebox_health::{health_score, History, Sample, Status};

@@ -183,6 +183,11 @@ fn scores_follow_the_formula() {
     // Down the whole window, one failure: 0 + 25 + 7.5.
     let stats = down.stats(secs(60), at(secs(60)));
     assert_eq!(health_score(&stats, Some(ms(1))), Some(33));
+    // Down since before the window: no failure started in it, 25 + 15.
+    down.push(Sample::new(at(secs(120)), Status::Fail, ms(5)));
+    let stats = down.stats(secs(60), at(secs(150)));
+    assert_eq!((stats.uptime, stats.failures), (Some(0.0), 0));
+    assert_eq!(health_score(&stats, None), Some(40));
 }
 
 #[test]

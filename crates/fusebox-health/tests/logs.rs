@@ -1,6 +1,7 @@
 //! The registry's log lines: one per change of a check's status, at its level. Alone in its
-//! binary: a test on another thread hitting a log line first, with no subscriber of its own,
-//! could leave that line's interest cached as "never" for this one's.
+//! binary: `tracing` caches each log line's interest when first hit, and with the registry's
+//! other tests hitting the same lines on other threads (no subscriber of their own), this
+//! test's scoped subscriber missed the recovery line when it ran among them.
 
 mod support;
 
