@@ -356,6 +356,18 @@ impl Captured {
             .finish()
     }
 
+    /// Runs `future` to its end on a current-thread Tokio runtime with paused time, with
+    /// [`subscriber`](Self::subscriber)`(level)` the default of this thread meanwhile: a test
+    /// of what a layer logs, in one call.
+    pub fn block_on<F: std::future::Future>(&self, level: tracing::Level, future: F) -> F::Output {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .expect("a current-thread runtime builds");
+        tracing::subscriber::with_default(self.subscriber(level), || runtime.block_on(future))
+    }
+
     /// Everything written so far, as text (invalid UTF-8 replaced).
     pub fn text(&self) -> String {
         let bytes = self

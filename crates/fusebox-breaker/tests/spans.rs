@@ -14,71 +14,64 @@ use tracing::Instrument;
 #[test]
 fn a_call_records_its_breaker_in_its_span_and_a_rejection_logs_its_id() {
     let captured = fusebox_testkit::Captured::default();
-    let subscriber = captured.subscriber(tracing::Level::DEBUG);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .unwrap();
-    tracing::subscriber::with_default(subscriber, || {
-        runtime.block_on(async {
-            let span = || {
-                tracing::debug_span!(
-                    "call",
-                    breaker = Empty,
-                    key = Empty,
-                    probe = Empty,
-                    outcome = Empty
-                )
-            };
-            let inner = service_fn(|fail: bool| async move {
-                if fail {
-                    Err::<(), BoxError>("declined".into())
-                } else {
-                    Ok(())
-                }
-            });
-
-            let breaker = Breaker::builder("payments")
-                .consecutive_failures(1)
-                .build()
-                .unwrap();
-            let svc = CircuitBreakerLayer::new(breaker).layer(inner);
-            let ok = span();
-            svc.clone()
-                .oneshot(false)
-                .instrument(ok.clone())
-                .await
-                .unwrap();
-            tracing::debug!(parent: &ok, "after success");
-            let failed = span();
-            let _ = svc.clone().oneshot(true).instrument(failed.clone()).await;
-            tracing::debug!(parent: &failed, "after failure");
-            // Open now: the rejection names the call's id.
-            let rejected = CorrelationId::new("req-7")
-                .unwrap()
-                .scope(svc.clone().oneshot(false))
-                .await
-                .unwrap_err();
-            assert!(
-                rejected.to_string().contains("(correlation id req-7)"),
-                "{rejected}"
-            );
-
-            let tenants = Breaker::builder("calendar").keyed().build().unwrap();
-            let keyed = KeyedCircuitBreakerLayer::new(tenants, |tenant: &&'static str| {
-                Some((*tenant).to_owned())
-            })
-            .layer(service_fn(|_: &'static str| async {
-                Ok::<(), BoxError>(())
-            }));
-            let acme = span();
-            keyed
-                .oneshot("acme")
-                .instrument(acme.clone())
-                .await
-                .unwrap();
-            tracing::debug!(parent: &acme, "after keyed");
+    captured.block_on(tracing::Level::DEBUG, async {
+        let span = || {
+            tracing::debug_span!(
+                "call",
+                breaker = Empty,
+                key = Empty,
+                probe = Empty,
+                outcome = Empty
+            )
+        };
+        let inner = service_fn(|fail: bool| async move {
+            if fail {
+                Err::<(), BoxError>("declined".into())
+            } else {
+                Ok(())
+            }
         });
+
+        let breaker = Breaker::builder("payments")
+            .consecutive_failures(1)
+            .build()
+            .unwrap();
+        let svc = CircuitBreakerLayer::new(breaker).layer(inner);
+        let ok = span();
+        svc.clone()
+            .oneshot(false)
+            .instrument(ok.clone())
+            .await
+            .unwrap();
+        tracing::debug!(parent: &ok, "after success");
+        let failed = span();
+        let _ = svc.clone().oneshot(true).instrument(failed.clone()).await;
+        tracing::debug!(parent: &failed, "after failure");
+        // Open now: the rejection names the call's id.
+        let rejected = CorrelationId::new("req-7")
+            .unwrap()
+            .scope(svc.clone().oneshot(false))
+            .await
+            .unwrap_err();
+        assert!(
+            rejected.to_string().contains("(correlation id req-7)"),
+            "{rejected}"
+        );
+
+        let tenants = Breaker::builder("calendar").keyed().build().unwrap();
+        let keyed = KeyedCircuitBreakerLayer::new(tenants, |tenant: &&'static str| {
+            Some((*tenant).to_owned())
+        })
+        .layer(service_fn(|_: &'static str| async {
+            Ok::<(), BoxError>(())
+        }));
+        let acme = span();
+        keyed
+            .oneshot("acme")
+            .instrument(acme.clone())
+            .await
+            .unwrap();
+        tracing::debug!(parent: &acme, "after keyed");
     });
     let log = captured.text();
     let line = |marker: &str| {

@@ -27,36 +27,28 @@ impl ResendPolicy<&'static str> for Tagged {
 #[test]
 fn each_attempt_runs_in_a_span_with_its_number_and_correlation_id() {
     let captured = fusebox_testkit::Captured::default();
-    let subscriber = captured.subscriber(tracing::Level::DEBUG);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
+    let calls = Arc::new(AtomicU32::new(0));
+    let seen = calls.clone();
+    let inner = service_fn(move |_: &'static str| {
+        let n = seen.fetch_add(1, Ordering::SeqCst);
+        async move {
+            tracing::info!("sending");
+            if n == 0 {
+                Err::<u32, BoxError>("unavailable".into())
+            } else {
+                Ok(n)
+            }
+        }
+    });
+    let layer = RetryLayer::builder("calendar")
+        .backoff(Backoff::constant(Duration::from_millis(10)))
+        .requests(Tagged)
         .build()
         .unwrap();
-    tracing::subscriber::with_default(subscriber, || {
-        let calls = Arc::new(AtomicU32::new(0));
-        let seen = calls.clone();
-        let inner = service_fn(move |_: &'static str| {
-            let n = seen.fetch_add(1, Ordering::SeqCst);
-            async move {
-                tracing::info!("sending");
-                if n == 0 {
-                    Err::<u32, BoxError>("unavailable".into())
-                } else {
-                    Ok(n)
-                }
-            }
-        });
-        let layer = RetryLayer::builder("calendar")
-            .backoff(Backoff::constant(Duration::from_millis(10)))
-            .requests(Tagged)
-            .build()
-            .unwrap();
-        let answer = runtime
-            .block_on(layer.layer(inner).oneshot("req-42"))
-            .unwrap();
-        assert_eq!(answer, 1);
-    });
+    let answer = captured
+        .block_on(tracing::Level::DEBUG, layer.layer(inner).oneshot("req-42"))
+        .unwrap();
+    assert_eq!(answer, 1);
     let log = captured.text();
     let sending: Vec<&str> = log.lines().filter(|l| l.ends_with("sending")).collect();
     assert_eq!(sending.len(), 2, "{log}");

@@ -11,31 +11,23 @@ use tower::{service_fn, BoxError, Layer, ServiceExt};
 #[test]
 fn giving_up_warns_at_most_every_ten_seconds_with_the_count() {
     let captured = fusebox_testkit::Captured::default();
-    let subscriber = captured.subscriber(tracing::Level::INFO);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap();
-    tracing::subscriber::with_default(subscriber, || {
-        runtime.block_on(async {
-            let layer = RetryLayer::builder("payments")
-                .backoff(Backoff::constant(Duration::from_millis(10)))
-                .max_attempts(2)
-                .build()
-                .unwrap();
-            let down = layer.layer(service_fn(|_: ()| async {
-                Err::<(), BoxError>("unavailable".into())
-            }));
-            for _ in 0..5 {
-                down.clone().oneshot(()).await.unwrap_err();
-            }
-            assert_eq!(captured.text().lines().count(), 1, "{}", captured.text());
-            // The first call gave up at 10 ms (one backoff), the fifth at 50 ms: the next one,
-            // 10 ms after its start, gives up exactly ten seconds after the first warning.
-            tokio::time::advance(Duration::from_millis(9_950)).await;
+    captured.block_on(tracing::Level::INFO, async {
+        let layer = RetryLayer::builder("payments")
+            .backoff(Backoff::constant(Duration::from_millis(10)))
+            .max_attempts(2)
+            .build()
+            .unwrap();
+        let down = layer.layer(service_fn(|_: ()| async {
+            Err::<(), BoxError>("unavailable".into())
+        }));
+        for _ in 0..5 {
             down.clone().oneshot(()).await.unwrap_err();
-        });
+        }
+        assert_eq!(captured.text().lines().count(), 1, "{}", captured.text());
+        // The first call gave up at 10 ms (one backoff), the fifth at 50 ms: the next one,
+        // 10 ms after its start, gives up exactly ten seconds after the first warning.
+        tokio::time::advance(Duration::from_millis(9_950)).await;
+        down.clone().oneshot(()).await.unwrap_err();
     });
     let log = captured.text();
     let lines: Vec<&str> = log.lines().collect();
