@@ -400,6 +400,12 @@ impl HealthRegistry {
     /// Every check as it stands: its last result, what it adds to the service's status, its
     /// score and the root cause of its component's degradation, in the order added.
     pub fn checks(&self) -> Vec<CheckView> {
+        self.snapshot().0
+    }
+
+    /// Every check and every component from one reading of each check's state, so that a
+    /// health page never shows a check passing beside a component failing because of it.
+    pub(crate) fn snapshot(&self) -> (Vec<CheckView>, Vec<ComponentHealth>) {
         let now = self.now();
         let rows: Vec<(&Scheduled, Option<CheckResult>, Option<u8>)> = self
             .inner
@@ -415,7 +421,15 @@ impl HealthRegistry {
             rows.iter()
                 .map(|(c, latest, _)| (c.check.name(), latest.as_ref().map(CheckResult::status))),
         );
-        rows.into_iter()
+        let graph = &self.inner.graph;
+        let names: BTreeSet<&str> = rows
+            .iter()
+            .map(|(c, _, _)| component_of(c.check.name()))
+            .chain(graph.names())
+            .collect();
+        let components = names.into_iter().map(|n| graph.health(n, &own)).collect();
+        let views = rows
+            .into_iter()
             .map(|(c, latest, score)| CheckView {
                 name: c.check.name().to_owned(),
                 critical: c.settings.critical,
@@ -423,15 +437,12 @@ impl HealthRegistry {
                     c.settings.critical,
                     latest.as_ref().map(CheckResult::status),
                 ),
-                cause: self
-                    .inner
-                    .graph
-                    .health(component_of(c.check.name()), &own)
-                    .cause,
+                cause: graph.health(component_of(c.check.name()), &own).cause,
                 latest,
                 score,
             })
-            .collect()
+            .collect();
+        (views, components)
     }
 
     /// The samples of the check named `name` in the last `window`, oldest first; `None` for
@@ -490,25 +501,7 @@ impl HealthRegistry {
 
     /// The health of every component, by name.
     pub fn components(&self) -> Vec<ComponentHealth> {
-        let latest: Vec<(String, Option<Status>)> = self
-            .inner
-            .checks
-            .iter()
-            .map(|c| {
-                let status = lock(&c.state).latest.as_ref().map(CheckResult::status);
-                (c.check.name().to_owned(), status)
-            })
-            .collect();
-        let own = own_statuses(latest.iter().map(|(name, s)| (name.as_str(), *s)));
-        let names: BTreeSet<&str> = latest
-            .iter()
-            .map(|(name, _)| component_of(name))
-            .chain(self.inner.graph.names())
-            .collect();
-        names
-            .into_iter()
-            .map(|name| self.inner.graph.health(name, &own))
-            .collect()
+        self.snapshot().1
     }
 
     /// The service's status: the worst of what each check adds to it. A check adds its last

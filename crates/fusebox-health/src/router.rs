@@ -300,13 +300,18 @@ async fn overall(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Respo
     let details = shared.authorized(&headers);
     shared.cached((Route::Overall, 0, details), || {
         let registry = &shared.registry;
-        let status = registry.status();
+        let (views, components) = registry.snapshot();
+        let status = views
+            .iter()
+            .map(|v| v.contribution)
+            .max()
+            .unwrap_or(Status::Pass);
         let mut checks = Map::new();
-        for view in registry.checks() {
-            checks.insert(view.name.clone(), json!([check_json(&view, details)]));
+        for view in &views {
+            checks.insert(view.name.clone(), json!([check_json(view, details)]));
         }
         // A component that depends on others: whether something it depends on fails.
-        for component in registry.components() {
+        for component in components {
             if registry.dependencies(&component.name).is_empty() {
                 continue;
             }
