@@ -251,7 +251,16 @@ async fn readiness_and_startup_follow_the_checks_and_liveness_never_does() {
 async fn details_need_the_bearer_token_and_status_codes_do_not() {
     let app = app(FAIL, |r| r.bearer_token("s3cret")).await;
     until(&app.registry, "the first probes", probed).await;
-    for token in [None, Some("wrong"), Some("s3cre"), Some("s3cret!")] {
+    // Missing, wrong, too short, too long, and two of the right length: one byte off, and two
+    // bytes off whose differences cancel out in an exclusive or.
+    for token in [
+        None,
+        Some("wrong"),
+        Some("s3cre"),
+        Some("s3cret!"),
+        Some("s3crez"),
+        Some("r2cret"),
+    ] {
         let answer = get(app.addr, "/health", token).await;
         assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE, "{token:?}");
         let calendar = &answer.json["checks"]["calendar:responseTime"][0];
