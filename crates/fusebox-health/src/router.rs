@@ -358,7 +358,8 @@ async fn ready(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Respons
                 .registry
                 .checks()
                 .into_iter()
-                .filter(|c| c.critical && c.contribution == Status::Fail)
+                // Only a critical check's contribution fails.
+                .filter(|c| c.contribution == Status::Fail)
                 .map(|c| c.name)
                 .collect();
             if !failing.is_empty() {
